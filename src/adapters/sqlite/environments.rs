@@ -1,0 +1,275 @@
+//! Environments, their events and the change log on SQLite.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::{db_err, from_doc, is_constraint, parse_ts, to_doc, ts};
+use crate::{
+    domain::{Environment, EnvironmentEvent, EnvironmentId, EventKind, NewEvent},
+    ports::store::{
+        EnvironmentChange, EnvironmentFilter, Page, PageRequest, StoreError, StoreResult,
+    },
+};
+
+pub fn save(
+    c: &mut Connection,
+    mut env: Environment,
+    events: &[NewEvent],
+) -> StoreResult<EnvironmentChange> {
+    let tx = c.transaction().map_err(db_err)?;
+    let expected = env.version;
+    env.version = expected + 1;
+    let doc = to_doc(&env)?;
+    if expected == 0 {
+        tx.execute(
+            "INSERT INTO environments (id, repository_id, name, status, config_set_id, created_at, expires_at, version, doc)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                env.id.as_str(), env.repository_id, env.name.as_str(), env.status.as_str(),
+                env.config_set_id, ts(env.created_at), ts(env.expires_at), env.version as i64, doc
+            ],
+        )
+        .map_err(|e| {
+            if is_constraint(&e) {
+                StoreError::Conflict(format!("an environment with id `{}` already exists", env.id))
+            } else {
+                db_err(e)
+            }
+        })?;
+    } else {
+        let n = tx
+            .execute(
+                "UPDATE environments SET status = ?2, config_set_id = ?3, expires_at = ?4, version = ?5, doc = ?6
+                 WHERE id = ?1 AND version = ?7",
+                params![
+                    env.id.as_str(), env.status.as_str(), env.config_set_id, ts(env.expires_at),
+                    env.version as i64, doc, expected as i64
+                ],
+            )
+            .map_err(db_err)?;
+        if n == 0 {
+            let stored: Option<i64> = tx
+                .query_row(
+                    "SELECT version FROM environments WHERE id = ?1",
+                    [env.id.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db_err)?;
+            return Err(match stored {
+                None => StoreError::NotFound(format!("environment `{}`", env.id)),
+                Some(v) => StoreError::Conflict(format!(
+                    "environment `{}` was changed concurrently (version {v}, expected {expected})",
+                    env.id
+                )),
+            });
+        }
+    }
+    append_events(&tx, env.id.as_str(), events, env.updated_at)?;
+    tx.execute(
+        "INSERT INTO environment_changes (environment_id, at, doc) VALUES (?1, ?2, ?3)",
+        params![env.id.as_str(), ts(env.updated_at), doc],
+    )
+    .map_err(db_err)?;
+    let seq = tx.last_insert_rowid() as u64;
+    tx.commit().map_err(db_err)?;
+    Ok(EnvironmentChange {
+        seq,
+        environment: env,
+    })
+}
+
+pub fn append_events(
+    tx: &Transaction<'_>,
+    id: &str,
+    events: &[NewEvent],
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let first: i64 = tx
+        .query_row(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM environment_events WHERE environment_id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .map_err(db_err)?;
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO environment_events (environment_id, seq, at, kind, actor, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .map_err(db_err)?;
+    for (seq, e) in (first..).zip(events) {
+        let kind = serde_json::to_value(e.kind).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        stmt.execute(params![id, seq, ts(at), kind.as_str(), e.actor, e.message])
+            .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+fn row_to_env(doc: String, version: i64) -> StoreResult<Environment> {
+    let mut env: Environment = from_doc(&doc)?;
+    env.version = version as u64;
+    Ok(env)
+}
+
+pub fn get(c: &mut Connection, id: &str) -> StoreResult<Option<Environment>> {
+    c.query_row(
+        "SELECT doc, version FROM environments WHERE id = ?1",
+        [id],
+        |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+    )
+    .optional()
+    .map_err(db_err)?
+    .map(|(doc, v)| row_to_env(doc, v))
+    .transpose()
+}
+
+/// Cursor: the (created_at, id) of the last item of the previous page.
+fn encode_cursor(env: &Environment) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}|{}", ts(env.created_at), env.id))
+}
+
+fn decode_cursor(cursor: &str) -> StoreResult<(String, String)> {
+    let bad = || StoreError::Invalid("cursor: not a cursor this server issued".into());
+    let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let raw = String::from_utf8(raw).map_err(|_| bad())?;
+    let (at, id) = raw.split_once('|').ok_or_else(bad)?;
+    parse_ts(at).map_err(|_| bad())?;
+    Ok((at.to_owned(), id.to_owned()))
+}
+
+pub fn list(
+    c: &mut Connection,
+    filter: &EnvironmentFilter,
+    page: &PageRequest,
+) -> StoreResult<Page<Environment>> {
+    let (cur_at, cur_id) = match &page.cursor {
+        Some(cursor) => {
+            let (a, i) = decode_cursor(cursor)?;
+            (Some(a), Some(i))
+        }
+        None => (None, None),
+    };
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT doc, version FROM environments
+             WHERE (?1 IS NULL OR status = ?1)
+               AND (?2 IS NULL OR repository_id = ?2)
+               AND (?3 IS NULL OR substr(name, 1, length(?3)) = ?3)
+               AND (?4 IS NULL OR created_at < ?4 OR (created_at = ?4 AND id < ?5))
+             ORDER BY created_at DESC, id DESC
+             LIMIT ?6",
+        )
+        .map_err(db_err)?;
+    let rows = stmt
+        .query_map(
+            params![
+                filter.status.map(|s| s.as_str()),
+                filter.repository_id,
+                filter.name_prefix,
+                cur_at,
+                cur_id,
+                i64::from(page.limit) + 1
+            ],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+        )
+        .map_err(db_err)?;
+    let mut items = rows
+        .map(|r| r.map_err(db_err).and_then(|(d, v)| row_to_env(d, v)))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let next = if items.len() > page.limit as usize {
+        items.truncate(page.limit as usize);
+        items.last().map(encode_cursor)
+    } else {
+        None
+    };
+    Ok(Page { items, next })
+}
+
+pub fn expired(
+    c: &mut Connection,
+    now: DateTime<Utc>,
+    limit: u32,
+) -> StoreResult<Vec<Environment>> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT doc, version FROM environments
+             WHERE status IN ('pending', 'ready', 'failed') AND expires_at <= ?1
+             ORDER BY expires_at LIMIT ?2",
+        )
+        .map_err(db_err)?;
+    let rows = stmt
+        .query_map(params![ts(now), limit], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })
+        .map_err(db_err)?;
+    rows.map(|r| r.map_err(db_err).and_then(|(d, v)| row_to_env(d, v)))
+        .collect()
+}
+
+pub fn events(
+    c: &mut Connection,
+    id: &EnvironmentId,
+    after: u64,
+    limit: u32,
+) -> StoreResult<Vec<EnvironmentEvent>> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT seq, at, kind, actor, message FROM environment_events
+             WHERE environment_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        )
+        .map_err(db_err)?;
+    let rows = stmt
+        .query_map(params![id.as_str(), after as i64, limit], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })
+        .map_err(db_err)?;
+    rows.map(|r| {
+        let (seq, at, kind, actor, message) = r.map_err(db_err)?;
+        let kind: EventKind = serde_json::from_value(serde_json::Value::String(kind))
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(EnvironmentEvent {
+            seq: seq as u64,
+            environment_id: id.clone(),
+            at: parse_ts(&at)?,
+            kind,
+            actor,
+            message,
+        })
+    })
+    .collect()
+}
+
+pub fn changes_since(
+    c: &mut Connection,
+    after: u64,
+    limit: u32,
+) -> StoreResult<Vec<EnvironmentChange>> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT seq, doc FROM environment_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )
+        .map_err(db_err)?;
+    let rows = stmt
+        .query_map(params![after as i64, limit], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })
+        .map_err(db_err)?;
+    rows.map(|r| {
+        let (seq, doc) = r.map_err(db_err)?;
+        Ok(EnvironmentChange {
+            seq: seq as u64,
+            environment: from_doc(&doc)?,
+        })
+    })
+    .collect()
+}

@@ -1,0 +1,301 @@
+//! The embedded adapters on one SQLite file: the Store (this module) and the durable job queue
+//! (`queue`). WAL mode, schema migrations in code, every call on a blocking thread.
+
+mod catalog;
+mod environments;
+pub mod queue;
+mod schema;
+
+use std::{
+    path::Path,
+    sync::{Arc, Mutex},
+};
+
+use anyhow::Context;
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::Connection;
+
+use crate::{
+    domain::{ConfigSet, Environment, EnvironmentEvent, EnvironmentId, NewEvent, Repository},
+    ports::store::{
+        AuditEntry, EnvironmentChange, EnvironmentFilter, Page, PageRequest, Store, StoreError,
+        StoreResult,
+    },
+};
+
+/// A shared connection to the SQLite file. Cloning shares the connection.
+#[derive(Clone)]
+pub struct Db {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl Db {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let mut conn = Connection::open(path)
+            .with_context(|| format!("opening SQLite database {}", path.display()))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        schema::migrate(&mut conn).context("migrating the SQLite schema")?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` with the connection on a blocking thread.
+    pub async fn call<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(anyhow::anyhow!("SQLite task failed: {e}")))?
+    }
+}
+
+/// Maps driver errors; constraint violations are reported by the callers that expect them.
+pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(anyhow::Error::new(e).context("SQLite"))
+}
+
+pub(crate) fn is_constraint(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
+}
+
+/// Timestamps are stored as fixed-width RFC 3339 UTC strings, so text order is time order.
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub(crate) fn parse_ts(s: &str) -> StoreResult<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("timestamp {s:?}: {e}")))
+}
+
+pub(crate) fn to_doc<T: serde::Serialize>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(crate) fn from_doc<T: serde::de::DeserializeOwned>(s: &str) -> StoreResult<T> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// The Store on SQLite.
+#[derive(Clone)]
+pub struct SqliteStore {
+    db: Db,
+}
+
+impl SqliteStore {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.db
+            .call(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(db_err))
+            .await
+    }
+
+    async fn save_environment(
+        &self,
+        env: &Environment,
+        events: &[NewEvent],
+    ) -> StoreResult<EnvironmentChange> {
+        let (env, events) = (env.clone(), events.to_vec());
+        self.db
+            .call(move |c| environments::save(c, env, &events))
+            .await
+    }
+
+    async fn get_environment(&self, id: &EnvironmentId) -> StoreResult<Option<Environment>> {
+        let id = id.to_string();
+        self.db.call(move |c| environments::get(c, &id)).await
+    }
+
+    async fn list_environments(
+        &self,
+        filter: &EnvironmentFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Environment>> {
+        let (filter, page) = (filter.clone(), page.clone());
+        self.db
+            .call(move |c| environments::list(c, &filter, &page))
+            .await
+    }
+
+    async fn list_expired(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Environment>> {
+        self.db
+            .call(move |c| environments::expired(c, now, limit))
+            .await
+    }
+
+    async fn list_events(
+        &self,
+        id: &EnvironmentId,
+        after_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<EnvironmentEvent>> {
+        let id = id.clone();
+        self.db
+            .call(move |c| environments::events(c, &id, after_seq, limit))
+            .await
+    }
+
+    async fn append_events(&self, id: &EnvironmentId, events: &[NewEvent]) -> StoreResult<()> {
+        let (id, events) = (id.to_string(), events.to_vec());
+        self.db
+            .call(move |c| {
+                let tx = c.transaction().map_err(db_err)?;
+                environments::append_events(&tx, &id, &events, Utc::now())?;
+                tx.commit().map_err(db_err)
+            })
+            .await
+    }
+
+    async fn changes_since(
+        &self,
+        after_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<EnvironmentChange>> {
+        self.db
+            .call(move |c| environments::changes_since(c, after_seq, limit))
+            .await
+    }
+
+    async fn latest_change_seq(&self) -> StoreResult<u64> {
+        self.db
+            .call(|c| {
+                c.query_row(
+                    "SELECT COALESCE(MAX(seq), 0) FROM environment_changes",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map(|n| n as u64)
+                .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn create_repository(&self, repo: &Repository) -> StoreResult<()> {
+        let repo = repo.clone();
+        self.db
+            .call(move |c| catalog::create_repository(c, &repo))
+            .await
+    }
+
+    async fn get_repository(&self, id: &str) -> StoreResult<Option<Repository>> {
+        let id = id.to_owned();
+        self.db
+            .call(move |c| catalog::get_doc(c, "repositories", "id", &id))
+            .await
+    }
+
+    async fn find_repository_by_project(&self, project_id: u64) -> StoreResult<Option<Repository>> {
+        self.db
+            .call(move |c| {
+                catalog::get_doc(c, "repositories", "gitlab_project_id", &(project_id as i64))
+            })
+            .await
+    }
+
+    async fn list_repositories(&self) -> StoreResult<Vec<Repository>> {
+        self.db
+            .call(|c| catalog::list_docs(c, "repositories"))
+            .await
+    }
+
+    async fn update_repository(&self, repo: &Repository) -> StoreResult<()> {
+        let repo = repo.clone();
+        self.db
+            .call(move |c| catalog::update_repository(c, &repo))
+            .await
+    }
+
+    async fn delete_repository(&self, id: &str) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.db
+            .call(move |c| catalog::delete_repository(c, &id))
+            .await
+    }
+
+    async fn create_config_set(&self, set: &ConfigSet) -> StoreResult<()> {
+        let set = set.clone();
+        self.db
+            .call(move |c| catalog::create_config_set(c, &set))
+            .await
+    }
+
+    async fn get_config_set(&self, id: &str) -> StoreResult<Option<ConfigSet>> {
+        let id = id.to_owned();
+        self.db
+            .call(move |c| catalog::get_doc(c, "config_sets", "id", &id))
+            .await
+    }
+
+    async fn list_config_sets(&self) -> StoreResult<Vec<ConfigSet>> {
+        self.db.call(|c| catalog::list_docs(c, "config_sets")).await
+    }
+
+    async fn update_config_set(&self, set: &ConfigSet) -> StoreResult<()> {
+        let set = set.clone();
+        self.db
+            .call(move |c| catalog::update_config_set(c, &set))
+            .await
+    }
+
+    async fn delete_config_set(&self, id: &str) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.db
+            .call(move |c| catalog::delete_config_set(c, &id))
+            .await
+    }
+
+    async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
+        let e = entry.clone();
+        self.db
+            .call(move |c| {
+                c.execute(
+                    "INSERT INTO audit_events (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    (ts(e.at), &e.actor, &e.action, &e.target, &e.detail),
+                )
+                .map(|_| ())
+                .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn list_audit(&self, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+        self.db.call(move |c| catalog::list_audit(c, limit)).await
+    }
+
+    async fn remember_delivery(&self, key: &str, expires_at: DateTime<Utc>) -> StoreResult<bool> {
+        let key = key.to_owned();
+        self.db
+            .call(move |c| {
+                let now = ts(Utc::now());
+                c.execute("DELETE FROM webhook_deliveries WHERE expires_at <= ?1", [&now])
+                    .map_err(db_err)?;
+                let inserted = c
+                    .execute(
+                        "INSERT OR IGNORE INTO webhook_deliveries (key, expires_at) VALUES (?1, ?2)",
+                        (&key, ts(expires_at)),
+                    )
+                    .map_err(db_err)?;
+                Ok(inserted == 1)
+            })
+            .await
+    }
+}

@@ -1,0 +1,255 @@
+//! The embedded durable job queue: a `jobs` table in the store's SQLite file.
+//!
+//! Delivery is at least once: a receiver leases a job until a deadline; a lease that expires
+//! (the worker crashed or was killed) makes the job deliverable again. At most one job per
+//! ordering key is leased at a time, and a key's jobs are delivered in (due time, publish order).
+//! A job delivered more than `max_deliveries` times without an ack is moved to the dead state.
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use chrono::Utc;
+use rusqlite::{OptionalExtension, params};
+use tokio::sync::Notify;
+
+use super::{Db, db_err, ts};
+use crate::{
+    clock::Clock,
+    ports::{
+        queue::{Delivery, NewJob, Queue, QueueDepth, QueueError, QueueResult},
+        store::StoreError,
+    },
+};
+
+/// How often an idle receiver looks again for jobs published by other processes or coming due.
+const POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+#[derive(Clone)]
+pub struct SqliteQueue {
+    db: Db,
+    clock: Arc<dyn Clock>,
+    max_deliveries: u32,
+    notify: Arc<Notify>,
+}
+
+fn unavailable(e: StoreError) -> QueueError {
+    QueueError::Unavailable(anyhow::Error::new(e))
+}
+
+fn chrono_dur(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+impl SqliteQueue {
+    pub fn new(db: Db, clock: Arc<dyn Clock>, max_deliveries: u32) -> Self {
+        Self {
+            db,
+            clock,
+            max_deliveries,
+            notify: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Makes every leased job deliverable again. The embedded queue belongs to one process, so
+    /// at start-up any lease is a leftover of a previous run that crashed or was killed.
+    pub async fn release_all_leases(&self) -> QueueResult<u64> {
+        self.db
+            .call(|c| {
+                c.execute(
+                    "UPDATE jobs SET state = 'queued', lease_token = NULL WHERE state = 'leased'",
+                    [],
+                )
+                .map(|n| n as u64)
+                .map_err(db_err)
+            })
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn try_lease(&self, lease: Duration) -> QueueResult<Option<Delivery>> {
+        let now = self.clock.now();
+        let (now_s, until) = (ts(now), ts(now + chrono_dur(lease)));
+        let max = i64::from(self.max_deliveries);
+        self.db
+            .call(move |c| {
+                let tx = c.transaction().map_err(db_err)?;
+                tx.execute(
+                    "UPDATE jobs SET state = 'queued', lease_token = NULL
+                     WHERE state = 'leased' AND lease_expires_at <= ?1",
+                    [&now_s],
+                )
+                .map_err(db_err)?;
+                loop {
+                    let next = tx
+                        .query_row(
+                            "SELECT id, ordering_key, payload, deliveries FROM jobs j
+                             WHERE state = 'queued' AND not_before <= ?1
+                               AND NOT EXISTS (SELECT 1 FROM jobs k
+                                               WHERE k.ordering_key = j.ordering_key AND k.state = 'leased')
+                             ORDER BY not_before, id LIMIT 1",
+                            [&now_s],
+                            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?)),
+                        )
+                        .optional()
+                        .map_err(db_err)?;
+                    let Some((id, key, payload, deliveries)) = next else {
+                        tx.commit().map_err(db_err)?;
+                        return Ok(None);
+                    };
+                    if deliveries >= max {
+                        tx.execute(
+                            "UPDATE jobs SET state = 'dead', last_error = 'too many deliveries' WHERE id = ?1",
+                            [id],
+                        )
+                        .map_err(db_err)?;
+                        tracing::warn!(job = id, ordering_key = %key, deliveries, "job moved to dead letters");
+                        continue;
+                    }
+                    let token = uuid::Uuid::new_v4().to_string();
+                    tx.execute(
+                        "UPDATE jobs SET state = 'leased', deliveries = deliveries + 1,
+                                lease_token = ?2, lease_expires_at = ?3 WHERE id = ?1",
+                        params![id, token, until],
+                    )
+                    .map_err(db_err)?;
+                    tx.commit().map_err(db_err)?;
+                    let payload = serde_json::from_str(&payload)
+                        .map_err(|e| StoreError::Corrupt(format!("job {id}: {e}")))?;
+                    return Ok(Some(Delivery {
+                        id: id.to_string(),
+                        ordering_key: key,
+                        payload,
+                        delivery_attempt: (deliveries + 1) as u32,
+                        lease_token: token,
+                    }));
+                }
+            })
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Runs `sql` against the delivery's row if its lease is still held.
+    async fn with_lease(
+        &self,
+        d: &Delivery,
+        sql: &'static str,
+        extra: Option<String>,
+    ) -> QueueResult<()> {
+        let (id, token) = (d.id.clone(), d.lease_token.clone());
+        let n = self
+            .db
+            .call(move |c| {
+                match extra {
+                    Some(x) => c.execute(sql, params![id, token, x]),
+                    None => c.execute(sql, params![id, token]),
+                }
+                .map_err(db_err)
+            })
+            .await
+            .map_err(unavailable)?;
+        if n == 0 {
+            Err(QueueError::LeaseLost)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl Queue for SqliteQueue {
+    async fn enqueue(&self, job: NewJob) -> QueueResult<String> {
+        let now = self.clock.now();
+        let not_before = ts(job.not_before.unwrap_or(now).max(now));
+        let payload = job.payload.to_string();
+        let id = self
+            .db
+            .call(move |c| {
+                c.execute(
+                    "INSERT INTO jobs (ordering_key, payload, not_before, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![job.ordering_key, payload, not_before, ts(Utc::now())],
+                )
+                .map_err(db_err)?;
+                Ok(c.last_insert_rowid())
+            })
+            .await
+            .map_err(unavailable)?;
+        self.notify.notify_waiters();
+        Ok(id.to_string())
+    }
+
+    async fn receive(&self, lease: Duration, max_wait: Duration) -> QueueResult<Option<Delivery>> {
+        let deadline = tokio::time::Instant::now() + max_wait;
+        loop {
+            let notified = self.notify.notified();
+            if let Some(d) = self.try_lease(lease).await? {
+                return Ok(Some(d));
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Ok(None);
+            }
+            let _ = tokio::time::timeout((deadline - now).min(POLL_INTERVAL), notified).await;
+        }
+    }
+
+    async fn ack(&self, d: &Delivery) -> QueueResult<()> {
+        self.with_lease(
+            d,
+            "DELETE FROM jobs WHERE id = ?1 AND lease_token = ?2",
+            None,
+        )
+        .await?;
+        self.notify.notify_waiters();
+        Ok(())
+    }
+
+    async fn nack(&self, d: &Delivery, delay: Duration) -> QueueResult<()> {
+        let due = ts(self.clock.now() + chrono_dur(delay));
+        self.with_lease(
+            d,
+            "UPDATE jobs SET state = 'queued', lease_token = NULL, not_before = ?3
+             WHERE id = ?1 AND lease_token = ?2",
+            Some(due),
+        )
+        .await?;
+        self.notify.notify_waiters();
+        Ok(())
+    }
+
+    async fn extend_lease(&self, d: &Delivery, lease: Duration) -> QueueResult<()> {
+        let until = ts(self.clock.now() + chrono_dur(lease));
+        self.with_lease(
+            d,
+            "UPDATE jobs SET lease_expires_at = ?3 WHERE id = ?1 AND lease_token = ?2 AND state = 'leased'",
+            Some(until),
+        )
+        .await
+    }
+
+    async fn depth(&self) -> QueueResult<QueueDepth> {
+        let now = ts(self.clock.now());
+        self.db
+            .call(move |c| {
+                c.query_row(
+                    "SELECT
+                        COALESCE(SUM(state = 'queued' AND not_before <= ?1), 0),
+                        COALESCE(SUM(state = 'queued' AND not_before > ?1), 0),
+                        COALESCE(SUM(state = 'leased'), 0),
+                        COALESCE(SUM(state = 'dead'), 0)
+                     FROM jobs",
+                    [&now],
+                    |r| {
+                        Ok(QueueDepth {
+                            ready: r.get::<_, i64>(0)? as u64,
+                            delayed: r.get::<_, i64>(1)? as u64,
+                            in_flight: r.get::<_, i64>(2)? as u64,
+                            dead: r.get::<_, i64>(3)? as u64,
+                        })
+                    },
+                )
+                .map_err(db_err)
+            })
+            .await
+            .map_err(unavailable)
+    }
+}

@@ -1,0 +1,182 @@
+//! Start-up: choose adapters from the config, bind the listener, and run the API, the worker
+//! pool and the reaper until one shutdown signal stops them all.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use tokio::{net::TcpListener, sync::watch, task::JoinSet};
+
+use crate::{
+    adapters::{
+        gitlab_disabled::DisabledGitHost,
+        kube::{KubeCluster, KubeTarget},
+        local_bus::LocalBus,
+        sqlite::{Db, SqliteStore, queue::SqliteQueue},
+    },
+    clock::{Clock, SystemClock},
+    config::Config,
+    domain::manifest::ManifestSettings,
+    metrics::Metrics,
+    ports::Cluster,
+    service::{Context, Ports, Settings},
+    sim::{SimCluster, SimSettings},
+    worker,
+};
+
+/// A built, not yet running, Blueberry.
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    ctx: Context,
+    config: Config,
+    sim: Option<SimCluster>,
+}
+
+impl Application {
+    /// Builds everything from `config` with the wall clock.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// Builds with a given clock (tests move time to expire environments).
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating --data-dir {}", config.data_dir.display()))?;
+        let db = Db::open(&config.database_path())?;
+        let queue = SqliteQueue::new(db.clone(), clock.clone(), config.max_deliveries);
+        let released = queue.release_all_leases().await?;
+        if released > 0 {
+            tracing::info!(
+                jobs = released,
+                "released job leases left by a previous run"
+            );
+        }
+
+        let (cluster, sim) = connect_cluster(&config).await?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding --listen {}", config.listen))?;
+        let addr = listener.local_addr()?;
+
+        let ports = Ports {
+            store: Arc::new(SqliteStore::new(db)),
+            queue: Arc::new(queue),
+            bus: Arc::new(LocalBus::default()),
+            cluster,
+            githost: Arc::new(DisabledGitHost),
+            clock,
+        };
+        let settings = Settings {
+            public_url: config.public_url(addr),
+            base_domain: config.base_domain.clone(),
+            default_ttl: config.default_ttl_hours,
+            manifest: ManifestSettings {
+                argocd_namespace: config.argocd_namespace.clone(),
+                project: config.argocd_project.clone(),
+                destination_server: config.destination_server.clone(),
+                base_domain: config.base_domain.clone(),
+            },
+            max_attempts: config.max_attempts,
+            retry_base_delay: config.retry_base_delay(),
+            provision_timeout: config.provision_timeout(),
+        };
+        let ctx = Context::new(ports, settings, Arc::new(Metrics::default()));
+        Ok(Self {
+            listener,
+            addr,
+            ctx,
+            config,
+            sim,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The URL people reach this instance at.
+    pub fn url(&self) -> String {
+        self.ctx.settings.public_url.clone()
+    }
+
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// The in-process simulated cluster, when no real one is configured.
+    pub fn sim(&self) -> Option<&SimCluster> {
+        self.sim.as_ref()
+    }
+
+    /// Serves HTTP and runs the workers and the reaper until `shutdown` resolves, then stops
+    /// them all: the server drains, workers finish or release their jobs.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        let ctx = self.ctx.clone();
+        if let Err(e) = worker::reaper::resume_unfinished(&ctx).await {
+            tracing::warn!(error = %e, "could not resume unfinished environments");
+        }
+        worker::spawn_pool(
+            ctx.clone(),
+            self.config.workers,
+            self.config.job_lease(),
+            stop_rx.clone(),
+            &mut tasks,
+        );
+        tasks.spawn(worker::reaper::run(
+            ctx.clone(),
+            self.config.reaper_interval(),
+            stop_rx.clone(),
+        ));
+
+        let router = crate::http::router(ctx);
+        let mut http_stop = stop_rx.clone();
+        let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {
+            let _ = http_stop.changed().await;
+        });
+        let server = tokio::spawn(async move { server.await });
+        shutdown.await;
+        let _ = stop_tx.send(true);
+        match tokio::time::timeout(Duration::from_secs(15), server).await {
+            Ok(joined) => joined??,
+            Err(_) => tracing::warn!("HTTP connections still open at shutdown; closing them"),
+        }
+        while tasks.join_next().await.is_some() {}
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// The cluster adapter: a kubeconfig, the pod's service account, or the built-in simulator.
+async fn connect_cluster(
+    config: &Config,
+) -> anyhow::Result<(Arc<dyn Cluster>, Option<SimCluster>)> {
+    let ns = &config.argocd_namespace;
+    if let Some(path) = &config.kubeconfig {
+        let cluster = KubeCluster::connect(&KubeTarget::Kubeconfig(path.clone()), ns, false)
+            .await
+            .with_context(|| format!("connecting with --kubeconfig {}", path.display()))?;
+        return Ok((Arc::new(cluster), None));
+    }
+    if config.in_cluster {
+        let cluster = KubeCluster::connect(&KubeTarget::InCluster, ns, false)
+            .await
+            .context("connecting with --in-cluster (is this running in a pod?)")?;
+        return Ok((Arc::new(cluster), None));
+    }
+    let settings = SimSettings {
+        ready_delay: Duration::from_millis(config.sim_ready_delay_ms),
+        ..SimSettings::default()
+    };
+    let sim = SimCluster::start("127.0.0.1:0".parse()?, settings).await?;
+    tracing::warn!(
+        url = %sim.url(),
+        "no --kubeconfig given: using the built-in SIMULATED cluster (Argo CD is simulated; nothing is really deployed)"
+    );
+    let cluster = KubeCluster::connect(&KubeTarget::Url(sim.url()), ns, true).await?;
+    Ok((Arc::new(cluster), Some(sim)))
+}

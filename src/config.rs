@@ -1,0 +1,245 @@
+//! Typed configuration, loaded once at start-up from CLI flags and `BLUEBERRY_*` variables.
+//!
+//! | flag | variable | default |
+//! |---|---|---|
+//! | `--listen` | `BLUEBERRY_LISTEN` | `127.0.0.1:8080` |
+//! | `--data-dir` | `BLUEBERRY_DATA_DIR` | `.blueberry` |
+//! | `--public-url` | `BLUEBERRY_PUBLIC_URL` | `http://{listen}` |
+//! | `--base-domain` | `BLUEBERRY_BASE_DOMAIN` | `preview.localhost` |
+//! | `--default-ttl-hours` | `BLUEBERRY_DEFAULT_TTL_HOURS` | `72` |
+//! | `--kubeconfig` | `BLUEBERRY_KUBECONFIG` | none: start the simulated cluster |
+//! | `--in-cluster` | `BLUEBERRY_IN_CLUSTER` | off |
+//! | `--argocd-namespace` | `BLUEBERRY_ARGOCD_NAMESPACE` | `argocd` |
+//! | `--argocd-project` | `BLUEBERRY_ARGOCD_PROJECT` | `blueberry-environments` |
+//! | `--destination-server` | `BLUEBERRY_DESTINATION_SERVER` | `https://kubernetes.default.svc` |
+//! | `--sim-ready-delay-ms` | `BLUEBERRY_SIM_READY_DELAY_MS` | `1500` |
+//! | `--workers` | `BLUEBERRY_WORKERS` | `4` |
+//! | `--max-attempts` | `BLUEBERRY_MAX_ATTEMPTS` | `5` |
+//! | `--retry-base-delay-ms` | `BLUEBERRY_RETRY_BASE_DELAY_MS` | `5000` |
+//! | `--provision-timeout-secs` | `BLUEBERRY_PROVISION_TIMEOUT_SECS` | `600` |
+//! | `--reaper-interval-secs` | `BLUEBERRY_REAPER_INTERVAL_SECS` | `60` |
+//! | `--job-lease-secs` | `BLUEBERRY_JOB_LEASE_SECS` | `60` |
+//! | `--max-deliveries` | `BLUEBERRY_MAX_DELIVERIES` | `20` |
+//! | `--log-format` | `BLUEBERRY_LOG_FORMAT` | `text` |
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::{Args, ValueEnum};
+
+use crate::domain::TtlHours;
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+fn parse_ttl(s: &str) -> Result<TtlHours, String> {
+    let h: i64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a whole number of hours"))?;
+    TtlHours::new(h).map_err(|e| e.to_string())
+}
+
+fn parse_domain(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 253 - 64
+        && s.split('.')
+            .all(|l| crate::domain::names::check_dns_label(l).is_ok());
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "{s:?} is not a DNS domain (lowercase labels separated by dots)"
+        ))
+    }
+}
+
+fn parse_url(s: &str) -> Result<String, String> {
+    if (s.starts_with("http://") || s.starts_with("https://")) && s.len() > "https://".len() {
+        Ok(s.trim_end_matches('/').to_owned())
+    } else {
+        Err(format!("{s:?} is not an http(s) URL"))
+    }
+}
+
+fn parse_positive(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{s:?} must be a whole number greater than 0")),
+    }
+}
+
+/// Settings of `blueberry serve`. Every field is a flag and a `BLUEBERRY_*` variable.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free one.
+    #[arg(long, env = "BLUEBERRY_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Folder for the embedded database (created if missing).
+    #[arg(long, env = "BLUEBERRY_DATA_DIR", default_value = ".blueberry")]
+    pub data_dir: PathBuf,
+
+    /// URL people reach Blueberry at, used in links to status pages [default: http://{listen}].
+    #[arg(long, env = "BLUEBERRY_PUBLIC_URL", value_parser = parse_url)]
+    pub public_url: Option<String>,
+
+    /// Environments are served on `{id}.{base-domain}`.
+    #[arg(long, env = "BLUEBERRY_BASE_DOMAIN", default_value = "preview.localhost", value_parser = parse_domain)]
+    pub base_domain: String,
+
+    /// Lifetime of a new environment when the request names none (1..=168 hours).
+    #[arg(long, env = "BLUEBERRY_DEFAULT_TTL_HOURS", default_value = "72", value_parser = parse_ttl)]
+    pub default_ttl_hours: TtlHours,
+
+    /// Kubeconfig of the cluster running Argo CD. Without it (and without --in-cluster) a
+    /// simulated cluster is started in-process.
+    #[arg(long, env = "BLUEBERRY_KUBECONFIG", conflicts_with = "in_cluster")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Use the pod's service account (when running inside Kubernetes).
+    #[arg(long, env = "BLUEBERRY_IN_CLUSTER")]
+    pub in_cluster: bool,
+
+    /// Namespace Argo CD watches for Applications.
+    #[arg(long, env = "BLUEBERRY_ARGOCD_NAMESPACE", default_value = "argocd")]
+    pub argocd_namespace: String,
+
+    /// Argo CD project environment Applications belong to.
+    #[arg(
+        long,
+        env = "BLUEBERRY_ARGOCD_PROJECT",
+        default_value = "blueberry-environments"
+    )]
+    pub argocd_project: String,
+
+    /// API server environments are deployed to (Application destination).
+    #[arg(
+        long,
+        env = "BLUEBERRY_DESTINATION_SERVER",
+        default_value = "https://kubernetes.default.svc"
+    )]
+    pub destination_server: String,
+
+    /// Simulated cluster only: how long Argo CD "takes" to make an Application Healthy.
+    #[arg(long, env = "BLUEBERRY_SIM_READY_DELAY_MS", default_value_t = 1500)]
+    pub sim_ready_delay_ms: u64,
+
+    /// Lifecycle jobs processed in parallel.
+    #[arg(long, env = "BLUEBERRY_WORKERS", default_value = "4", value_parser = parse_positive)]
+    pub workers: u32,
+
+    /// Provisioning attempts before an environment is marked failed.
+    #[arg(long, env = "BLUEBERRY_MAX_ATTEMPTS", default_value = "5", value_parser = parse_positive)]
+    pub max_attempts: u32,
+
+    /// Delay before the second attempt; doubles with each further attempt.
+    #[arg(long, env = "BLUEBERRY_RETRY_BASE_DELAY_MS", default_value_t = 5000)]
+    pub retry_base_delay_ms: u64,
+
+    /// How long one attempt may wait for Healthy and Synced.
+    #[arg(long, env = "BLUEBERRY_PROVISION_TIMEOUT_SECS", default_value = "600", value_parser = parse_positive)]
+    pub provision_timeout_secs: u32,
+
+    /// How often the reaper looks for expired environments.
+    #[arg(long, env = "BLUEBERRY_REAPER_INTERVAL_SECS", default_value = "60", value_parser = parse_positive)]
+    pub reaper_interval_secs: u32,
+
+    /// How long a worker holds a job before another may take it (extended while it runs).
+    #[arg(long, env = "BLUEBERRY_JOB_LEASE_SECS", default_value = "60", value_parser = parse_positive)]
+    pub job_lease_secs: u32,
+
+    /// Deliveries of one job before it is moved to the dead letters.
+    #[arg(long, env = "BLUEBERRY_MAX_DELIVERIES", default_value = "20", value_parser = parse_positive)]
+    pub max_deliveries: u32,
+}
+
+impl Default for Config {
+    /// The defaults above, for tests and embedding (no environment variables read).
+    fn default() -> Self {
+        use clap::{CommandFactory, FromArgMatches, Parser};
+        #[derive(Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            config: Config,
+        }
+        let mut cmd = Defaults::command();
+        // Ignore BLUEBERRY_* variables: defaults must not depend on the process environment.
+        cmd = cmd.mut_args(|a| a.env(None::<&str>).hide_env(true));
+        let matches = cmd.get_matches_from(["blueberry"]);
+        Defaults::from_arg_matches(&matches)
+            .expect("defaults parse")
+            .config
+    }
+}
+
+impl Config {
+    pub fn public_url(&self, bound: SocketAddr) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"))
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("blueberry.sqlite3")
+    }
+
+    pub fn retry_base_delay(&self) -> Duration {
+        Duration::from_millis(self.retry_base_delay_ms)
+    }
+
+    pub fn provision_timeout(&self) -> Duration {
+        Duration::from_secs(u64::from(self.provision_timeout_secs))
+    }
+
+    pub fn job_lease(&self) -> Duration {
+        Duration::from_secs(u64::from(self.job_lease_secs))
+    }
+
+    pub fn reaper_interval(&self) -> Duration {
+        Duration::from_secs(u64::from(self.reaper_interval_secs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    #[test]
+    fn defaults_match_the_documentation() {
+        let c = Config::default();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from(".blueberry"));
+        assert_eq!(c.default_ttl_hours.hours(), 72);
+        assert_eq!(c.workers, 4);
+        assert!(c.kubeconfig.is_none());
+    }
+
+    #[test]
+    fn bad_settings_are_named_in_the_error() {
+        for (args, named) in [
+            (vec!["x", "--listen", "nowhere"], "--listen"),
+            (
+                vec!["x", "--default-ttl-hours", "500"],
+                "--default-ttl-hours",
+            ),
+            (vec!["x", "--base-domain", "Not A Domain"], "--base-domain"),
+            (vec!["x", "--workers", "0"], "--workers"),
+        ] {
+            let err = Cli::try_parse_from(&args)
+                .err()
+                .expect("refused")
+                .to_string();
+            assert!(err.contains(named), "{err}");
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! The environment record and the pure rules that change it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    git::{BranchName, CommitSha},
+    names::{EnvironmentId, EnvironmentName},
+    overrides::HelmValuesOverride,
+    status::{Status, TransitionError},
+    ttl::TtlHours,
+};
+
+/// The merge request an environment belongs to (absent for manual environments).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MergeRequest {
+    pub iid: u64,
+    pub title: String,
+    pub url: String,
+    pub author: String,
+}
+
+/// Health and sync as last read from the cluster.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClusterObservation {
+    pub health: Option<String>,
+    pub sync: Option<String>,
+}
+
+/// One environment: its identity, its desired state and what was last observed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Environment {
+    pub id: EnvironmentId,
+    pub name: EnvironmentName,
+    pub repository_id: String,
+    pub config_set_id: Option<String>,
+    pub branch: BranchName,
+    /// The commit to deploy; the branch head when absent.
+    pub sha: Option<CommitSha>,
+    pub merge_request: Option<MergeRequest>,
+    pub status: Status,
+    pub status_message: Option<String>,
+    /// Deployment number: bumped by every create, redeploy and retry, so jobs for an older
+    /// deployment recognise themselves as stale.
+    pub generation: u64,
+    /// Provisioning attempt of the current deployment, from 1.
+    pub attempt: u32,
+    pub ttl_hours: TtlHours,
+    pub helm_values_override: Option<HelmValuesOverride>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub terminated_at: Option<DateTime<Utc>>,
+    /// When the current deployment was requested (create, redeploy, retry).
+    pub deployment_started_at: DateTime<Utc>,
+    /// When the current deployment became ready.
+    pub ready_at: Option<DateTime<Utc>>,
+    pub observed: ClusterObservation,
+    /// Bumped by the store on every write; a write with a stale version is refused.
+    pub version: u64,
+}
+
+/// What it takes to create an environment, already parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEnvironment {
+    pub name: EnvironmentName,
+    pub repository_id: String,
+    pub config_set_id: Option<String>,
+    pub branch: BranchName,
+    pub sha: Option<CommitSha>,
+    pub merge_request: Option<MergeRequest>,
+    pub ttl_hours: TtlHours,
+    pub helm_values_override: Option<HelmValuesOverride>,
+}
+
+impl Environment {
+    /// A fresh `pending` environment with id `id`, expiring `ttl_hours` after `now`.
+    pub fn create(id: EnvironmentId, new: NewEnvironment, now: DateTime<Utc>) -> Self {
+        Self {
+            id,
+            name: new.name,
+            repository_id: new.repository_id,
+            config_set_id: new.config_set_id,
+            branch: new.branch,
+            sha: new.sha,
+            merge_request: new.merge_request,
+            status: Status::Pending,
+            status_message: Some("waiting for a worker to apply the Application".into()),
+            generation: 1,
+            attempt: 1,
+            ttl_hours: new.ttl_hours,
+            helm_values_override: new.helm_values_override,
+            created_at: now,
+            updated_at: now,
+            expires_at: now + new.ttl_hours.duration(),
+            terminated_at: None,
+            deployment_started_at: now,
+            ready_at: None,
+            observed: ClusterObservation::default(),
+            version: 0,
+        }
+    }
+
+    /// Brings a terminated environment back with a new deployment (MR reopened, name reused).
+    pub fn recreate(
+        &mut self,
+        new: NewEnvironment,
+        now: DateTime<Utc>,
+    ) -> Result<(), TransitionError> {
+        if self.status != Status::Terminated {
+            return Err(TransitionError {
+                from: self.status,
+                to: Status::Pending,
+            });
+        }
+        let (version, generation) = (self.version, self.generation);
+        *self = Self::create(self.id.clone(), new, now);
+        self.version = version;
+        self.generation = generation + 1;
+        Ok(())
+    }
+
+    /// Moves to `to` with `message`, enforcing the lifecycle.
+    pub fn transition(
+        &mut self,
+        to: Status,
+        message: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), TransitionError> {
+        self.status = self.status.transition(to)?;
+        self.status_message = message;
+        self.updated_at = now;
+        match to {
+            Status::Ready => self.ready_at = Some(now),
+            Status::Terminated => self.terminated_at = Some(now),
+            Status::Pending => self.ready_at = None,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Starts a new deployment (redeploy, retry): pending, attempt 1, next generation.
+    pub fn start_deployment(
+        &mut self,
+        message: String,
+        now: DateTime<Utc>,
+    ) -> Result<(), TransitionError> {
+        self.transition(Status::Pending, Some(message), now)?;
+        self.generation += 1;
+        self.attempt = 1;
+        self.deployment_started_at = now;
+        Ok(())
+    }
+
+    /// The revision Argo CD should deploy: the commit when known, else the branch.
+    pub fn target_revision(&self) -> &str {
+        self.sha
+            .as_ref()
+            .map(CommitSha::as_str)
+            .unwrap_or(self.branch.as_str())
+    }
+
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.status.is_live() && self.status != Status::Deleting && self.expires_at <= now
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::names::RepositoryName;
+    use chrono::TimeZone;
+
+    pub(crate) fn sample(now: DateTime<Utc>) -> Environment {
+        let name = EnvironmentName::for_merge_request(7);
+        let id = EnvironmentId::derive(&name, &RepositoryName::parse("shop").unwrap());
+        Environment::create(
+            id,
+            NewEnvironment {
+                name,
+                repository_id: "r1".into(),
+                config_set_id: None,
+                branch: BranchName::parse("feature/x").unwrap(),
+                sha: None,
+                merge_request: None,
+                ttl_hours: TtlHours::new(2).unwrap(),
+                helm_values_override: None,
+            },
+            now,
+        )
+    }
+
+    #[test]
+    fn a_new_environment_is_pending_and_expires_after_its_ttl() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+        let env = sample(now);
+        assert_eq!(env.status, Status::Pending);
+        assert_eq!(env.attempt, 1);
+        assert_eq!(env.expires_at, now + chrono::Duration::hours(2));
+        assert_eq!(env.target_revision(), "feature/x");
+        assert!(!env.is_expired(now));
+        assert!(env.is_expired(now + chrono::Duration::hours(2)));
+    }
+
+    #[test]
+    fn transitions_record_times_and_refuse_illegal_moves() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+        let mut env = sample(now);
+        env.transition(Status::Ready, None, now).unwrap();
+        assert_eq!(env.ready_at, Some(now));
+        env.transition(Status::Deleting, None, now).unwrap();
+        assert!(!env.is_expired(now + chrono::Duration::days(9)));
+        assert!(env.transition(Status::Ready, None, now).is_err());
+        env.transition(Status::Terminated, None, now).unwrap();
+        assert_eq!(env.terminated_at, Some(now));
+    }
+
+    #[test]
+    fn a_new_deployment_resets_the_attempt() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+        let mut env = sample(now);
+        env.attempt = 4;
+        env.transition(Status::Failed, Some("boom".into()), now)
+            .unwrap();
+        env.start_deployment("retry".into(), now).unwrap();
+        assert_eq!(
+            (env.status, env.attempt, env.generation),
+            (Status::Pending, 1, 2)
+        );
+        env.transition(Status::Deleting, None, now).unwrap();
+        assert!(env.start_deployment("x".into(), now).is_err());
+    }
+
+    #[test]
+    fn recreating_keeps_identity_and_version() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+        let mut env = sample(now);
+        env.version = 9;
+        let new = NewEnvironment {
+            name: env.name.clone(),
+            repository_id: "r1".into(),
+            config_set_id: None,
+            branch: BranchName::parse("main").unwrap(),
+            sha: Some(CommitSha::parse("abcdef12").unwrap()),
+            merge_request: None,
+            ttl_hours: TtlHours::default(),
+            helm_values_override: None,
+        };
+        assert!(
+            env.recreate(new.clone(), now).is_err(),
+            "live environments are not recreated"
+        );
+        env.status = Status::Terminated;
+        env.recreate(new, now).unwrap();
+        assert_eq!(
+            (env.status, env.version, env.generation),
+            (Status::Pending, 9, 2)
+        );
+        assert_eq!(env.target_revision(), "abcdef12");
+    }
+}

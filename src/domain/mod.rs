@@ -1,0 +1,22 @@
+//! The pure domain: no I/O, no async, no framework types.
+
+pub mod environment;
+pub mod event;
+pub mod git;
+pub mod job;
+pub mod manifest;
+pub mod names;
+pub mod overrides;
+pub mod repository;
+pub mod status;
+pub mod ttl;
+
+pub use environment::{ClusterObservation, Environment, MergeRequest, NewEnvironment};
+pub use event::{EnvironmentEvent, EventKind, NewEvent};
+pub use git::{BranchName, CommitSha};
+pub use job::LifecycleJob;
+pub use names::{EnvironmentId, EnvironmentName, RepositoryName};
+pub use overrides::HelmValuesOverride;
+pub use repository::{ChartSource, ConfigSet, Repository, RepositoryFilters};
+pub use status::Status;
+pub use ttl::TtlHours;

@@ -1,0 +1,119 @@
+//! Connected GitLab repositories and config sets (what an environment deploys).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::names::RepositoryName;
+
+/// Which merge requests get an environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct RepositoryFilters {
+    /// Draft merge requests get no environment until marked ready.
+    pub skip_drafts: bool,
+    /// When non-empty, only merge requests with at least one of these labels.
+    pub include_labels: Vec<String>,
+    /// Merge requests with any of these labels get no environment.
+    pub exclude_labels: Vec<String>,
+    /// A glob (`*` wildcard) the target branch must match, e.g. `main` or `release/*`.
+    pub target_branch_pattern: Option<String>,
+    /// Merge requests from forks run with the platform's credentials, so they are refused
+    /// unless this is on.
+    pub allow_forks: bool,
+}
+
+impl Default for RepositoryFilters {
+    fn default() -> Self {
+        Self {
+            skip_drafts: true,
+            include_labels: Vec::new(),
+            exclude_labels: Vec::new(),
+            target_branch_pattern: None,
+            allow_forks: false,
+        }
+    }
+}
+
+/// A GitLab project connected to Blueberry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Repository {
+    pub id: String,
+    pub name: RepositoryName,
+    pub gitlab_project_id: u64,
+    pub path_with_namespace: String,
+    pub config_set_id: Option<String>,
+    pub filters: RepositoryFilters,
+    /// SHA-256 (hex) of the webhook secret; the secret itself is shown once and never stored.
+    pub webhook_secret_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Where a config set's Helm chart comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChartSource {
+    /// A chart in a Helm repository.
+    Chart(String),
+    /// A directory in a git repository.
+    Path(String),
+}
+
+/// A reusable deployment recipe: chart, revision and default values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigSet {
+    pub id: String,
+    pub name: String,
+    pub repo_url: String,
+    pub source: ChartSource,
+    pub target_revision: String,
+    pub values: Map<String, Value>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Matches `text` against a glob where `*` matches any run of characters.
+pub fn glob_matches(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for part in &parts[1..parts.len() - 1] {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_matches("main", "main"));
+        assert!(!glob_matches("main", "mainx"));
+        assert!(glob_matches("release/*", "release/1.2"));
+        assert!(!glob_matches("release/*", "feature/1"));
+        assert!(glob_matches("*", ""));
+        assert!(glob_matches("a*b*c", "a-b-c"));
+        assert!(!glob_matches("a*b*c", "a-c-b"));
+        assert!(!glob_matches("ab*ba", "aba"));
+    }
+
+    #[test]
+    fn filters_default_to_skipping_drafts_and_forks() {
+        let f: RepositoryFilters = serde_json::from_str("{}").unwrap();
+        assert!(f.skip_drafts);
+        assert!(!f.allow_forks);
+        assert!(serde_json::from_str::<RepositoryFilters>(r#"{"bogus":1}"#).is_err());
+    }
+}

@@ -1,0 +1,172 @@
+//! Request and response bodies for environments (the seed API's `EnvironmentCreate` and
+//! `EnvironmentResponse`).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    domain::{Environment, MergeRequest, Status},
+    service::{Settings, environments::CreateEnvironment},
+};
+
+fn default_branch() -> String {
+    "main".to_owned()
+}
+
+/// Create an environment by hand.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentCreate {
+    /// A DNS-1123 label (lowercase letters, digits, '-'), at most 63 characters.
+    #[schema(example = "demo")]
+    pub name: String,
+    pub repository_id: String,
+    /// Branch to deploy.
+    #[serde(default = "default_branch")]
+    #[schema(default = "main")]
+    pub branch: String,
+    /// Defaults to the repository's config set.
+    #[serde(default)]
+    pub config_set_id: Option<String>,
+    /// 1..=168; the server default (72) when absent.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 168)]
+    pub ttl_hours: Option<i64>,
+    /// Helm values merged over the config set's; at most 64 KiB; may not set the namespace,
+    /// the Argo CD project or the platform's `blueberry` values.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub helm_values_override: Option<Value>,
+}
+
+impl From<EnvironmentCreate> for CreateEnvironment {
+    fn from(b: EnvironmentCreate) -> Self {
+        CreateEnvironment {
+            name: b.name,
+            repository_id: b.repository_id,
+            branch: Some(b.branch),
+            config_set_id: b.config_set_id,
+            ttl_hours: b.ttl_hours,
+            helm_values_override: b.helm_values_override,
+            sha: None,
+            merge_request: None,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct GitInfo {
+    pub repository_id: String,
+    pub branch: String,
+    pub sha: Option<String>,
+    pub merge_request: Option<MergeRequest>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct KubernetesInfo {
+    pub namespace: String,
+    pub application: String,
+    pub health: Option<String>,
+    pub sync: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EnvironmentLinks {
+    /// The status page merge request notes link to.
+    pub status_page: String,
+    pub events: String,
+}
+
+/// An environment as the API shows it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EnvironmentResponse {
+    pub id: String,
+    pub name: String,
+    pub status: Status,
+    pub status_message: Option<String>,
+    /// Provisioning attempt of the current deployment.
+    pub attempt: u32,
+    pub urls: Vec<String>,
+    pub ttl_hours: u16,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub terminated_at: Option<DateTime<Utc>>,
+    pub git: GitInfo,
+    pub kubernetes: KubernetesInfo,
+    pub links: EnvironmentLinks,
+    /// Increases with every change; useful for caches and conditional updates.
+    pub version: u64,
+}
+
+impl EnvironmentResponse {
+    pub fn new(env: &Environment, settings: &Settings) -> Self {
+        Self {
+            id: env.id.to_string(),
+            name: env.name.to_string(),
+            status: env.status,
+            status_message: env.status_message.clone(),
+            attempt: env.attempt,
+            urls: vec![format!(
+                "https://{}",
+                env.id.hostname(&settings.base_domain)
+            )],
+            ttl_hours: env.ttl_hours.hours(),
+            created_at: env.created_at,
+            updated_at: env.updated_at,
+            expires_at: env.expires_at,
+            terminated_at: env.terminated_at,
+            git: GitInfo {
+                repository_id: env.repository_id.clone(),
+                branch: env.branch.to_string(),
+                sha: env.sha.as_ref().map(ToString::to_string),
+                merge_request: env.merge_request.clone(),
+            },
+            kubernetes: KubernetesInfo {
+                namespace: env.id.to_string(),
+                application: env.id.application_name(),
+                health: env.observed.health.clone(),
+                sync: env.observed.sync.clone(),
+            },
+            links: EnvironmentLinks {
+                status_page: settings.status_page_url(&env.id),
+                events: format!("{}/api/environments/{}/events", settings.public_url, env.id),
+            },
+            version: env.version,
+        }
+    }
+}
+
+/// A page of environments, newest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EnvironmentList {
+    pub items: Vec<EnvironmentResponse>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+/// Filters and paging for `GET /api/environments`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// 1..=100, default 20.
+    pub limit: Option<u32>,
+    /// The `next` value of the previous page.
+    pub cursor: Option<String>,
+    /// `pending`, `ready`, `failed`, `deleting` or `terminated`.
+    pub status: Option<String>,
+    pub repository_id: Option<String>,
+    /// Name prefix.
+    pub name: Option<String>,
+}
+
+/// `POST /api/environments/{id}/extend`
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendRequest {
+    /// Hours to add, 1..=168; the expiry never goes beyond one week from now.
+    pub hours: i64,
+}

@@ -1,0 +1,6 @@
+//! The REST API under `/api`, one file per resource.
+
+pub mod config_sets;
+pub mod environment_models;
+pub mod environments;
+pub mod repositories;

@@ -1,0 +1,153 @@
+//! `/api/repositories`: connect GitLab projects (create shows the webhook secret once).
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::{StatusCode, header},
+    response::IntoResponse,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::{
+    domain::{Repository, RepositoryFilters},
+    http::{
+        errors::{ApiError, Problem},
+        extract::ApiJson,
+    },
+    service::{Context, catalog::RepositoryInput},
+};
+
+const ACTOR: &str = "api";
+
+/// A repository to connect, or its new settings.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepositoryRequest {
+    /// Short DNS-1123 label; becomes part of environment ids (`pr-42-{name}`).
+    #[schema(example = "shop")]
+    pub name: String,
+    #[schema(example = 15)]
+    pub gitlab_project_id: i64,
+    #[schema(example = "acme/shop")]
+    pub path_with_namespace: String,
+    /// Config set environments use unless they name one.
+    #[serde(default)]
+    pub config_set_id: Option<String>,
+    #[serde(default)]
+    pub filters: Option<RepositoryFilters>,
+}
+
+impl From<RepositoryRequest> for RepositoryInput {
+    fn from(r: RepositoryRequest) -> Self {
+        RepositoryInput {
+            name: r.name,
+            gitlab_project_id: r.gitlab_project_id,
+            path_with_namespace: r.path_with_namespace,
+            config_set_id: r.config_set_id,
+            filters: r.filters,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RepositoryResponse {
+    pub id: String,
+    pub name: String,
+    pub gitlab_project_id: u64,
+    pub path_with_namespace: String,
+    pub config_set_id: Option<String>,
+    pub filters: RepositoryFilters,
+    /// Where GitLab should send merge request and comment events.
+    pub webhook_url: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The create answer: the repository plus its webhook secret, shown this once.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RepositoryCreated {
+    #[serde(flatten)]
+    pub repository: RepositoryResponse,
+    /// Paste into GitLab's webhook "Secret token". Only a hash is stored; it is not shown again.
+    pub webhook_secret: String,
+}
+
+fn respond(ctx: &Context, r: &Repository) -> RepositoryResponse {
+    RepositoryResponse {
+        id: r.id.clone(),
+        name: r.name.to_string(),
+        gitlab_project_id: r.gitlab_project_id,
+        path_with_namespace: r.path_with_namespace.clone(),
+        config_set_id: r.config_set_id.clone(),
+        filters: r.filters.clone(),
+        webhook_url: format!("{}/webhooks/gitlab", ctx.settings.public_url),
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    }
+}
+
+/// `POST /api/repositories`
+#[utoipa::path(post, path = "/api/repositories", tag = "repositories", request_body = RepositoryRequest,
+    responses((status = 201, body = RepositoryCreated), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create(
+    State(ctx): State<Context>,
+    ApiJson(body): ApiJson<RepositoryRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let connected = ctx.catalog.create_repository(body.into(), ACTOR).await?;
+    let location = format!("/api/repositories/{}", connected.repository.id);
+    let body = RepositoryCreated {
+        repository: respond(&ctx, &connected.repository),
+        webhook_secret: connected.webhook_secret,
+    };
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(body),
+    ))
+}
+
+/// `GET /api/repositories`
+#[utoipa::path(get, path = "/api/repositories", tag = "repositories", responses((status = 200, body = Vec<RepositoryResponse>)))]
+pub async fn list(State(ctx): State<Context>) -> Result<Json<Vec<RepositoryResponse>>, ApiError> {
+    let repos = ctx.catalog.list_repositories().await?;
+    Ok(Json(repos.iter().map(|r| respond(&ctx, r)).collect()))
+}
+
+/// `GET /api/repositories/{id}`
+#[utoipa::path(get, path = "/api/repositories/{id}", tag = "repositories", params(("id" = String, Path)),
+    responses((status = 200, body = RepositoryResponse), (status = 404, body = Problem)))]
+pub async fn get(
+    State(ctx): State<Context>,
+    Path(id): Path<String>,
+) -> Result<Json<RepositoryResponse>, ApiError> {
+    Ok(Json(respond(&ctx, &ctx.catalog.get_repository(&id).await?)))
+}
+
+/// `PUT /api/repositories/{id}`
+#[utoipa::path(put, path = "/api/repositories/{id}", tag = "repositories", params(("id" = String, Path)), request_body = RepositoryRequest,
+    responses((status = 200, body = RepositoryResponse), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn update(
+    State(ctx): State<Context>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RepositoryRequest>,
+) -> Result<Json<RepositoryResponse>, ApiError> {
+    Ok(Json(respond(
+        &ctx,
+        &ctx.catalog
+            .update_repository(&id, body.into(), ACTOR)
+            .await?,
+    )))
+}
+
+/// `DELETE /api/repositories/{id}`
+#[utoipa::path(delete, path = "/api/repositories/{id}", tag = "repositories", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn delete(
+    State(ctx): State<Context>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    ctx.catalog.delete_repository(&id, ACTOR).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

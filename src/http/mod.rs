@@ -1,0 +1,72 @@
+//! The HTTP face: REST API, SSE, health and metrics, the OpenAPI document.
+
+pub mod api;
+pub mod errors;
+pub mod extract;
+pub mod health;
+pub mod sse;
+
+use axum::{Json, Router, extract::DefaultBodyLimit, routing::get};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::service::Context;
+
+/// Largest request body the API accepts.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Blueberry", description = "Per-merge-request Kubernetes environments delivered through Argo CD."),
+    tags(
+        (name = "environments", description = "Environments and their lifecycle"),
+        (name = "repositories", description = "Connected GitLab projects"),
+        (name = "config-sets", description = "What environments deploy"),
+        (name = "operations", description = "Health, readiness, metrics"),
+    )
+)]
+struct ApiDoc;
+
+/// The router and the OpenAPI document built from the same route list, so they cannot drift.
+pub fn router_and_openapi() -> (Router<Context>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(api::environments::create, api::environments::list))
+        .routes(routes!(api::environments::get, api::environments::delete))
+        .routes(routes!(api::environments::redeploy))
+        .routes(routes!(api::environments::retry))
+        .routes(routes!(api::environments::extend))
+        .routes(routes!(api::environments::events))
+        .routes(routes!(sse::stream))
+        .routes(routes!(api::repositories::create, api::repositories::list))
+        .routes(routes!(
+            api::repositories::get,
+            api::repositories::update,
+            api::repositories::delete
+        ))
+        .routes(routes!(api::config_sets::create, api::config_sets::list))
+        .routes(routes!(
+            api::config_sets::get,
+            api::config_sets::update,
+            api::config_sets::delete
+        ))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
+        .split_for_parts()
+}
+
+/// The whole HTTP application.
+pub fn router(ctx: Context) -> Router {
+    let (routes, openapi) = router_and_openapi();
+    routes
+        .route(
+            "/api/openapi.json",
+            get(move || async move { Json(openapi.clone()) }),
+        )
+        .fallback(errors::no_such_route)
+        .method_not_allowed_fallback(errors::method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TraceLayer::new_for_http())
+        .with_state(ctx)
+}

@@ -1,0 +1,29 @@
+//! Blueberry: per-merge-request Kubernetes environments delivered through Argo CD.
+//!
+//! # Layout
+//!
+//! - [`domain`]: pure rules — names and ids, TTL, the status state machine, overrides, the
+//!   Argo CD Application builder, lifecycle jobs as data. No I/O.
+//! - [`ports`]: traits for the outside world — Store, Queue, Bus, Cluster, GitHost.
+//! - [`adapters`]: implementations of the ports — SQLite store and queue, in-process bus,
+//!   kube cluster client, GitLab.
+//! - [`service`]: use cases over the ports (environments, repositories, config sets).
+//! - [`http`]: the axum router — REST API, SSE, health, metrics, OpenAPI.
+//! - [`worker`]: the worker pool, one file per lifecycle job, the TTL reaper.
+//! - [`sim`]: the simulated Kubernetes API for Argo CD Applications.
+//! - [`app`]: wires adapters from [`config`] and runs everything until shutdown.
+//!
+//! ARCHITECTURE.md at the repository root is the longer map.
+
+pub mod adapters;
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod metrics;
+pub mod ports;
+pub mod service;
+pub mod sim;
+pub mod telemetry;
+pub mod worker;

@@ -1,0 +1,131 @@
+//! Prometheus metrics, all named `blueberry_*`, served at `/metrics`.
+
+use std::sync::Mutex;
+
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{
+        counter::Counter,
+        family::Family,
+        gauge::Gauge,
+        histogram::{Histogram, exponential_buckets},
+    },
+    registry::Registry,
+};
+
+use crate::ports::QueueDepth;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobLabels {
+    pub kind: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    pub state: String,
+}
+
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    pub environments_created: Counter,
+    pub jobs: Family<JobLabels, Counter>,
+    pub retries: Family<JobLabels, Counter>,
+    pub queue_depth: Family<StateLabels, Gauge>,
+    pub create_to_ready_seconds: Histogram,
+    pub job_seconds: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let environments_created = Counter::default();
+        let jobs = Family::<JobLabels, Counter>::default();
+        let retries = Family::<JobLabels, Counter>::default();
+        let queue_depth = Family::<StateLabels, Gauge>::default();
+        let create_to_ready_seconds = Histogram::new(exponential_buckets(0.05, 2.0, 16));
+        let job_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 20));
+        registry.register(
+            "blueberry_environments_created",
+            "Environments created (including recreated)",
+            environments_created.clone(),
+        );
+        registry.register(
+            "blueberry_jobs",
+            "Lifecycle jobs run, by kind and outcome",
+            jobs.clone(),
+        );
+        registry.register(
+            "blueberry_retries",
+            "Retries: transient errors retried inside a step and provisioning attempts scheduled",
+            retries.clone(),
+        );
+        registry.register(
+            "blueberry_queue_depth",
+            "Lifecycle jobs by state",
+            queue_depth.clone(),
+        );
+        registry.register(
+            "blueberry_create_to_ready_seconds",
+            "Time from the start of a deployment to ready",
+            create_to_ready_seconds.clone(),
+        );
+        registry.register(
+            "blueberry_job_duration_seconds",
+            "Time one job took",
+            job_seconds.clone(),
+        );
+        Self {
+            registry: Mutex::new(registry),
+            environments_created,
+            jobs,
+            retries,
+            queue_depth,
+            create_to_ready_seconds,
+            job_seconds,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn job(&self, kind: &str, outcome: &str) {
+        self.jobs
+            .get_or_create(&JobLabels {
+                kind: kind.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn retry(&self, kind: &str, outcome: &str) {
+        self.retries
+            .get_or_create(&JobLabels {
+                kind: kind.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn set_queue_depth(&self, d: QueueDepth) {
+        for (state, n) in [
+            ("ready", d.ready),
+            ("delayed", d.delayed),
+            ("in_flight", d.in_flight),
+            ("dead", d.dead),
+        ] {
+            self.queue_depth
+                .get_or_create(&StateLabels {
+                    state: state.to_owned(),
+                })
+                .set(n as i64);
+        }
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        encode(&mut out, &registry).expect("writing to a String cannot fail");
+        out
+    }
+}

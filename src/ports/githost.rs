@@ -1,0 +1,76 @@
+//! The GitHost port: feedback to GitLab merge requests and member access checks.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GitHostError {
+    /// 5xx, 429, timeouts: retried with backoff, never blocks the lifecycle.
+    #[error("GitLab unavailable: {0}")]
+    Retriable(String),
+    #[error("GitLab refused the request: {0}")]
+    Rejected(String),
+}
+
+/// A merge request in a GitLab project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeRequestRef {
+    pub project_id: u64,
+    pub iid: u64,
+}
+
+/// GitLab's commit status states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CommitState {
+    Pending,
+    Running,
+    Success,
+    Failed,
+    Canceled,
+}
+
+/// GitLab access levels (10 guest … 50 owner).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AccessLevel(pub u8);
+
+impl AccessLevel {
+    pub const NONE: AccessLevel = AccessLevel(0);
+    pub const DEVELOPER: AccessLevel = AccessLevel(30);
+}
+
+#[async_trait]
+pub trait GitHost: Send + Sync + 'static {
+    /// False when no GitLab is configured: callers then only record what they would send.
+    fn is_configured(&self) -> bool;
+    /// Creates the sticky note, or edits `existing` in place. Returns the note id.
+    async fn upsert_note(
+        &self,
+        mr: &MergeRequestRef,
+        existing: Option<u64>,
+        body: &str,
+    ) -> Result<u64, GitHostError>;
+    async fn set_commit_status(
+        &self,
+        project_id: u64,
+        sha: &str,
+        state: CommitState,
+        target_url: &str,
+        description: &str,
+    ) -> Result<(), GitHostError>;
+    /// Creates or updates the GitLab environment `name` and records a deployment of `sha`.
+    async fn record_deployment(
+        &self,
+        project_id: u64,
+        name: &str,
+        external_url: &str,
+        sha: &str,
+        git_ref: &str,
+    ) -> Result<(), GitHostError>;
+    async fn stop_environment(&self, project_id: u64, name: &str) -> Result<(), GitHostError>;
+    async fn access_level(
+        &self,
+        project_id: u64,
+        user_id: u64,
+    ) -> Result<AccessLevel, GitHostError>;
+}

@@ -1,0 +1,16 @@
+//! Ports: the traits through which the service and the workers reach the outside world.
+//! Adapters (in `crate::adapters`) implement them; handlers and jobs only see these traits.
+
+pub mod bus;
+pub mod cluster;
+pub mod githost;
+pub mod queue;
+pub mod store;
+
+pub use bus::{Bus, BusError, BusMessage};
+pub use cluster::{ApplicationState, Cluster, ClusterError};
+pub use githost::GitHost;
+pub use queue::{Delivery, NewJob, Queue, QueueDepth, QueueError};
+pub use store::{
+    AuditEntry, EnvironmentChange, EnvironmentFilter, Page, PageRequest, Store, StoreError,
+};

@@ -1,0 +1,135 @@
+//! The Store port: environments, their events and change log, repositories, config sets, audit
+//! events and webhook dedupe records.
+//!
+//! Shaped for both adapters: a document store with preconditions and cursors (Firestore) and an
+//! embedded SQL file (SQLite). Writes of an environment carry its `version`; the adapter refuses a
+//! stale one with [`StoreError::Conflict`] (a Firestore transaction, a SQL `WHERE version = ?`).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{
+    ConfigSet, Environment, EnvironmentEvent, EnvironmentId, NewEvent, Repository, Status,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// The request cannot be answered as asked (e.g. a cursor this store did not issue).
+    #[error("{0}")]
+    Invalid(String),
+    #[error("store unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Filters for listing environments; all optional, combined with AND.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EnvironmentFilter {
+    pub status: Option<Status>,
+    pub repository_id: Option<String>,
+    pub name_prefix: Option<String>,
+}
+
+/// A page request: at most `limit` items after the opaque `cursor`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageRequest {
+    pub limit: u32,
+    pub cursor: Option<String>,
+}
+
+/// A page of results and the cursor of the next page, if any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// One entry of the global change log: the environment as it was after write number `seq`.
+/// SSE clients resume from it with `Last-Event-ID`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnvironmentChange {
+    pub seq: u64,
+    pub environment: Environment,
+}
+
+/// Something an operator or user did, kept for audit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Cheap round trip for `/readyz`.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Writes `env` with `events` and a change-log entry, atomically. `env.version == 0` creates
+    /// (conflict if the id exists); otherwise the stored version must equal `env.version`.
+    /// Returns the environment as stored (version bumped) and its change.
+    async fn save_environment(
+        &self,
+        env: &Environment,
+        events: &[NewEvent],
+    ) -> StoreResult<EnvironmentChange>;
+    async fn get_environment(&self, id: &EnvironmentId) -> StoreResult<Option<Environment>>;
+    /// Newest first.
+    async fn list_environments(
+        &self,
+        filter: &EnvironmentFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Environment>>;
+    /// Live environments whose `expires_at` is at or before `now`, not already deleting.
+    async fn list_expired(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Environment>>;
+    /// The environment's history after `after_seq`, oldest first.
+    async fn list_events(
+        &self,
+        id: &EnvironmentId,
+        after_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<EnvironmentEvent>>;
+    /// Records events without changing the environment (e.g. notifications).
+    async fn append_events(&self, id: &EnvironmentId, events: &[NewEvent]) -> StoreResult<()>;
+    /// Change-log entries after `after_seq`, oldest first.
+    async fn changes_since(
+        &self,
+        after_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<EnvironmentChange>>;
+    /// The newest change-log sequence number (0 when empty).
+    async fn latest_change_seq(&self) -> StoreResult<u64>;
+
+    /// Conflict when the name or GitLab project is already connected.
+    async fn create_repository(&self, repo: &Repository) -> StoreResult<()>;
+    async fn get_repository(&self, id: &str) -> StoreResult<Option<Repository>>;
+    async fn find_repository_by_project(&self, project_id: u64) -> StoreResult<Option<Repository>>;
+    async fn list_repositories(&self) -> StoreResult<Vec<Repository>>;
+    async fn update_repository(&self, repo: &Repository) -> StoreResult<()>;
+    /// Conflict while live environments belong to it.
+    async fn delete_repository(&self, id: &str) -> StoreResult<()>;
+
+    /// Conflict when the name is taken.
+    async fn create_config_set(&self, set: &ConfigSet) -> StoreResult<()>;
+    async fn get_config_set(&self, id: &str) -> StoreResult<Option<ConfigSet>>;
+    async fn list_config_sets(&self) -> StoreResult<Vec<ConfigSet>>;
+    async fn update_config_set(&self, set: &ConfigSet) -> StoreResult<()>;
+    /// Conflict while a repository or live environment refers to it.
+    async fn delete_config_set(&self, id: &str) -> StoreResult<()>;
+
+    async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
+    async fn list_audit(&self, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+
+    /// Remembers a webhook delivery key until `expires_at`; false when it was already seen.
+    async fn remember_delivery(&self, key: &str, expires_at: DateTime<Utc>) -> StoreResult<bool>;
+}

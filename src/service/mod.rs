@@ -1,0 +1,72 @@
+//! Use cases over the ports. HTTP handlers, the webhook receiver and the workers call these;
+//! none of them touches an adapter directly.
+
+pub mod catalog;
+pub mod environments;
+mod error;
+
+use std::{sync::Arc, time::Duration};
+
+pub use catalog::CatalogService;
+pub use environments::EnvironmentService;
+pub use error::ServiceError;
+
+use crate::{
+    clock::Clock,
+    domain::{TtlHours, manifest::ManifestSettings},
+    metrics::Metrics,
+    ports::{Bus, Cluster, GitHost, Queue, Store},
+};
+
+/// The adapters chosen at start-up.
+#[derive(Clone)]
+pub struct Ports {
+    pub store: Arc<dyn Store>,
+    pub queue: Arc<dyn Queue>,
+    pub bus: Arc<dyn Bus>,
+    pub cluster: Arc<dyn Cluster>,
+    pub githost: Arc<dyn GitHost>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Settings the use cases need, taken from the config once.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub public_url: String,
+    pub base_domain: String,
+    pub default_ttl: TtlHours,
+    pub manifest: ManifestSettings,
+    pub max_attempts: u32,
+    pub retry_base_delay: Duration,
+    pub provision_timeout: Duration,
+}
+
+impl Settings {
+    /// The status page every MR note links to.
+    pub fn status_page_url(&self, id: &crate::domain::EnvironmentId) -> String {
+        format!("{}/environments/{id}", self.public_url)
+    }
+}
+
+/// Everything a handler or job needs: ports, settings, metrics and the services over them.
+#[derive(Clone)]
+pub struct Context {
+    pub ports: Ports,
+    pub settings: Arc<Settings>,
+    pub metrics: Arc<Metrics>,
+    pub environments: EnvironmentService,
+    pub catalog: CatalogService,
+}
+
+impl Context {
+    pub fn new(ports: Ports, settings: Settings, metrics: Arc<Metrics>) -> Self {
+        let settings = Arc::new(settings);
+        Self {
+            environments: EnvironmentService::new(ports.clone(), settings.clone(), metrics.clone()),
+            catalog: CatalogService::new(ports.clone()),
+            ports,
+            settings,
+            metrics,
+        }
+    }
+}

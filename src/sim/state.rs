@@ -1,0 +1,555 @@
+//! The simulator's object store: Applications by namespace and name, a global
+//! `resourceVersion`, a bounded watch history and a broadcast of changes.
+
+use std::{
+    collections::{BTreeMap, HashMap, VecDeque},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use chrono::{SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
+use tokio::sync::{broadcast, watch};
+
+use super::{
+    argo::{self, FaultMode},
+    discovery::{GROUP_VERSION, status},
+    selector::{FieldSelector, LabelSelector},
+};
+
+/// Watch events kept for resuming watches; older resource versions get 410 Gone.
+const HISTORY: usize = 4096;
+
+/// One change, as a watch stream sends it.
+#[derive(Debug, Clone)]
+pub struct WatchEvent {
+    pub rv: u64,
+    pub kind: &'static str,
+    pub object: Value,
+}
+
+/// A failed API call: HTTP code plus a Kubernetes `Status` body.
+#[derive(Debug, Clone)]
+pub struct ApiFailure {
+    pub code: u16,
+    pub body: Value,
+}
+
+impl ApiFailure {
+    pub fn new(code: u16, reason: &str, message: impl Into<String>, name: Option<&str>) -> Self {
+        Self {
+            code,
+            body: status(code, reason, &message.into(), name),
+        }
+    }
+    fn not_found(name: &str) -> Self {
+        Self::new(
+            404,
+            "NotFound",
+            format!("applications.argoproj.io \"{name}\" not found"),
+            Some(name),
+        )
+    }
+    fn bad(message: impl Into<String>) -> Self {
+        Self::new(400, "BadRequest", message, None)
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiFailure>;
+
+/// What a list or watch selects.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub namespace: Option<String>,
+    pub labels: LabelSelector,
+    pub fields: FieldSelector,
+}
+
+impl Filter {
+    pub fn matches(&self, obj: &Value) -> bool {
+        let ns = obj
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let name = obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let labels: BTreeMap<String, String> = obj
+            .pointer("/metadata/labels")
+            .and_then(|l| serde_json::from_value(l.clone()).ok())
+            .unwrap_or_default();
+        self.namespace.as_deref().is_none_or(|n| n == ns)
+            && self.fields.matches(name, ns)
+            && self.labels.matches(&labels)
+    }
+}
+
+/// Server-wide behaviour, adjustable at run time.
+#[derive(Debug, Clone)]
+pub struct SimSettings {
+    /// How long Argo CD "takes" to sync an Application (and to run its finalizer).
+    pub ready_delay: Duration,
+    /// Fraction of API calls answered with 503, 0.0..=1.0.
+    pub error_rate: f64,
+    /// Added to every API call.
+    pub latency: Duration,
+}
+
+impl Default for SimSettings {
+    fn default() -> Self {
+        Self {
+            ready_delay: Duration::from_millis(1500),
+            error_rate: 0.0,
+            latency: Duration::ZERO,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    objects: BTreeMap<(String, String), Value>,
+    rv: u64,
+    history: VecDeque<WatchEvent>,
+    /// Watches from before this resource version cannot be resumed.
+    compacted_through: u64,
+    /// Bumped on every sync the Argo stand-in starts, so an outdated timer does nothing.
+    operations: HashMap<(String, String), u64>,
+}
+
+/// Shared state of one simulated cluster.
+pub struct SimState {
+    inner: Mutex<Inner>,
+    events: broadcast::Sender<WatchEvent>,
+    pub(crate) settings: Mutex<SimSettings>,
+    faults: Mutex<HashMap<String, FaultMode>>,
+    /// Changing the value ends every open watch stream (to test clients' resumption).
+    pub(crate) close_watches: watch::Sender<u64>,
+}
+
+fn now_ts() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
+    obj.get("metadata")?.get(field)?.as_str()
+}
+
+/// RFC 7386 JSON merge patch.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
+impl SimState {
+    pub fn new(settings: SimSettings) -> Arc<Self> {
+        Arc::new(Self {
+            inner: Mutex::new(Inner::default()),
+            events: broadcast::channel(HISTORY).0,
+            settings: Mutex::new(settings),
+            faults: Mutex::new(HashMap::new()),
+            close_watches: watch::channel(0).0,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn settings(&self) -> SimSettings {
+        self.settings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn update_settings(&self, f: impl FnOnce(&mut SimSettings)) {
+        f(&mut self.settings.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    /// The fault for Application `name`: its `blueberry.io/sim` annotation, else a server rule.
+    pub fn fault_for(&self, obj: &Value) -> FaultMode {
+        let name = meta_str(obj, "name").unwrap_or_default();
+        obj.pointer("/metadata/annotations/blueberry.io~1sim")
+            .and_then(Value::as_str)
+            .and_then(FaultMode::parse)
+            .or_else(|| {
+                self.faults
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(name)
+                    .copied()
+            })
+            .unwrap_or(FaultMode::None)
+    }
+
+    /// Sets or clears the fault rule for Application `name` and lets Argo re-evaluate it.
+    pub fn set_fault(self: &Arc<Self>, name: &str, mode: Option<FaultMode>) {
+        {
+            let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+            match mode {
+                Some(m) => faults.insert(name.to_owned(), m),
+                None => faults.remove(name),
+            };
+        }
+        let keys: Vec<_> = self
+            .lock()
+            .objects
+            .keys()
+            .filter(|(_, n)| n == name)
+            .cloned()
+            .collect();
+        for (ns, n) in keys {
+            argo::start_sync(self, &ns, &n);
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<WatchEvent> {
+        self.events.subscribe()
+    }
+
+    pub fn resource_version(&self) -> u64 {
+        self.lock().rv
+    }
+
+    /// Forgets the watch history, so resuming any older watch gets 410 Gone.
+    pub fn compact(&self) {
+        let mut inner = self.lock();
+        inner.history.clear();
+        inner.compacted_through = inner.rv;
+    }
+
+    fn record(&self, inner: &mut Inner, kind: &'static str, mut object: Value) -> Value {
+        inner.rv += 1;
+        object["metadata"]["resourceVersion"] = json!(inner.rv.to_string());
+        let event = WatchEvent {
+            rv: inner.rv,
+            kind,
+            object: object.clone(),
+        };
+        if inner.history.len() == HISTORY {
+            if let Some(old) = inner.history.pop_front() {
+                inner.compacted_through = old.rv;
+            }
+        }
+        inner.history.push_back(event.clone());
+        let _ = self.events.send(event);
+        object
+    }
+
+    pub fn get(&self, ns: &str, name: &str) -> ApiResult<Value> {
+        self.lock()
+            .objects
+            .get(&(ns.to_owned(), name.to_owned()))
+            .cloned()
+            .ok_or_else(|| ApiFailure::not_found(name))
+    }
+
+    pub fn list(&self, filter: &Filter) -> (Vec<Value>, u64) {
+        let inner = self.lock();
+        let items = inner
+            .objects
+            .values()
+            .filter(|o| filter.matches(o))
+            .cloned()
+            .collect();
+        (items, inner.rv)
+    }
+
+    /// Events a new watch starts with: history after `since`, or every current object as ADDED.
+    pub fn watch_start(
+        &self,
+        since: Option<u64>,
+        filter: &Filter,
+    ) -> ApiResult<(Vec<WatchEvent>, u64)> {
+        let inner = self.lock();
+        match since {
+            Some(rv) if rv > 0 => {
+                if rv < inner.compacted_through {
+                    return Err(ApiFailure::new(
+                        410,
+                        "Expired",
+                        format!(
+                            "too old resource version: {rv} ({})",
+                            inner.compacted_through
+                        ),
+                        None,
+                    ));
+                }
+                let events = inner
+                    .history
+                    .iter()
+                    .filter(|e| e.rv > rv && filter.matches(&e.object))
+                    .cloned()
+                    .collect();
+                Ok((events, inner.rv))
+            }
+            _ => {
+                let events = inner
+                    .objects
+                    .values()
+                    .filter(|o| filter.matches(o))
+                    .map(|o| WatchEvent {
+                        rv: inner.rv,
+                        kind: "ADDED",
+                        object: o.clone(),
+                    })
+                    .collect();
+                Ok((events, inner.rv))
+            }
+        }
+    }
+
+    fn check_body(ns: &str, name: Option<&str>, body: &Value) -> ApiResult<String> {
+        if !body.is_object() {
+            return Err(ApiFailure::bad("the body must be a JSON object"));
+        }
+        if body.get("apiVersion").and_then(Value::as_str) != Some(GROUP_VERSION)
+            || body.get("kind").and_then(Value::as_str) != Some("Application")
+        {
+            return Err(ApiFailure::bad(format!(
+                "expected apiVersion {GROUP_VERSION} and kind Application"
+            )));
+        }
+        let body_name =
+            meta_str(body, "name").ok_or_else(|| ApiFailure::bad("metadata.name is required"))?;
+        if let Some(n) = name {
+            if n != body_name {
+                return Err(ApiFailure::bad(format!(
+                    "the name of the object ({body_name}) does not match the name on the URL ({n})"
+                )));
+            }
+        }
+        let subdomain = body_name.len() <= 253
+            && body_name
+                .split('.')
+                .all(|l| crate::domain::names::check_dns_label(l).is_ok());
+        if !subdomain {
+            return Err(ApiFailure::new(
+                422,
+                "Invalid",
+                format!("metadata.name {body_name:?} is invalid"),
+                Some(body_name),
+            ));
+        }
+        if let Some(body_ns) = meta_str(body, "namespace") {
+            if body_ns != ns {
+                return Err(ApiFailure::bad(format!(
+                    "the namespace of the object ({body_ns}) does not match the namespace on the request ({ns})"
+                )));
+            }
+        }
+        Ok(body_name.to_owned())
+    }
+
+    fn insert_new(
+        self: &Arc<Self>,
+        inner: &mut Inner,
+        ns: &str,
+        name: &str,
+        body: &Value,
+    ) -> Value {
+        let mut obj = body.clone();
+        if let Some(map) = obj.as_object_mut() {
+            map.remove("status");
+        }
+        let meta = obj["metadata"].as_object_mut().expect("checked");
+        meta.insert("namespace".into(), json!(ns));
+        meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+        meta.insert("creationTimestamp".into(), json!(now_ts()));
+        meta.insert("generation".into(), json!(1));
+        meta.remove("deletionTimestamp");
+        let obj = self.record(inner, "ADDED", obj);
+        inner
+            .objects
+            .insert((ns.to_owned(), name.to_owned()), obj.clone());
+        obj
+    }
+
+    pub fn create(self: &Arc<Self>, ns: &str, body: &Value) -> ApiResult<Value> {
+        let name = Self::check_body(ns, None, body)?;
+        let obj = {
+            let mut inner = self.lock();
+            if inner.objects.contains_key(&(ns.to_owned(), name.clone())) {
+                return Err(ApiFailure::new(
+                    409,
+                    "AlreadyExists",
+                    format!("applications.argoproj.io \"{name}\" already exists"),
+                    Some(&name),
+                ));
+            }
+            self.insert_new(&mut inner, ns, &name, body)
+        };
+        argo::start_sync(self, ns, &name);
+        Ok(obj)
+    }
+
+    /// Server-side apply: creates, or takes over spec, labels, annotations and finalizers.
+    pub fn apply(self: &Arc<Self>, ns: &str, name: &str, body: &Value) -> ApiResult<(Value, bool)> {
+        Self::check_body(ns, Some(name), body)?;
+        let (obj, created, sync) = {
+            let mut inner = self.lock();
+            let key = (ns.to_owned(), name.to_owned());
+            match inner.objects.get(&key).cloned() {
+                None => (self.insert_new(&mut inner, ns, name, body), true, true),
+                Some(existing) => {
+                    let mut next = existing.clone();
+                    for field in ["labels", "annotations", "finalizers"] {
+                        if let Some(v) = body["metadata"].get(field) {
+                            next["metadata"][field] = v.clone();
+                        }
+                    }
+                    let spec_changed = body.get("spec").is_some_and(|s| s != &existing["spec"]);
+                    if spec_changed {
+                        next["spec"] = body["spec"].clone();
+                        let generation =
+                            existing["metadata"]["generation"].as_u64().unwrap_or(1) + 1;
+                        next["metadata"]["generation"] = json!(generation);
+                    }
+                    let refresh = next
+                        .pointer("/metadata/annotations/argocd.argoproj.io~1refresh")
+                        .is_some();
+                    if next == existing {
+                        (existing, false, refresh)
+                    } else {
+                        let obj = self.record(&mut inner, "MODIFIED", next);
+                        inner.objects.insert(key, obj.clone());
+                        (obj, false, spec_changed || refresh)
+                    }
+                }
+            }
+        };
+        if sync {
+            argo::start_sync(self, ns, name);
+        }
+        Ok((obj, created))
+    }
+
+    /// JSON merge patch (what `kubectl annotate` and `kubectl label` send for custom resources).
+    pub fn patch(self: &Arc<Self>, ns: &str, name: &str, patch: &Value) -> ApiResult<Value> {
+        let obj = self.modify(ns, name, |obj| {
+            merge_patch(obj, patch);
+            Ok(())
+        })?;
+        argo::start_sync(self, ns, name);
+        Ok(obj)
+    }
+
+    /// PUT: replaces the object; a stale `resourceVersion` is a 409 Conflict.
+    pub fn replace(self: &Arc<Self>, ns: &str, name: &str, body: &Value) -> ApiResult<Value> {
+        Self::check_body(ns, Some(name), body)?;
+        let given_rv = meta_str(body, "resourceVersion").map(str::to_owned);
+        self.modify(ns, name, |obj| {
+            if let Some(rv) = &given_rv {
+                if meta_str(obj, "resourceVersion") != Some(rv) {
+                    return Err(ApiFailure::new(409, "Conflict", format!("Operation cannot be fulfilled on applications.argoproj.io \"{name}\": the object has been modified; please apply your changes to the latest version and try again"), Some(name)));
+                }
+            }
+            let keep: Map<String, Value> = ["uid", "creationTimestamp", "generation", "deletionTimestamp", "namespace"]
+                .iter()
+                .filter_map(|k| obj["metadata"].get(*k).map(|v| ((*k).to_owned(), v.clone())))
+                .collect();
+            let status = obj.get("status").cloned();
+            *obj = body.clone();
+            for (k, v) in keep {
+                obj["metadata"][k] = v;
+            }
+            if let Some(s) = status {
+                obj["status"] = s;
+            }
+            Ok(())
+        })
+    }
+
+    /// Applies `f` to a stored object and records the change; an object whose deletion was
+    /// requested disappears once its last finalizer is removed.
+    pub fn modify(
+        &self,
+        ns: &str,
+        name: &str,
+        f: impl FnOnce(&mut Value) -> ApiResult<()>,
+    ) -> ApiResult<Value> {
+        let mut inner = self.lock();
+        let key = (ns.to_owned(), name.to_owned());
+        let mut obj = inner
+            .objects
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| ApiFailure::not_found(name))?;
+        let before = obj.clone();
+        f(&mut obj)?;
+        if obj == before {
+            return Ok(obj);
+        }
+        let finalizers_empty = obj
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .is_none_or(Vec::is_empty);
+        if obj.pointer("/metadata/deletionTimestamp").is_some() && finalizers_empty {
+            inner.objects.remove(&key);
+            inner.operations.remove(&key);
+            return Ok(self.record(&mut inner, "DELETED", obj));
+        }
+        let obj = self.record(&mut inner, "MODIFIED", obj);
+        inner.objects.insert(key, obj.clone());
+        Ok(obj)
+    }
+
+    /// DELETE: with finalizers, marks the object and lets Argo run them; otherwise removes it.
+    pub fn delete(self: &Arc<Self>, ns: &str, name: &str) -> ApiResult<Value> {
+        let obj = self.modify(ns, name, |obj| {
+            if obj.pointer("/metadata/deletionTimestamp").is_none() {
+                obj["metadata"]["deletionTimestamp"] = json!(now_ts());
+            }
+            Ok(())
+        })?;
+        if self
+            .lock()
+            .objects
+            .contains_key(&(ns.to_owned(), name.to_owned()))
+        {
+            argo::start_finalizer(self, ns, name);
+        }
+        Ok(obj)
+    }
+
+    /// Starts a new Argo operation on the object and returns its number.
+    pub(crate) fn next_operation(&self, ns: &str, name: &str) -> u64 {
+        let mut inner = self.lock();
+        let op = inner
+            .operations
+            .entry((ns.to_owned(), name.to_owned()))
+            .or_insert(0);
+        *op += 1;
+        *op
+    }
+
+    pub(crate) fn current_operation(&self, ns: &str, name: &str) -> Option<u64> {
+        self.lock()
+            .operations
+            .get(&(ns.to_owned(), name.to_owned()))
+            .copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_patch_follows_rfc_7386() {
+        let mut t = json!({"a": "b", "c": {"d": "e", "f": "g"}});
+        merge_patch(&mut t, &json!({"a": "z", "c": {"f": null}}));
+        assert_eq!(t, json!({"a": "z", "c": {"d": "e"}}));
+    }
+}
