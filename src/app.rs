@@ -120,6 +120,9 @@ impl Application {
         if let Err(e) = worker::reaper::resume_unfinished(&ctx).await {
             tracing::warn!(error = %e, "could not resume unfinished environments");
         }
+        if let Err(e) = worker::reconcile::reconcile_once(&ctx).await {
+            tracing::warn!(error = %e, "could not compare environments with the cluster");
+        }
         worker::spawn_pool(
             ctx.clone(),
             self.config.workers,

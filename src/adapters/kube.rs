@@ -15,7 +15,7 @@ use kube::{
 };
 
 use crate::{
-    domain::manifest::Application,
+    domain::manifest::{Application, LABEL_MANAGED_BY, MANAGED_BY},
     ports::cluster::{ApplicationState, Cluster, ClusterError, ClusterResult},
 };
 
@@ -83,6 +83,9 @@ impl KubeCluster {
             KubeTarget::Url(url) => kube::Config::new(url.parse()?),
         };
         config.connect_timeout = Some(Duration::from_secs(5));
+        // One retry policy, not two: transient errors surface here and the worker retries them
+        // with backon (counted in metrics, logged), instead of kube's built-in retry layer.
+        config.default_retry = false;
         let client = Client::try_from(config)?;
         Ok(Self {
             api: Api::namespaced(client, namespace),
@@ -169,6 +172,13 @@ impl Cluster for KubeCluster {
         let params = PatchParams::apply(FIELD_MANAGER).force();
         let applied = timed(self.api.patch(app.name(), &params, &Patch::Apply(&body))).await?;
         Ok(state_of(&applied))
+    }
+
+    async fn list_managed(&self) -> ClusterResult<Vec<String>> {
+        let selector = format!("{LABEL_MANAGED_BY}={MANAGED_BY}");
+        let params = kube::api::ListParams::default().labels(&selector);
+        let list = timed(self.api.list_metadata(&params)).await?;
+        Ok(list.items.into_iter().filter_map(|m| m.metadata.name).collect())
     }
 
     async fn state(&self, name: &str) -> ClusterResult<Option<ApplicationState>> {

@@ -68,6 +68,8 @@ pub trait Cluster: Send + Sync + 'static {
     async fn ping(&self) -> ClusterResult<()>;
     /// Server-side apply; idempotent.
     async fn apply(&self, app: &Application) -> ClusterResult<ApplicationState>;
+    /// Names of the Applications Blueberry manages (label `blueberry.io/managed-by`).
+    async fn list_managed(&self) -> ClusterResult<Vec<String>>;
     /// None when the Application does not exist.
     async fn state(&self, name: &str) -> ClusterResult<Option<ApplicationState>>;
     /// Starts a cascading delete; Ok when already gone.

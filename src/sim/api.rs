@@ -412,6 +412,6 @@ async fn update_settings(State(s): State<Sim>, Json(b): Json<SettingsBody>) -> R
 
 /// `POST /sim/close-watches`: ends every open watch stream.
 async fn close_watches(State(s): State<Sim>) -> StatusCode {
-    s.close_watches.send_modify(|n| *n += 1);
+    s.close_all_watches();
     StatusCode::NO_CONTENT
 }

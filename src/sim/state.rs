@@ -222,6 +222,11 @@ impl SimState {
         self.lock().rv
     }
 
+    /// Ends every open watch stream (clients must resume them).
+    pub fn close_all_watches(&self) {
+        self.close_watches.send_modify(|n| *n += 1);
+    }
+
     /// Forgets the watch history, so resuming any older watch gets 410 Gone.
     pub fn compact(&self) {
         let mut inner = self.lock();
@@ -391,7 +396,7 @@ impl SimState {
             self.insert_new(&mut inner, ns, &name, body)
         };
         argo::start_sync(self, ns, &name);
-        Ok(obj)
+        Ok(self.get(ns, &name).unwrap_or(obj))
     }
 
     /// Server-side apply: creates, or takes over spec, labels, annotations and finalizers.
@@ -431,6 +436,8 @@ impl SimState {
         };
         if sync {
             argo::start_sync(self, ns, name);
+            // Answer with what Argo CD made of it (Progressing), as a real server would soon after.
+            return Ok((self.get(ns, name).unwrap_or(obj), created));
         }
         Ok((obj, created))
     }

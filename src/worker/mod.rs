@@ -4,6 +4,7 @@
 pub mod backoff;
 pub mod jobs;
 pub mod reaper;
+pub mod reconcile;
 
 use std::time::{Duration, Instant};
 

@@ -1,4 +1,5 @@
-//! The reaper: every interval, enqueues an expire job for each environment past its expiry.
+//! The reaper: every interval, enqueues an expire job for each environment past its expiry
+//! and repairs drift between the store and the cluster (`reconcile`).
 //! At start-up it also re-enqueues work for environments left pending or deleting, in case a
 //! crash fell between a state change and its job being published.
 
@@ -87,6 +88,9 @@ pub async fn run(ctx: Context, interval: Duration, mut shutdown: watch::Receiver
             _ = tick.tick() => {
                 if let Err(e) = reap_once(&ctx).await {
                     tracing::warn!(error = %e, "reaper pass failed");
+                }
+                if let Err(e) = super::reconcile::reconcile_once(&ctx).await {
+                    tracing::warn!(error = %e, "reconcile pass failed");
                 }
             }
             _ = shutdown.changed() => break,

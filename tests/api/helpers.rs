@@ -1,0 +1,238 @@
+//! `TestApp`: the real application on port 0 with a fresh data dir, its in-process simulated
+//! cluster, and one method per endpoint.
+
+use std::{sync::Arc, time::Duration};
+
+use blueberry::{
+    app::Application,
+    clock::OffsetClock,
+    config::Config,
+    service::Context,
+    sim::SimCluster,
+};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use tokio::{sync::oneshot, task::JoinHandle};
+
+pub struct TestApp {
+    pub url: String,
+    pub client: reqwest::Client,
+    pub ctx: Context,
+    pub sim: SimCluster,
+    pub clock: Arc<OffsetClock>,
+    pub config: Config,
+    pub dir: Arc<tempfile::TempDir>,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Settings that keep tests fast: a quick simulated Argo CD, short retry delays.
+pub fn test_config(dir: &std::path::Path) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.to_path_buf(),
+        sim_ready_delay_ms: 150,
+        retry_base_delay_ms: 100,
+        provision_timeout_secs: 20,
+        reaper_interval_secs: 1,
+        job_lease_secs: 10,
+        ..Config::default()
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let mut config = test_config(dir.path());
+        adjust(&mut config);
+        Self::start(config, dir).await
+    }
+
+    /// Starts an app on an existing data dir (restarts).
+    pub async fn start(config: Config, dir: Arc<tempfile::TempDir>) -> Self {
+        let clock = Arc::new(OffsetClock::default());
+        let app = Application::build_with_clock(config.clone(), clock.clone()).await.expect("app builds");
+        let (url, ctx, sim) = (app.url(), app.context().clone(), app.sim().expect("simulated cluster").clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(app.run_until(async move {
+            let _ = rx.await;
+        }));
+        Self { url, client: reqwest::Client::new(), ctx, sim, clock, config, dir, stop: Some(tx), handle: Some(handle) }
+    }
+
+    /// Graceful shutdown, waiting until everything stopped.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await.unwrap().unwrap();
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(format!("{}{path}", self.url)).send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.client.post(format!("{}{path}", self.url)).json(body).send().await.unwrap()
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Response {
+        self.client.put(format!("{}{path}", self.url)).json(body).send().await.unwrap()
+    }
+
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: &str) -> Response {
+        self.client
+            .post(format!("{}{path}", self.url))
+            .header("content-type", content_type)
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.client.delete(format!("{}{path}", self.url)).send().await.unwrap()
+    }
+
+    /// Creates the config set and repository most tests need; returns the repository id.
+    pub async fn seed(&self) -> String {
+        let cs = self.create_config_set("web").await;
+        let repo = self.create_repository("shop", 15, cs["id"].as_str().unwrap()).await;
+        repo["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn create_config_set(&self, name: &str) -> Value {
+        let r = self
+            .post(
+                "/api/config-sets",
+                &json!({"name": name, "repo_url": "https://gitlab.example.com/acme/shop.git",
+                        "path": "helm/environment", "target_revision": "main",
+                        "values": {"backend": {"replicas": 1}}}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        r.json().await.unwrap()
+    }
+
+    pub async fn create_repository(&self, name: &str, project_id: u64, config_set_id: &str) -> Value {
+        let r = self
+            .post(
+                "/api/repositories",
+                &json!({"name": name, "gitlab_project_id": project_id,
+                        "path_with_namespace": format!("acme/{name}"), "config_set_id": config_set_id}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+        r.json().await.unwrap()
+    }
+
+    /// Creates an environment and returns its body (asserting 201).
+    pub async fn create_environment(&self, name: &str, repository_id: &str) -> Value {
+        let r = self.post("/api/environments", &json!({"name": name, "repository_id": repository_id})).await;
+        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+        r.json().await.unwrap()
+    }
+
+    pub async fn environment(&self, id: &str) -> Value {
+        let r = self.get(&format!("/api/environments/{id}")).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json().await.unwrap()
+    }
+
+    /// Polls until the environment has `status`, failing after `within`.
+    pub async fn wait_for_status(&self, id: &str, status: &str, within: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let env = self.environment(id).await;
+            if env["status"] == status {
+                return env;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{id} did not become {status} within {within:?}; it is {} ({})",
+                env["status"],
+                env["status_message"]
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn events(&self, id: &str) -> Vec<Value> {
+        self.get(&format!("/api/environments/{id}/events")).await.json().await.unwrap()
+    }
+
+    /// Names of the Applications in the simulated cluster.
+    pub fn applications(&self) -> Vec<String> {
+        let (items, _) = self.sim.state.list(&Default::default());
+        items.iter().map(|o| o["metadata"]["name"].as_str().unwrap().to_owned()).collect()
+    }
+}
+
+/// Asserts a problem+json answer with `status` whose detail mentions `mentions`.
+pub async fn assert_problem(r: Response, status: StatusCode, mentions: &str) -> Value {
+    assert_eq!(r.status(), status);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let body: Value = r.json().await.unwrap();
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains(mentions), "{detail:?} should mention {mentions:?}");
+    assert_eq!(body["status"], status.as_u16());
+    body
+}
+
+/// A minimal Server-Sent Events reader.
+pub struct SseClient {
+    response: Response,
+    buffer: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    pub event: String,
+    pub id: Option<String>,
+    pub data: Value,
+}
+
+impl SseClient {
+    pub async fn connect(app: &TestApp, query: &str, last_event_id: Option<&str>) -> Self {
+        let mut req = app.client.get(format!("{}/api/events/environments{query}", app.url));
+        if let Some(id) = last_event_id {
+            req = req.header("last-event-id", id);
+        }
+        let response = req.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        Self { response, buffer: String::new() }
+    }
+
+    /// The next `environment` event, or None if none comes within `within`.
+    pub async fn next(&mut self, within: Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let (mut event, mut id, mut data) = (String::new(), None, String::new());
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        event = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("id:") {
+                        id = Some(v.trim().to_owned());
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim_start());
+                    }
+                }
+                if event.is_empty() {
+                    continue; // keep-alive comment
+                }
+                return Some(SseEvent { event, id, data: serde_json::from_str(&data).unwrap() });
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk()).await.ok()?;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk.unwrap()?));
+        }
+    }
+}
