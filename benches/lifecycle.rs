@@ -10,7 +10,10 @@ use futures::future::join_all;
 use serde_json::{Value, json};
 
 fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -47,10 +50,22 @@ async fn main() -> anyhow::Result<()> {
         .send().await?.json().await?;
 
     let started = Instant::now();
-    let bodies: Vec<Value> = (0..count).map(|i| json!({"name": format!("bench-{i}"), "repository_id": repo["id"]})).collect();
-    let creates = join_all(bodies.iter().map(|b| http.post(format!("{url}/api/environments")).json(b).send())).await;
+    let bodies: Vec<Value> = (0..count)
+        .map(|i| json!({"name": format!("bench-{i}"), "repository_id": repo["id"]}))
+        .collect();
+    let creates = join_all(
+        bodies
+            .iter()
+            .map(|b| http.post(format!("{url}/api/environments")).json(b).send()),
+    )
+    .await;
     let create_secs = started.elapsed().as_secs_f64();
-    assert!(creates.iter().all(|r| r.as_ref().is_ok_and(|r| r.status() == 201)), "every create answered 201");
+    assert!(
+        creates
+            .iter()
+            .all(|r| r.as_ref().is_ok_and(|r| r.status() == 201)),
+        "every create answered 201"
+    );
 
     while ready_count(&ctx).await? < count {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -61,7 +76,12 @@ async fn main() -> anyhow::Result<()> {
     for i in 0..count {
         let env = ctx.environments.get(&format!("bench-{i}-shop")).await?;
         let ready = env.ready_at.expect("ready");
-        latencies.push((ready - env.deployment_started_at).num_microseconds().unwrap_or(0) as f64 / 1000.0);
+        latencies.push(
+            (ready - env.deployment_started_at)
+                .num_microseconds()
+                .unwrap_or(0) as f64
+                / 1000.0,
+        );
     }
     latencies.sort_by(|a, b| a.total_cmp(b));
     let jobs: f64 = ctx
@@ -72,8 +92,14 @@ async fn main() -> anyhow::Result<()> {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum();
 
-    println!("lifecycle benchmark: {count} environments created at once, {workers} workers, simulated Argo CD delay 0 ms");
-    println!("  {count} creates answered in {:.0} ms ({:.0} creates/s)", create_secs * 1000.0, count as f64 / create_secs);
+    println!(
+        "lifecycle benchmark: {count} environments created at once, {workers} workers, simulated Argo CD delay 0 ms"
+    );
+    println!(
+        "  {count} creates answered in {:.0} ms ({:.0} creates/s)",
+        create_secs * 1000.0,
+        count as f64 / create_secs
+    );
     println!(
         "  create-to-ready ms: p50 {:.1}  p90 {:.1}  p99 {:.1}  max {:.1}",
         percentile(&latencies, 0.5),
@@ -81,7 +107,11 @@ async fn main() -> anyhow::Result<()> {
         percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or_default()
     );
-    println!("  all ready after {:.0} ms; {jobs:.0} jobs run, {:.0} jobs/s", wall * 1000.0, jobs / wall);
+    println!(
+        "  all ready after {:.0} ms; {jobs:.0} jobs run, {:.0} jobs/s",
+        wall * 1000.0,
+        jobs / wall
+    );
 
     let _ = stop.send(());
     server.await??;
@@ -94,7 +124,13 @@ async fn ready_count(ctx: &blueberry::service::Context) -> anyhow::Result<usize>
     loop {
         let page = ctx
             .environments
-            .list(&blueberry::ports::EnvironmentFilter { status: Some(Status::Ready), ..Default::default() }, &blueberry::ports::PageRequest { limit: 100, cursor })
+            .list(
+                &blueberry::ports::EnvironmentFilter {
+                    status: Some(Status::Ready),
+                    ..Default::default()
+                },
+                &blueberry::ports::PageRequest { limit: 100, cursor },
+            )
             .await?;
         n += page.items.len();
         match page.next {

@@ -178,7 +178,11 @@ impl Cluster for KubeCluster {
         let selector = format!("{LABEL_MANAGED_BY}={MANAGED_BY}");
         let params = kube::api::ListParams::default().labels(&selector);
         let list = timed(self.api.list_metadata(&params)).await?;
-        Ok(list.items.into_iter().filter_map(|m| m.metadata.name).collect())
+        Ok(list
+            .items
+            .into_iter()
+            .filter_map(|m| m.metadata.name)
+            .collect())
     }
 
     async fn state(&self, name: &str) -> ClusterResult<Option<ApplicationState>> {

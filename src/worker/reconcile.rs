@@ -18,14 +18,23 @@ pub struct Repaired {
 }
 
 pub async fn reconcile_once(ctx: &Context) -> Result<Repaired, ServiceError> {
-    let in_cluster: HashSet<String> = ctx.ports.cluster.list_managed().await?.into_iter().collect();
+    let in_cluster: HashSet<String> = ctx
+        .ports
+        .cluster
+        .list_managed()
+        .await?
+        .into_iter()
+        .collect();
     let mut live = HashSet::new();
     let mut repaired = Repaired::default();
     let mut cursor = None;
     loop {
         let page = ctx
             .environments
-            .list(&EnvironmentFilter::default(), &PageRequest { limit: 100, cursor })
+            .list(
+                &EnvironmentFilter::default(),
+                &PageRequest { limit: 100, cursor },
+            )
             .await?;
         for env in &page.items {
             if !env.status.is_live() {
@@ -34,7 +43,11 @@ pub async fn reconcile_once(ctx: &Context) -> Result<Repaired, ServiceError> {
             let app = env.id.application_name();
             if env.status == Status::Ready && !in_cluster.contains(&app) {
                 tracing::warn!(env_id = %env.id, "Application missing from the cluster; redeploying");
-                match ctx.environments.redeploy(env.id.as_str(), None, "reconciler").await {
+                match ctx
+                    .environments
+                    .redeploy(env.id.as_str(), None, "reconciler")
+                    .await
+                {
                     Ok(_) => repaired.redeployed += 1,
                     Err(ServiceError::Conflict(_)) => {}
                     Err(e) => return Err(e),
@@ -49,11 +62,20 @@ pub async fn reconcile_once(ctx: &Context) -> Result<Repaired, ServiceError> {
     }
     for orphan in in_cluster.difference(&live) {
         // Only names Blueberry could have made; anything else is left alone.
-        let Some(id) = orphan.strip_prefix("env-").and_then(|i| EnvironmentId::parse(i).ok()) else {
+        let Some(id) = orphan
+            .strip_prefix("env-")
+            .and_then(|i| EnvironmentId::parse(i).ok())
+        else {
             continue;
         };
         // Re-read: the environment may have been created since the listing.
-        if ctx.ports.store.get_environment(&id).await?.is_some_and(|e| e.status.is_live()) {
+        if ctx
+            .ports
+            .store
+            .get_environment(&id)
+            .await?
+            .is_some_and(|e| e.status.is_live())
+        {
             continue;
         }
         tracing::warn!(application = %orphan, "deleting an Application that belongs to no live environment");

@@ -14,9 +14,16 @@ use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 async fn sim(delay_ms: u64) -> (SimCluster, KubeCluster) {
-    let settings = SimSettings { ready_delay: Duration::from_millis(delay_ms), ..SimSettings::default() };
-    let sim = SimCluster::start("127.0.0.1:0".parse().unwrap(), settings).await.unwrap();
-    let cluster = KubeCluster::connect(&KubeTarget::Url(sim.url()), "argocd", true).await.unwrap();
+    let settings = SimSettings {
+        ready_delay: Duration::from_millis(delay_ms),
+        ..SimSettings::default()
+    };
+    let sim = SimCluster::start("127.0.0.1:0".parse().unwrap(), settings)
+        .await
+        .unwrap();
+    let cluster = KubeCluster::connect(&KubeTarget::Url(sim.url()), "argocd", true)
+        .await
+        .unwrap();
     (sim, cluster)
 }
 
@@ -39,7 +46,11 @@ fn app(name: &str, revision: &str) -> Application {
                 target_revision: revision.into(),
                 helm: None,
             },
-            destination: ApplicationDestination { server: Some("https://kubernetes.default.svc".into()), name: None, namespace: name.into() },
+            destination: ApplicationDestination {
+                server: Some("https://kubernetes.default.svc".into()),
+                name: None,
+                namespace: name.into(),
+            },
             sync_policy: None,
         },
         status: None,
@@ -48,7 +59,12 @@ fn app(name: &str, revision: &str) -> Application {
 
 async fn eventually_healthy(cluster: &KubeCluster, name: &str) {
     for _ in 0..100 {
-        if cluster.state(name).await.unwrap().is_some_and(|s| s.health == "Healthy") {
+        if cluster
+            .state(name)
+            .await
+            .unwrap()
+            .is_some_and(|s| s.health == "Healthy")
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -66,15 +82,22 @@ async fn creating_a_client_does_not_panic_on_crypto_providers() {
 async fn applying_twice_is_idempotent_and_status_goes_progressing_then_healthy() {
     let (sim, cluster) = sim(200).await;
     let first = cluster.apply(&app("env-a", "abc1234")).await.unwrap();
-    assert_eq!((first.health.as_str(), first.sync.as_str()), ("Progressing", "OutOfSync"));
+    assert_eq!(
+        (first.health.as_str(), first.sync.as_str()),
+        ("Progressing", "OutOfSync")
+    );
     let rv = sim.state.get("argocd", "env-a").unwrap()["metadata"]["resourceVersion"].clone();
     eventually_healthy(&cluster, "env-a").await;
-    let rv_healthy = sim.state.get("argocd", "env-a").unwrap()["metadata"]["resourceVersion"].clone();
+    let rv_healthy =
+        sim.state.get("argocd", "env-a").unwrap()["metadata"]["resourceVersion"].clone();
     assert_ne!(rv, rv_healthy);
     // The same spec again changes nothing: same resourceVersion, still Healthy.
     let again = cluster.apply(&app("env-a", "abc1234")).await.unwrap();
     assert_eq!(again.health, "Healthy");
-    assert_eq!(sim.state.get("argocd", "env-a").unwrap()["metadata"]["resourceVersion"], rv_healthy);
+    assert_eq!(
+        sim.state.get("argocd", "env-a").unwrap()["metadata"]["resourceVersion"],
+        rv_healthy
+    );
     let state = cluster.state("env-a").await.unwrap().unwrap();
     assert!(state.is_ready_at("abc1234"));
     assert_eq!(state.operation_phase.as_deref(), Some("Succeeded"));
@@ -105,11 +128,21 @@ async fn delete_waits_for_the_cascade_finalizer() {
     let (sim, cluster) = sim(400).await;
     cluster.apply(&app("env-d", "main")).await.unwrap();
     cluster.delete("env-d").await.unwrap();
-    let state = cluster.state("env-d").await.unwrap().expect("still there while the finalizer runs");
+    let state = cluster
+        .state("env-d")
+        .await
+        .unwrap()
+        .expect("still there while the finalizer runs");
     assert!(state.deleting);
     let started = std::time::Instant::now();
-    cluster.wait_gone("env-d", Duration::from_secs(5)).await.unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(100), "returned before the finalizer ran");
+    cluster
+        .wait_gone("env-d", Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(100),
+        "returned before the finalizer ran"
+    );
     assert!(sim.state.get("argocd", "env-d").is_err());
     // Deleting what is gone is fine.
     cluster.delete("env-d").await.unwrap();
@@ -121,7 +154,10 @@ async fn server_errors_surface_as_retriable() {
     sim.state.update_settings(|s| s.error_rate = 1.0);
     let err = cluster.apply(&app("env-x", "main")).await.unwrap_err();
     assert!(err.is_retriable(), "{err:?}");
-    assert!(matches!(cluster.state("env-x").await, Err(ClusterError::Retriable(_))));
+    assert!(matches!(
+        cluster.state("env-x").await,
+        Err(ClusterError::Retriable(_))
+    ));
     sim.state.update_settings(|s| s.error_rate = 0.0);
     cluster.apply(&app("env-x", "main")).await.unwrap();
 }
@@ -155,7 +191,10 @@ async fn a_watch_survives_a_restart_of_the_stream_and_expired_history() {
             }
         }
     }
-    assert!(healthy, "the watch did not deliver Healthy after its stream was restarted");
+    assert!(
+        healthy,
+        "the watch did not deliver Healthy after its stream was restarted"
+    );
     cluster.delete("env-w").await.unwrap();
     let gone = tokio::time::timeout(Duration::from_secs(5), async {
         while let Some(item) = watch.next().await {

@@ -4,11 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use blueberry::{
-    app::Application,
-    clock::OffsetClock,
-    config::Config,
-    service::Context,
-    sim::SimCluster,
+    app::Application, clock::OffsetClock, config::Config, service::Context, sim::SimCluster,
 };
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
@@ -55,13 +51,29 @@ impl TestApp {
     /// Starts an app on an existing data dir (restarts).
     pub async fn start(config: Config, dir: Arc<tempfile::TempDir>) -> Self {
         let clock = Arc::new(OffsetClock::default());
-        let app = Application::build_with_clock(config.clone(), clock.clone()).await.expect("app builds");
-        let (url, ctx, sim) = (app.url(), app.context().clone(), app.sim().expect("simulated cluster").clone());
+        let app = Application::build_with_clock(config.clone(), clock.clone())
+            .await
+            .expect("app builds");
+        let (url, ctx, sim) = (
+            app.url(),
+            app.context().clone(),
+            app.sim().expect("simulated cluster").clone(),
+        );
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(app.run_until(async move {
             let _ = rx.await;
         }));
-        Self { url, client: reqwest::Client::new(), ctx, sim, clock, config, dir, stop: Some(tx), handle: Some(handle) }
+        Self {
+            url,
+            client: reqwest::Client::new(),
+            ctx,
+            sim,
+            clock,
+            config,
+            dir,
+            stop: Some(tx),
+            handle: Some(handle),
+        }
     }
 
     /// Graceful shutdown, waiting until everything stopped.
@@ -75,15 +87,29 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> Response {
-        self.client.get(format!("{}{path}", self.url)).send().await.unwrap()
+        self.client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Response {
-        self.client.post(format!("{}{path}", self.url)).json(body).send().await.unwrap()
+        self.client
+            .post(format!("{}{path}", self.url))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn put(&self, path: &str, body: &Value) -> Response {
-        self.client.put(format!("{}{path}", self.url)).json(body).send().await.unwrap()
+        self.client
+            .put(format!("{}{path}", self.url))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn post_raw(&self, path: &str, content_type: &str, body: &str) -> Response {
@@ -97,13 +123,19 @@ impl TestApp {
     }
 
     pub async fn delete(&self, path: &str) -> Response {
-        self.client.delete(format!("{}{path}", self.url)).send().await.unwrap()
+        self.client
+            .delete(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Creates the config set and repository most tests need; returns the repository id.
     pub async fn seed(&self) -> String {
         let cs = self.create_config_set("web").await;
-        let repo = self.create_repository("shop", 15, cs["id"].as_str().unwrap()).await;
+        let repo = self
+            .create_repository("shop", 15, cs["id"].as_str().unwrap())
+            .await;
         repo["id"].as_str().unwrap().to_owned()
     }
 
@@ -120,7 +152,12 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
-    pub async fn create_repository(&self, name: &str, project_id: u64, config_set_id: &str) -> Value {
+    pub async fn create_repository(
+        &self,
+        name: &str,
+        project_id: u64,
+        config_set_id: &str,
+    ) -> Value {
         let r = self
             .post(
                 "/api/repositories",
@@ -128,14 +165,29 @@ impl TestApp {
                         "path_with_namespace": format!("acme/{name}"), "config_set_id": config_set_id}),
             )
             .await;
-        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+        assert_eq!(
+            r.status(),
+            StatusCode::CREATED,
+            "{}",
+            r.text().await.unwrap()
+        );
         r.json().await.unwrap()
     }
 
     /// Creates an environment and returns its body (asserting 201).
     pub async fn create_environment(&self, name: &str, repository_id: &str) -> Value {
-        let r = self.post("/api/environments", &json!({"name": name, "repository_id": repository_id})).await;
-        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+        let r = self
+            .post(
+                "/api/environments",
+                &json!({"name": name, "repository_id": repository_id}),
+            )
+            .await;
+        assert_eq!(
+            r.status(),
+            StatusCode::CREATED,
+            "{}",
+            r.text().await.unwrap()
+        );
         r.json().await.unwrap()
     }
 
@@ -164,13 +216,20 @@ impl TestApp {
     }
 
     pub async fn events(&self, id: &str) -> Vec<Value> {
-        self.get(&format!("/api/environments/{id}/events")).await.json().await.unwrap()
+        self.get(&format!("/api/environments/{id}/events"))
+            .await
+            .json()
+            .await
+            .unwrap()
     }
 
     /// Names of the Applications in the simulated cluster.
     pub fn applications(&self) -> Vec<String> {
         let (items, _) = self.sim.state.list(&Default::default());
-        items.iter().map(|o| o["metadata"]["name"].as_str().unwrap().to_owned()).collect()
+        items
+            .iter()
+            .map(|o| o["metadata"]["name"].as_str().unwrap().to_owned())
+            .collect()
     }
 }
 
@@ -180,7 +239,10 @@ pub async fn assert_problem(r: Response, status: StatusCode, mentions: &str) -> 
     assert_eq!(r.headers()["content-type"], "application/problem+json");
     let body: Value = r.json().await.unwrap();
     let detail = body["detail"].as_str().unwrap();
-    assert!(detail.contains(mentions), "{detail:?} should mention {mentions:?}");
+    assert!(
+        detail.contains(mentions),
+        "{detail:?} should mention {mentions:?}"
+    );
     assert_eq!(body["status"], status.as_u16());
     body
 }
@@ -200,14 +262,24 @@ pub struct SseEvent {
 
 impl SseClient {
     pub async fn connect(app: &TestApp, query: &str, last_event_id: Option<&str>) -> Self {
-        let mut req = app.client.get(format!("{}/api/events/environments{query}", app.url));
+        let mut req = app
+            .client
+            .get(format!("{}/api/events/environments{query}", app.url));
         if let Some(id) = last_event_id {
             req = req.header("last-event-id", id);
         }
         let response = req.send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
-        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
-        Self { response, buffer: String::new() }
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/event-stream")
+        );
+        Self {
+            response,
+            buffer: String::new(),
+        }
     }
 
     /// The next `environment` event, or None if none comes within `within`.
@@ -229,10 +301,17 @@ impl SseClient {
                 if event.is_empty() {
                     continue; // keep-alive comment
                 }
-                return Some(SseEvent { event, id, data: serde_json::from_str(&data).unwrap() });
+                return Some(SseEvent {
+                    event,
+                    id,
+                    data: serde_json::from_str(&data).unwrap(),
+                });
             }
-            let chunk = tokio::time::timeout_at(deadline, self.response.chunk()).await.ok()?;
-            self.buffer.push_str(&String::from_utf8_lossy(&chunk.unwrap()?));
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
+                .await
+                .ok()?;
+            self.buffer
+                .push_str(&String::from_utf8_lossy(&chunk.unwrap()?));
         }
     }
 }

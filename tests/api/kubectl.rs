@@ -24,7 +24,11 @@ fn kubectl(kubeconfig: &std::path::Path, args: &[&str]) -> std::process::Output 
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[tokio::test]
@@ -34,7 +38,14 @@ async fn kubectl_lists_applies_and_watches_applications_on_the_simulator() {
     let port = free_port();
     let _sim = Child(
         Command::new(env!("CARGO_BIN_EXE_blueberry"))
-            .args(["sim-cluster", "--listen", &format!("127.0.0.1:{port}"), "--ready-delay-ms", "300", "--kubeconfig-out"])
+            .args([
+                "sim-cluster",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--ready-delay-ms",
+                "300",
+                "--kubeconfig-out",
+            ])
             .arg(&kubeconfig)
             .spawn()
             .unwrap(),
@@ -46,14 +57,25 @@ async fn kubectl_lists_applies_and_watches_applications_on_the_simulator() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let out = kubectl(&kubeconfig, &["get", "applications.argoproj.io", "-A"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // A manifest rendered by the real builder, applied server-side.
     let manifest = serde_json::to_string(&rendered_manifest()).unwrap();
     let file = dir.path().join("app.json");
     std::fs::write(&file, manifest).unwrap();
-    let out = kubectl(&kubeconfig, &["apply", "--server-side", "-f", file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = kubectl(
+        &kubeconfig,
+        &["apply", "--server-side", "-f", file.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("env-pr-7-shop serverside-applied"));
 
     let mut watch = Command::new("kubectl")
@@ -66,18 +88,52 @@ async fn kubectl_lists_applies_and_watches_applications_on_the_simulator() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let _ = watch.kill();
     let printed = String::from_utf8_lossy(&watch.wait_with_output().unwrap().stdout).into_owned();
-    assert!(printed.contains("env-pr-7-shop") && printed.contains("Healthy"), "kubectl get -w printed:\n{printed}");
+    assert!(
+        printed.contains("env-pr-7-shop") && printed.contains("Healthy"),
+        "kubectl get -w printed:\n{printed}"
+    );
 
-    let out = kubectl(&kubeconfig, &["get", "applications.argoproj.io", "env-pr-7-shop", "-n", "argocd", "-o", "json"]);
+    let out = kubectl(
+        &kubeconfig,
+        &[
+            "get",
+            "applications.argoproj.io",
+            "env-pr-7-shop",
+            "-n",
+            "argocd",
+            "-o",
+            "json",
+        ],
+    );
     let app: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(app["status"]["health"]["status"], "Healthy");
     assert_eq!(app["status"]["sync"]["status"], "Synced");
 
-    let out = kubectl(&kubeconfig, &["get", "applications.argoproj.io", "missing", "-n", "argocd"]);
+    let out = kubectl(
+        &kubeconfig,
+        &["get", "applications.argoproj.io", "missing", "-n", "argocd"],
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("\"missing\" not found"));
-    let out = kubectl(&kubeconfig, &["delete", "applications.argoproj.io", "env-pr-7-shop", "-n", "argocd", "--wait=true"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = kubectl(&kubeconfig, &["get", "applications.argoproj.io", "-A", "-o", "name"]);
+    let out = kubectl(
+        &kubeconfig,
+        &[
+            "delete",
+            "applications.argoproj.io",
+            "env-pr-7-shop",
+            "-n",
+            "argocd",
+            "--wait=true",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = kubectl(
+        &kubeconfig,
+        &["get", "applications.argoproj.io", "-A", "-o", "name"],
+    );
     assert!(String::from_utf8_lossy(&out.stdout).trim().is_empty());
 }
 

@@ -25,7 +25,10 @@ async fn readiness_fails_when_the_cluster_does_not_answer() {
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["status"], "not ready");
-    assert!(body["cluster"].as_str().unwrap().contains("unavailable"), "{body}");
+    assert!(
+        body["cluster"].as_str().unwrap().contains("unavailable"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -33,7 +36,8 @@ async fn metrics_are_prometheus_text_named_blueberry() {
     let app = TestApp::spawn().await;
     let repo = app.seed().await;
     app.create_environment("demo", &repo).await;
-    app.wait_for_status("demo-shop", "ready", std::time::Duration::from_secs(10)).await;
+    app.wait_for_status("demo-shop", "ready", std::time::Duration::from_secs(10))
+        .await;
     let text = app.get("/metrics").await.text().await.unwrap();
     for needle in [
         "blueberry_jobs_total{kind=\"apply\",outcome=\"done\"} 1",
@@ -67,20 +71,44 @@ async fn every_documented_operation_is_routed() {
             if path.contains("/events/") {
                 req = req.timeout(std::time::Duration::from_millis(300));
             }
-            if let Ok(r) = req.header("content-type", "application/json").body("{}").send().await {
-                assert_ne!(r.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            if let Ok(r) = req
+                .header("content-type", "application/json")
+                .body("{}")
+                .send()
+                .await
+            {
+                assert_ne!(
+                    r.status(),
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "{method} {path}"
+                );
                 if r.status() == StatusCode::NOT_FOUND {
                     let body: Value = r.json().await.unwrap();
-                    assert_ne!(body["type"], "/problems/no-such-route", "{method} {path} is documented but not routed");
+                    assert_ne!(
+                        body["type"], "/problems/no-such-route",
+                        "{method} {path} is documented but not routed"
+                    );
                 }
             }
             operations += 1;
         }
     }
     assert!(operations >= 20, "only {operations} operations documented");
-    for expected in ["/api/environments", "/api/environments/{id}", "/api/environments/{id}/retry", "/api/events/environments",
-                     "/api/repositories/{id}", "/api/config-sets/{id}", "/healthz", "/readyz", "/metrics"] {
-        assert!(paths.contains_key(expected), "{expected} missing from the OpenAPI document");
+    for expected in [
+        "/api/environments",
+        "/api/environments/{id}",
+        "/api/environments/{id}/retry",
+        "/api/events/environments",
+        "/api/repositories/{id}",
+        "/api/config-sets/{id}",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ] {
+        assert!(
+            paths.contains_key(expected),
+            "{expected} missing from the OpenAPI document"
+        );
     }
     assert!(doc["components"]["schemas"]["EnvironmentResponse"].is_object());
 }
