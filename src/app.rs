@@ -6,18 +6,24 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::Context as _;
 use tokio::{net::TcpListener, sync::watch, task::JoinSet};
 
+use secrecy::ExposeSecret;
+
 use crate::{
     adapters::{
+        firestore::FirestoreStore,
         gitlab_disabled::DisabledGitHost,
         kube::{KubeCluster, KubeTarget},
         local_bus::LocalBus,
+        pubsub::{PubSubQueue, PubSubSettings},
+        redis_bus::RedisBus,
+        redis_cache::CachedStore,
         sqlite::{Db, SqliteStore, queue::SqliteQueue},
     },
     clock::{Clock, SystemClock},
-    config::Config,
+    config::{BusKind, CacheKind, Config, QueueKind, StoreKind},
     domain::manifest::ManifestSettings,
     metrics::Metrics,
-    ports::Cluster,
+    ports::{Bus, Cluster, Queue, Store},
     service::{Context, Ports, Settings},
     sim::{SimCluster, SimSettings},
     worker,
@@ -40,18 +46,19 @@ impl Application {
 
     /// Builds with a given clock (tests move time to expire environments).
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating --data-dir {}", config.data_dir.display()))?;
-        let db = Db::open(&config.database_path())?;
-        let queue = SqliteQueue::new(db.clone(), clock.clone(), config.max_deliveries);
-        let released = queue.release_all_leases().await?;
-        if released > 0 {
-            tracing::info!(
-                jobs = released,
-                "released job leases left by a previous run"
-            );
-        }
-
+        config.validate()?;
+        let (store, queue) = connect_store_and_queue(&config, clock.clone()).await?;
+        let bus: Arc<dyn Bus> = match config.bus {
+            BusKind::Local => Arc::new(LocalBus::default()),
+            BusKind::Redis => Arc::new(
+                RedisBus::connect(
+                    redis_url(&config)?,
+                    &format!("{}environment-changes", redis_namespace(&config)),
+                )
+                .await
+                .context("connecting the Redis bus (--redis-url)")?,
+            ),
+        };
         let (cluster, sim) = connect_cluster(&config).await?;
         let listener = TcpListener::bind(config.listen)
             .await
@@ -59,9 +66,9 @@ impl Application {
         let addr = listener.local_addr()?;
 
         let ports = Ports {
-            store: Arc::new(SqliteStore::new(db)),
-            queue: Arc::new(queue),
-            bus: Arc::new(LocalBus::default()),
+            store,
+            queue,
+            bus,
             cluster,
             githost: Arc::new(DisabledGitHost),
             clock,
@@ -152,6 +159,88 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Keys and channels of one installation, so several can share a Redis.
+fn redis_namespace(config: &Config) -> String {
+    format!(
+        "blueberry:{}:",
+        config.gcp_project.as_deref().unwrap_or("embedded")
+    )
+}
+
+fn redis_url(config: &Config) -> anyhow::Result<&str> {
+    config
+        .redis_url
+        .as_ref()
+        .map(|u| u.expose_secret())
+        .ok_or_else(|| anyhow::anyhow!("--redis-url is required"))
+}
+
+/// The Store and the Queue chosen by `--store` and `--queue` (plus the optional Redis cache).
+async fn connect_store_and_queue(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn Queue>)> {
+    let needs_db = config.store == StoreKind::Sqlite || config.queue == QueueKind::Embedded;
+    let db = if needs_db {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating --data-dir {}", config.data_dir.display()))?;
+        Some(Db::open(&config.database_path())?)
+    } else {
+        None
+    };
+    let project = config.gcp_project.clone().unwrap_or_default();
+    let mut store: Arc<dyn Store> = match (&db, config.store) {
+        (Some(db), StoreKind::Sqlite) => Arc::new(SqliteStore::new(db.clone())),
+        _ => Arc::new(
+            FirestoreStore::connect(
+                &project,
+                &config.firestore_database,
+                config.firestore_emulator_host.as_deref(),
+            )
+            .await
+            .context("connecting to Firestore (--gcp-project, --firestore-database)")?,
+        ),
+    };
+    if config.cache == CacheKind::Redis {
+        store = Arc::new(
+            CachedStore::connect(store, redis_url(config)?, &redis_namespace(config))
+                .await
+                .context("connecting the Redis cache")?,
+        );
+    }
+    let queue: Arc<dyn Queue> = match (&db, config.queue) {
+        (Some(db), QueueKind::Embedded) => {
+            let queue = SqliteQueue::new(db.clone(), clock.clone(), config.max_deliveries);
+            let released = queue.release_all_leases().await?;
+            if released > 0 {
+                tracing::info!(
+                    jobs = released,
+                    "released job leases left by a previous run"
+                );
+            }
+            Arc::new(queue)
+        }
+        _ => {
+            let settings = PubSubSettings {
+                project,
+                topic: config.pubsub_topic.clone(),
+                subscription: config.pubsub_subscription.clone(),
+                dead_letter_topic: config.pubsub_dead_letter_topic.clone(),
+                endpoint: config.pubsub_endpoint.clone(),
+                create: config.pubsub_create,
+                max_deliveries: config.max_deliveries,
+                ack_deadline_secs: config.job_lease_secs,
+            };
+            Arc::new(
+                PubSubQueue::connect(settings, clock)
+                    .await
+                    .context("connecting to Pub/Sub (--gcp-project, --pubsub-*)")?,
+            )
+        }
+    };
+    Ok((store, queue))
 }
 
 /// The cluster adapter: a kubeconfig, the pod's service account, or the built-in simulator.

@@ -20,6 +20,20 @@
 //! | `--reaper-interval-secs` | `BLUEBERRY_REAPER_INTERVAL_SECS` | `60` |
 //! | `--job-lease-secs` | `BLUEBERRY_JOB_LEASE_SECS` | `60` |
 //! | `--max-deliveries` | `BLUEBERRY_MAX_DELIVERIES` | `20` |
+//! | `--role` | `BLUEBERRY_ROLE` | `all` (`api`, `worker`) |
+//! | `--store` | `BLUEBERRY_STORE` | `sqlite` (`firestore`) |
+//! | `--queue` | `BLUEBERRY_QUEUE` | `embedded` (`pubsub`) |
+//! | `--bus` | `BLUEBERRY_BUS` | `local` (`redis`) |
+//! | `--cache` | `BLUEBERRY_CACHE` | `none` (`redis`) |
+//! | `--gcp-project` | `BLUEBERRY_GCP_PROJECT` | none |
+//! | `--firestore-database` | `BLUEBERRY_FIRESTORE_DATABASE` | `(default)` |
+//! | `--firestore-emulator-host` | `FIRESTORE_EMULATOR_HOST` | none |
+//! | `--pubsub-endpoint` | `BLUEBERRY_PUBSUB_ENDPOINT` | none (Google's) |
+//! | `--pubsub-topic` | `BLUEBERRY_PUBSUB_TOPIC` | `blueberry-jobs` |
+//! | `--pubsub-subscription` | `BLUEBERRY_PUBSUB_SUBSCRIPTION` | `blueberry-jobs-workers` |
+//! | `--pubsub-dead-letter-topic` | `BLUEBERRY_PUBSUB_DEAD_LETTER_TOPIC` | `blueberry-jobs-dead-letter` |
+//! | `--pubsub-create` | `BLUEBERRY_PUBSUB_CREATE` | off |
+//! | `--redis-url` | `BLUEBERRY_REDIS_URL` | none (secret: may hold a password) |
 //! | `--log-format` | `BLUEBERRY_LOG_FORMAT` | `text` |
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
@@ -27,6 +41,47 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use clap::{Args, ValueEnum};
 
 use crate::domain::TtlHours;
+
+/// Which parts of Blueberry this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Role {
+    /// HTTP (API, webhooks, UI, SSE) only.
+    Api,
+    /// Workers and the reaper (HTTP serves health and metrics for probes).
+    Worker,
+    /// Everything in one process.
+    All,
+}
+
+impl Role {
+    pub fn runs_workers(self) -> bool {
+        matches!(self, Role::Worker | Role::All)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    Sqlite,
+    Firestore,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QueueKind {
+    Embedded,
+    Pubsub,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BusKind {
+    Local,
+    Redis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CacheKind {
+    None,
+    Redis,
+}
 
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -154,7 +209,89 @@ pub struct Config {
     /// Deliveries of one job before it is moved to the dead letters.
     #[arg(long, env = "BLUEBERRY_MAX_DELIVERIES", default_value = "20", value_parser = parse_positive)]
     pub max_deliveries: u32,
+
+    /// What this process runs: `all`, or `api` and `worker` to scale them apart.
+    #[arg(long, env = "BLUEBERRY_ROLE", value_enum, default_value_t = Role::All)]
+    pub role: Role,
+
+    /// Where metadata lives.
+    #[arg(long, env = "BLUEBERRY_STORE", value_enum, default_value_t = StoreKind::Sqlite)]
+    pub store: StoreKind,
+
+    /// Where lifecycle jobs are queued.
+    #[arg(long, env = "BLUEBERRY_QUEUE", value_enum, default_value_t = QueueKind::Embedded)]
+    pub queue: QueueKind,
+
+    /// How status changes reach SSE clients: in-process, or through Redis to every replica.
+    #[arg(long, env = "BLUEBERRY_BUS", value_enum, default_value_t = BusKind::Local)]
+    pub bus: BusKind,
+
+    /// Cache for hot environment reads.
+    #[arg(long, env = "BLUEBERRY_CACHE", value_enum, default_value_t = CacheKind::None)]
+    pub cache: CacheKind,
+
+    /// Google Cloud project (Firestore and Pub/Sub).
+    #[arg(long, env = "BLUEBERRY_GCP_PROJECT")]
+    pub gcp_project: Option<String>,
+
+    /// Firestore database id.
+    #[arg(
+        long,
+        env = "BLUEBERRY_FIRESTORE_DATABASE",
+        default_value = "(default)"
+    )]
+    pub firestore_database: String,
+
+    /// host:port of the Firestore emulator (no credentials are used with it).
+    #[arg(long, env = "FIRESTORE_EMULATOR_HOST")]
+    pub firestore_emulator_host: Option<String>,
+
+    /// Pub/Sub endpoint URL, e.g. the emulator's http://127.0.0.1:8085 (anonymous credentials
+    /// are used with it).
+    #[arg(long, env = "BLUEBERRY_PUBSUB_ENDPOINT", value_parser = parse_url)]
+    pub pubsub_endpoint: Option<String>,
+
+    /// Topic lifecycle jobs are published to.
+    #[arg(long, env = "BLUEBERRY_PUBSUB_TOPIC", default_value = "blueberry-jobs")]
+    pub pubsub_topic: String,
+
+    /// Subscription workers pull from (message ordering enabled).
+    #[arg(
+        long,
+        env = "BLUEBERRY_PUBSUB_SUBSCRIPTION",
+        default_value = "blueberry-jobs-workers"
+    )]
+    pub pubsub_subscription: String,
+
+    /// Topic jobs go to after too many deliveries.
+    #[arg(
+        long,
+        env = "BLUEBERRY_PUBSUB_DEAD_LETTER_TOPIC",
+        default_value = "blueberry-jobs-dead-letter"
+    )]
+    pub pubsub_dead_letter_topic: String,
+
+    /// Create the topics and subscription at start when missing (emulator, development);
+    /// otherwise they must exist (Terraform creates them).
+    #[arg(long, env = "BLUEBERRY_PUBSUB_CREATE")]
+    pub pubsub_create: bool,
+
+    /// Redis URL for `--bus redis` and `--cache redis`, e.g. redis://127.0.0.1:6379.
+    #[arg(long, env = "BLUEBERRY_REDIS_URL", value_parser = parse_secret, hide_env_values = true)]
+    pub redis_url: Option<secrecy::SecretString>,
 }
+
+fn parse_secret(s: &str) -> Result<secrecy::SecretString, String> {
+    if s.is_empty() {
+        return Err("must not be empty".into());
+    }
+    Ok(secrecy::SecretString::from(s.to_owned()))
+}
+
+/// A combination of settings that cannot work, named so the operator can fix it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
 
 impl Default for Config {
     /// The defaults above, for tests and embedding (no environment variables read).
@@ -176,6 +313,40 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Checks that the chosen adapters have what they need; the message names the setting.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |m: &str| Err(ConfigError(m.to_owned()));
+        if self.store == StoreKind::Firestore && self.gcp_project.is_none() {
+            return fail("--store firestore needs --gcp-project (BLUEBERRY_GCP_PROJECT)");
+        }
+        if self.queue == QueueKind::Pubsub && self.gcp_project.is_none() {
+            return fail("--queue pubsub needs --gcp-project (BLUEBERRY_GCP_PROJECT)");
+        }
+        if (self.bus == BusKind::Redis || self.cache == CacheKind::Redis)
+            && self.redis_url.is_none()
+        {
+            return fail("--bus redis and --cache redis need --redis-url (BLUEBERRY_REDIS_URL)");
+        }
+        if self.role != Role::All {
+            if self.queue == QueueKind::Embedded || self.store == StoreKind::Sqlite {
+                return fail(
+                    "--role api|worker runs replicas apart: they need a shared --store firestore and --queue pubsub",
+                );
+            }
+            if self.bus == BusKind::Local {
+                return fail(
+                    "--role api|worker needs --bus redis so every replica sees every change",
+                );
+            }
+            if self.kubeconfig.is_none() && !self.in_cluster {
+                return fail(
+                    "--role api|worker needs a shared cluster: --kubeconfig or --in-cluster",
+                );
+            }
+        }
+        Ok(())
+    }
+
     pub fn public_url(&self, bound: SocketAddr) -> String {
         self.public_url
             .clone()
@@ -222,6 +393,83 @@ mod tests {
         assert_eq!(c.default_ttl_hours.hours(), 72);
         assert_eq!(c.workers, 4);
         assert!(c.kubeconfig.is_none());
+    }
+
+    #[test]
+    fn incomplete_adapter_choices_are_refused_with_the_missing_setting() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["x"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all).unwrap().config
+        };
+        for (args, named) in [
+            (vec!["--store", "firestore"], "--gcp-project"),
+            (vec!["--queue", "pubsub"], "--gcp-project"),
+            (vec!["--bus", "redis"], "--redis-url"),
+            (vec!["--cache", "redis"], "--redis-url"),
+            (
+                vec!["--role", "api"],
+                "--store firestore and --queue pubsub",
+            ),
+            (
+                vec![
+                    "--role",
+                    "worker",
+                    "--store",
+                    "firestore",
+                    "--queue",
+                    "pubsub",
+                    "--gcp-project",
+                    "p",
+                ],
+                "--bus redis",
+            ),
+            (
+                vec![
+                    "--role",
+                    "api",
+                    "--store",
+                    "firestore",
+                    "--queue",
+                    "pubsub",
+                    "--gcp-project",
+                    "p",
+                    "--bus",
+                    "redis",
+                    "--redis-url",
+                    "redis://h",
+                ],
+                "--kubeconfig",
+            ),
+        ] {
+            let err = parse(&args).validate().unwrap_err().to_string();
+            assert!(err.contains(named), "{args:?}: {err}");
+        }
+        assert!(parse(&[]).validate().is_ok());
+        assert!(
+            parse(&[
+                "--store",
+                "firestore",
+                "--queue",
+                "pubsub",
+                "--gcp-project",
+                "p",
+                "--bus",
+                "redis",
+                "--redis-url",
+                "redis://h"
+            ])
+            .validate()
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_redis_url_is_kept_out_of_debug_output() {
+        let c = Cli::try_parse_from(["x", "--redis-url", "redis://:hunter2@h:6379"])
+            .unwrap()
+            .config;
+        assert!(!format!("{c:?}").contains("hunter2"));
     }
 
     #[test]

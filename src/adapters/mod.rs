@@ -1,6 +1,10 @@
 //! Adapters: implementations of the ports, chosen once at start-up in `crate::app`.
 
+pub mod firestore;
 pub mod gitlab_disabled;
 pub mod kube;
 pub mod local_bus;
+pub mod pubsub;
+pub mod redis_bus;
+pub mod redis_cache;
 pub mod sqlite;

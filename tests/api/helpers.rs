@@ -262,9 +262,16 @@ pub struct SseEvent {
 
 impl SseClient {
     pub async fn connect(app: &TestApp, query: &str, last_event_id: Option<&str>) -> Self {
-        let mut req = app
-            .client
-            .get(format!("{}/api/events/environments{query}", app.url));
+        Self::connect_to(&app.client, &app.url, query, last_event_id).await
+    }
+
+    pub async fn connect_to(
+        client: &reqwest::Client,
+        base: &str,
+        query: &str,
+        last_event_id: Option<&str>,
+    ) -> Self {
+        let mut req = client.get(format!("{base}/api/events/environments{query}"));
         if let Some(id) = last_event_id {
             req = req.header("last-event-id", id);
         }

@@ -1,13 +1,18 @@
 //! Integration tests: the real app on port 0, driven over HTTP.
 
+mod emulators;
 mod helpers;
 
 mod catalog;
 mod cluster;
+mod contract_bus;
+mod contract_queue;
+mod contract_store;
 mod environments;
 mod kubectl;
 mod lifecycle;
 mod operations;
+mod replicas;
 mod restart;
 mod sse;
 mod validation;

@@ -1,0 +1,442 @@
+//! Repositories, config sets, audit events and webhook dedupe records on Firestore.
+
+use chrono::{DateTime, Utc};
+use firestore::{
+    FirestoreDb, FirestoreTransaction,
+    errors::{BackoffError, FirestoreError, FirestoreErrorInTransaction},
+};
+use futures::FutureExt;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use sha2::{Digest, Sha256};
+
+use super::{
+    AUDIT, CONFIG_SETS, DELIVERIES, ENVIRONMENTS, REPOSITORIES,
+    environments::{EnvDoc, ts},
+    fs_err,
+};
+use crate::{
+    domain::{ConfigSet, Repository},
+    ports::store::{AuditEntry, StoreError, StoreResult},
+};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RepoDoc {
+    id: String,
+    name: String,
+    gitlab_project_id: i64,
+    config_set_id: Option<String>,
+    doc: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SetDoc {
+    id: String,
+    name: String,
+    doc: String,
+}
+
+/// Any catalog document: the record is in `doc`.
+#[derive(Debug, Clone, Deserialize)]
+struct JsonDoc {
+    doc: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct AuditDoc {
+    at: String,
+    actor: String,
+    action: String,
+    target: String,
+    detail: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct DeliveryDoc {
+    key_hash: String,
+    /// A timestamp, so a Firestore TTL policy can delete expired records.
+    #[serde(with = "firestore::serialize_as_timestamp")]
+    expires_at: jiff::Timestamp,
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+fn permanent(tx: &FirestoreTransaction, e: StoreError) -> BackoffError<FirestoreError> {
+    FirestoreErrorInTransaction::permanent(tx, e)
+}
+
+fn repo_doc(r: &Repository) -> StoreResult<RepoDoc> {
+    Ok(RepoDoc {
+        id: r.id.clone(),
+        name: r.name.to_string(),
+        gitlab_project_id: r.gitlab_project_id as i64,
+        config_set_id: r.config_set_id.clone(),
+        doc: serde_json::to_string(r).map_err(corrupt)?,
+    })
+}
+
+pub async fn get_doc<T: DeserializeOwned>(
+    db: &FirestoreDb,
+    collection: &str,
+    id: &str,
+) -> StoreResult<Option<T>> {
+    let doc: Option<JsonDoc> = db
+        .fluent()
+        .select()
+        .by_id_in(collection)
+        .obj()
+        .one(id)
+        .await
+        .map_err(fs_err)?;
+    doc.map(|d| serde_json::from_str(&d.doc).map_err(corrupt))
+        .transpose()
+}
+
+pub async fn list_docs<T: DeserializeOwned>(
+    db: &FirestoreDb,
+    collection: &str,
+) -> StoreResult<Vec<T>> {
+    let docs: Vec<JsonDoc> = db
+        .fluent()
+        .select()
+        .from(collection)
+        .order(|o| o.fields([o.field("name").asc()]))
+        .obj()
+        .query()
+        .await
+        .map_err(fs_err)?;
+    docs.iter()
+        .map(|d| serde_json::from_str(&d.doc).map_err(corrupt))
+        .collect()
+}
+
+pub async fn find_repository_by_project(
+    db: &FirestoreDb,
+    project_id: u64,
+) -> StoreResult<Option<Repository>> {
+    let docs: Vec<JsonDoc> = db
+        .fluent()
+        .select()
+        .from(REPOSITORIES)
+        .filter(|q| q.for_all([q.field("gitlab_project_id").eq(project_id as i64)]))
+        .limit(1)
+        .obj()
+        .query()
+        .await
+        .map_err(fs_err)?;
+    docs.first()
+        .map(|d| serde_json::from_str(&d.doc).map_err(corrupt))
+        .transpose()
+}
+
+/// Writes a repository if no other one has its name or GitLab project (`create`: none may exist
+/// with its id either).
+async fn put_repository(db: &FirestoreDb, repo: &Repository, create: bool) -> StoreResult<()> {
+    let doc = repo_doc(repo)?;
+    db.run_transaction(|db, tx| {
+        let doc = doc.clone();
+        async move {
+            let existing: Option<RepoDoc> = db
+                .fluent()
+                .select()
+                .by_id_in(REPOSITORIES)
+                .obj()
+                .one(&doc.id)
+                .await?;
+            match (create, existing.is_some()) {
+                (true, true) => {
+                    return Err(permanent(
+                        tx,
+                        StoreError::Conflict(format!("repository `{}` already exists", doc.id)),
+                    ));
+                }
+                (false, false) => {
+                    return Err(permanent(
+                        tx,
+                        StoreError::NotFound(format!("repository `{}`", doc.id)),
+                    ));
+                }
+                _ => {}
+            }
+            let clashes: Vec<RepoDoc> = db
+                .fluent()
+                .select()
+                .from(REPOSITORIES)
+                .filter(|q| {
+                    q.for_any([
+                        q.field("name").eq(doc.name.clone()),
+                        q.field("gitlab_project_id").eq(doc.gitlab_project_id),
+                    ])
+                })
+                .obj()
+                .query()
+                .await?;
+            if clashes.iter().any(|c| c.id != doc.id) {
+                return Err(permanent(
+                    tx,
+                    StoreError::Conflict(format!(
+                        "a repository named `{}` or for GitLab project {} is already connected",
+                        doc.name, doc.gitlab_project_id
+                    )),
+                ));
+            }
+            db.fluent()
+                .update()
+                .in_col(REPOSITORIES)
+                .document_id(&doc.id)
+                .object(&doc)
+                .add_to_transaction(tx)?;
+            Ok(())
+        }
+        .boxed()
+    })
+    .await
+    .map_err(fs_err)
+}
+
+pub async fn create_repository(db: &FirestoreDb, repo: &Repository) -> StoreResult<()> {
+    put_repository(db, repo, true).await
+}
+
+pub async fn update_repository(db: &FirestoreDb, repo: &Repository) -> StoreResult<()> {
+    put_repository(db, repo, false).await
+}
+
+async fn live_environments(
+    db: &FirestoreDb,
+    field: &str,
+    value: &str,
+) -> Result<usize, FirestoreError> {
+    let docs: Vec<EnvDoc> = db
+        .fluent()
+        .select()
+        .from(ENVIRONMENTS)
+        .filter(|q| q.for_all([q.field(field).eq(value.to_owned())]))
+        .obj()
+        .query()
+        .await?;
+    Ok(docs.iter().filter(|d| d.status != "terminated").count())
+}
+
+pub async fn delete_repository(db: &FirestoreDb, id: &str) -> StoreResult<()> {
+    db.run_transaction(|db, tx| {
+        let id = id.to_owned();
+        async move {
+            let existing: Option<RepoDoc> = db
+                .fluent()
+                .select()
+                .by_id_in(REPOSITORIES)
+                .obj()
+                .one(&id)
+                .await?;
+            if existing.is_none() {
+                return Err(permanent(
+                    tx,
+                    StoreError::NotFound(format!("repository `{id}`")),
+                ));
+            }
+            let live = live_environments(&db, "repository_id", &id).await?;
+            if live > 0 {
+                return Err(permanent(
+                    tx,
+                    StoreError::Conflict(format!(
+                        "repository `{id}` still has {live} live environment(s); destroy them first"
+                    )),
+                ));
+            }
+            db.fluent()
+                .delete()
+                .from(REPOSITORIES)
+                .document_id(&id)
+                .add_to_transaction(tx)?;
+            Ok(())
+        }
+        .boxed()
+    })
+    .await
+    .map_err(fs_err)
+}
+
+async fn put_config_set(db: &FirestoreDb, set: &ConfigSet, create: bool) -> StoreResult<()> {
+    let doc = SetDoc {
+        id: set.id.clone(),
+        name: set.name.clone(),
+        doc: serde_json::to_string(set).map_err(corrupt)?,
+    };
+    db.run_transaction(|db, tx| {
+        let doc = doc.clone();
+        async move {
+            let existing: Option<SetDoc> = db
+                .fluent()
+                .select()
+                .by_id_in(CONFIG_SETS)
+                .obj()
+                .one(&doc.id)
+                .await?;
+            match (create, existing.is_some()) {
+                (true, true) => {
+                    return Err(permanent(
+                        tx,
+                        StoreError::Conflict(format!("config set `{}` already exists", doc.id)),
+                    ));
+                }
+                (false, false) => {
+                    return Err(permanent(
+                        tx,
+                        StoreError::NotFound(format!("config set `{}`", doc.id)),
+                    ));
+                }
+                _ => {}
+            }
+            let same_name: Vec<SetDoc> = db
+                .fluent()
+                .select()
+                .from(CONFIG_SETS)
+                .filter(|q| q.for_all([q.field("name").eq(doc.name.clone())]))
+                .obj()
+                .query()
+                .await?;
+            if same_name.iter().any(|c| c.id != doc.id) {
+                return Err(permanent(
+                    tx,
+                    StoreError::Conflict(format!(
+                        "a config set named `{}` already exists",
+                        doc.name
+                    )),
+                ));
+            }
+            db.fluent()
+                .update()
+                .in_col(CONFIG_SETS)
+                .document_id(&doc.id)
+                .object(&doc)
+                .add_to_transaction(tx)?;
+            Ok(())
+        }
+        .boxed()
+    })
+    .await
+    .map_err(fs_err)
+}
+
+pub async fn create_config_set(db: &FirestoreDb, set: &ConfigSet) -> StoreResult<()> {
+    put_config_set(db, set, true).await
+}
+
+pub async fn update_config_set(db: &FirestoreDb, set: &ConfigSet) -> StoreResult<()> {
+    put_config_set(db, set, false).await
+}
+
+pub async fn delete_config_set(db: &FirestoreDb, id: &str) -> StoreResult<()> {
+    db.run_transaction(|db, tx| {
+        let id = id.to_owned();
+        async move {
+            let existing: Option<SetDoc> = db.fluent().select().by_id_in(CONFIG_SETS).obj().one(&id).await?;
+            if existing.is_none() {
+                return Err(permanent(tx, StoreError::NotFound(format!("config set `{id}`"))));
+            }
+            let repos: Vec<RepoDoc> = db
+                .fluent()
+                .select()
+                .from(REPOSITORIES)
+                .filter(|q| q.for_all([q.field("config_set_id").eq(id.clone())]))
+                .obj()
+                .query()
+                .await?;
+            let users = repos.len() + live_environments(&db, "config_set_id", &id).await?;
+            if users > 0 {
+                return Err(permanent(tx, StoreError::Conflict(format!("config set `{id}` is used by {users} repository(ies) or live environment(s)"))));
+            }
+            db.fluent().delete().from(CONFIG_SETS).document_id(&id).add_to_transaction(tx)?;
+            Ok(())
+        }
+        .boxed()
+    })
+    .await
+    .map_err(fs_err)
+}
+
+pub async fn append_audit(db: &FirestoreDb, e: &AuditEntry) -> StoreResult<()> {
+    let doc = AuditDoc {
+        at: ts(e.at),
+        actor: e.actor.clone(),
+        action: e.action.clone(),
+        target: e.target.clone(),
+        detail: e.detail.clone(),
+    };
+    db.fluent()
+        .insert()
+        .into(AUDIT)
+        .generate_document_id()
+        .object(&doc)
+        .execute::<AuditDoc>()
+        .await
+        .map(|_| ())
+        .map_err(fs_err)
+}
+
+pub async fn list_audit(db: &FirestoreDb, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+    let docs: Vec<AuditDoc> = db
+        .fluent()
+        .select()
+        .from(AUDIT)
+        .order(|o| o.fields([o.field("at").desc()]))
+        .limit(limit)
+        .obj()
+        .query()
+        .await
+        .map_err(fs_err)?;
+    docs.into_iter()
+        .map(|d| {
+            Ok(AuditEntry {
+                at: DateTime::parse_from_rfc3339(&d.at)
+                    .map_err(corrupt)?
+                    .with_timezone(&Utc),
+                actor: d.actor,
+                action: d.action,
+                target: d.target,
+                detail: d.detail,
+            })
+        })
+        .collect()
+}
+
+pub async fn remember_delivery(
+    db: &FirestoreDb,
+    key: &str,
+    expires_at: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let key_hash = hex::encode(Sha256::digest(key.as_bytes()));
+    db.run_transaction(|db, tx| {
+        let key_hash = key_hash.clone();
+        async move {
+            let existing: Option<DeliveryDoc> = db
+                .fluent()
+                .select()
+                .by_id_in(DELIVERIES)
+                .obj()
+                .one(&key_hash)
+                .await?;
+            if existing.is_some_and(|d| d.expires_at > jiff::Timestamp::now()) {
+                return Ok(false);
+            }
+            let expires_at = jiff::Timestamp::from_second(expires_at.timestamp())
+                .map_err(|e| permanent(tx, corrupt(e)))?;
+            let doc = DeliveryDoc {
+                key_hash: key_hash.clone(),
+                expires_at,
+            };
+            db.fluent()
+                .update()
+                .in_col(DELIVERIES)
+                .document_id(&key_hash)
+                .object(&doc)
+                .add_to_transaction(tx)?;
+            Ok(true)
+        }
+        .boxed()
+    })
+    .await
+    .map_err(fs_err)
+}

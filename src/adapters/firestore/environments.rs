@@ -1,0 +1,401 @@
+//! Environments, their events and the change log on Firestore.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, SecondsFormat, Utc};
+use firestore::{
+    FirestoreDb, FirestoreQueryCursor, FirestoreTransaction,
+    errors::{BackoffError, FirestoreError, FirestoreErrorInTransaction},
+};
+use futures::FutureExt;
+use serde::{Deserialize, Serialize};
+
+use super::{CHANGES, COUNTERS, ENVIRONMENTS, EVENTS, fs_err};
+use crate::{
+    domain::{Environment, EnvironmentEvent, EnvironmentId, EventKind, NewEvent},
+    ports::store::{
+        EnvironmentChange, EnvironmentFilter, Page, PageRequest, StoreError, StoreResult,
+    },
+};
+
+/// An environment document: the fields queries use, plus the record as JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnvDoc {
+    pub id: String,
+    pub repository_id: String,
+    pub name: String,
+    pub status: String,
+    pub config_set_id: Option<String>,
+    /// Fixed-width RFC 3339 UTC, so string order is time order.
+    pub created_at: String,
+    pub expires_at: String,
+    pub version: i64,
+    /// How many events the environment has (the next event's sequence is this + 1).
+    pub events: i64,
+    pub doc: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Counter {
+    pub value: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct EventDoc {
+    environment_id: String,
+    seq: i64,
+    at: String,
+    kind: String,
+    actor: String,
+    message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ChangeDoc {
+    seq: i64,
+    environment_id: String,
+    doc: String,
+}
+
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+fn to_env(d: &EnvDoc) -> StoreResult<Environment> {
+    let mut env: Environment = serde_json::from_str(&d.doc).map_err(corrupt)?;
+    env.version = d.version as u64;
+    Ok(env)
+}
+
+fn permanent(tx: &FirestoreTransaction, e: StoreError) -> BackoffError<FirestoreError> {
+    FirestoreErrorInTransaction::permanent(tx, e)
+}
+
+fn kind_name(kind: EventKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Writes `events` for `id` into the transaction, numbered after `before`.
+fn add_events(
+    db: &FirestoreDb,
+    tx: &mut FirestoreTransaction,
+    id: &str,
+    before: i64,
+    events: &[NewEvent],
+    at: &str,
+) -> Result<(), BackoffError<FirestoreError>> {
+    for (seq, e) in (before + 1..).zip(events) {
+        let doc = EventDoc {
+            environment_id: id.to_owned(),
+            seq,
+            at: at.to_owned(),
+            kind: kind_name(e.kind),
+            actor: e.actor.clone(),
+            message: e.message.clone(),
+        };
+        db.fluent()
+            .update()
+            .in_col(EVENTS)
+            .document_id(format!("{id}:{seq:010}"))
+            .object(&doc)
+            .add_to_transaction(tx)?;
+    }
+    Ok(())
+}
+
+pub async fn save(
+    db: &FirestoreDb,
+    env: &Environment,
+    events: &[NewEvent],
+) -> StoreResult<EnvironmentChange> {
+    db.run_transaction(|db, tx| {
+        let (env, events) = (env.clone(), events.to_vec());
+        async move {
+            let id = env.id.to_string();
+            let stored: Option<EnvDoc> = db.fluent().select().by_id_in(ENVIRONMENTS).obj().one(&id).await?;
+            let expected = env.version;
+            let events_before = match (&stored, expected) {
+                (Some(_), 0) => {
+                    return Err(permanent(tx, StoreError::Conflict(format!("an environment with id `{id}` already exists"))));
+                }
+                (None, 0) => 0,
+                (None, _) => return Err(permanent(tx, StoreError::NotFound(format!("environment `{id}`")))),
+                (Some(s), v) if s.version as u64 != v => {
+                    return Err(permanent(
+                        tx,
+                        StoreError::Conflict(format!("environment `{id}` was changed concurrently (version {}, expected {v})", s.version)),
+                    ));
+                }
+                (Some(s), _) => s.events,
+            };
+            let counter: Option<Counter> = db.fluent().select().by_id_in(COUNTERS).obj().one("changes").await?;
+            let seq = counter.map_or(0, |c| c.value) + 1;
+            let mut saved = env.clone();
+            saved.version = expected + 1;
+            let doc = serde_json::to_string(&saved).map_err(|e| permanent(tx, corrupt(e)))?;
+            let at = ts(saved.updated_at);
+            let env_doc = EnvDoc {
+                id: id.clone(),
+                repository_id: saved.repository_id.clone(),
+                name: saved.name.to_string(),
+                status: saved.status.as_str().to_owned(),
+                config_set_id: saved.config_set_id.clone(),
+                created_at: ts(saved.created_at),
+                expires_at: ts(saved.expires_at),
+                version: saved.version as i64,
+                events: events_before + events.len() as i64,
+                doc: doc.clone(),
+            };
+            db.fluent().update().in_col(ENVIRONMENTS).document_id(&id).object(&env_doc).add_to_transaction(tx)?;
+            add_events(&db, tx, &id, events_before, &events, &at)?;
+            let change = ChangeDoc { seq, environment_id: id.clone(), doc };
+            db.fluent().update().in_col(CHANGES).document_id(format!("{seq:020}")).object(&change).add_to_transaction(tx)?;
+            db.fluent().update().in_col(COUNTERS).document_id("changes").object(&Counter { value: seq }).add_to_transaction(tx)?;
+            Ok(EnvironmentChange { seq: seq as u64, environment: saved })
+        }
+        .boxed()
+    })
+    .await
+    .map_err(fs_err)
+}
+
+pub async fn append_events(
+    db: &FirestoreDb,
+    id: &EnvironmentId,
+    events: &[NewEvent],
+) -> StoreResult<()> {
+    db.run_transaction(|db, tx| {
+        let (id, events) = (id.to_string(), events.to_vec());
+        async move {
+            let Some(mut stored) = db
+                .fluent()
+                .select()
+                .by_id_in(ENVIRONMENTS)
+                .obj::<EnvDoc>()
+                .one(&id)
+                .await?
+            else {
+                return Err(permanent(
+                    tx,
+                    StoreError::NotFound(format!("environment `{id}`")),
+                ));
+            };
+            add_events(&db, tx, &id, stored.events, &events, &ts(Utc::now()))?;
+            stored.events += events.len() as i64;
+            db.fluent()
+                .update()
+                .in_col(ENVIRONMENTS)
+                .document_id(&id)
+                .object(&stored)
+                .add_to_transaction(tx)?;
+            Ok(())
+        }
+        .boxed()
+    })
+    .await
+    .map_err(fs_err)
+}
+
+pub async fn get(db: &FirestoreDb, id: &str) -> StoreResult<Option<Environment>> {
+    let doc: Option<EnvDoc> = db
+        .fluent()
+        .select()
+        .by_id_in(ENVIRONMENTS)
+        .obj()
+        .one(id)
+        .await
+        .map_err(fs_err)?;
+    doc.as_ref().map(to_env).transpose()
+}
+
+fn encode_cursor(env: &Environment) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}|{}", ts(env.created_at), env.id))
+}
+
+fn decode_cursor(cursor: &str) -> StoreResult<(String, String)> {
+    let bad = || StoreError::Invalid("cursor: not a cursor this server issued".into());
+    let raw =
+        String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?).map_err(|_| bad())?;
+    let (at, id) = raw.split_once('|').ok_or_else(bad)?;
+    DateTime::parse_from_rfc3339(at).map_err(|_| bad())?;
+    Ok((at.to_owned(), id.to_owned()))
+}
+
+pub async fn list(
+    db: &FirestoreDb,
+    filter: &EnvironmentFilter,
+    page: &PageRequest,
+) -> StoreResult<Page<Environment>> {
+    let cursor = page.cursor.as_deref().map(decode_cursor).transpose()?;
+    let status = filter.status.map(|s| s.as_str().to_owned());
+    let prefix_end = filter.name_prefix.as_ref().map(|p| format!("{p}\u{f8ff}"));
+    let mut query = db.fluent().select().from(ENVIRONMENTS).filter(|q| {
+        q.for_all([
+            status
+                .as_ref()
+                .and_then(|s| q.field("status").eq(s.clone())),
+            filter
+                .repository_id
+                .as_ref()
+                .and_then(|r| q.field("repository_id").eq(r.clone())),
+            filter
+                .name_prefix
+                .as_ref()
+                .and_then(|p| q.field("name").greater_than_or_equal(p.clone())),
+            prefix_end
+                .as_ref()
+                .and_then(|p| q.field("name").less_than(p.clone())),
+        ])
+    });
+    // Firestore needs an inequality field to be ordered first.
+    let by_name = filter.name_prefix.is_some();
+    query = query.order(|o| {
+        o.fields([
+            by_name.then(|| o.field("name").asc()).flatten(),
+            o.field("created_at").desc(),
+            o.field("id").desc(),
+        ])
+    });
+    let docs: Vec<EnvDoc> = if filter.name_prefix.is_some() {
+        // Ordered by name first, so page in memory over the (small) prefix match.
+        query.obj().query().await.map_err(fs_err)?
+    } else {
+        if let Some((at, id)) = &cursor {
+            query = query.start_at(FirestoreQueryCursor::AfterValue(vec![
+                at.clone().into(),
+                id.clone().into(),
+            ]));
+        }
+        query
+            .limit(page.limit + 1)
+            .obj()
+            .query()
+            .await
+            .map_err(fs_err)?
+    };
+    let mut items = docs.iter().map(to_env).collect::<StoreResult<Vec<_>>>()?;
+    if filter.name_prefix.is_some() {
+        items.sort_by(|a, b| (b.created_at, b.id.as_str()).cmp(&(a.created_at, a.id.as_str())));
+        if let Some((at, id)) = &cursor {
+            items.retain(|e| {
+                (ts(e.created_at).as_str(), e.id.as_str()) < (at.as_str(), id.as_str())
+            });
+        }
+        items.truncate(page.limit as usize + 1);
+    }
+    let next = if items.len() > page.limit as usize {
+        items.truncate(page.limit as usize);
+        items.last().map(encode_cursor)
+    } else {
+        None
+    };
+    Ok(Page { items, next })
+}
+
+pub async fn expired(
+    db: &FirestoreDb,
+    now: DateTime<Utc>,
+    limit: u32,
+) -> StoreResult<Vec<Environment>> {
+    let now = ts(now);
+    let docs: Vec<EnvDoc> = db
+        .fluent()
+        .select()
+        .from(ENVIRONMENTS)
+        .filter(|q| {
+            q.for_all([
+                q.field("status").is_in(vec!["pending", "ready", "failed"]),
+                q.field("expires_at").less_than_or_equal(now.clone()),
+            ])
+        })
+        .order(|o| o.fields([o.field("expires_at").asc()]))
+        .limit(limit)
+        .obj()
+        .query()
+        .await
+        .map_err(fs_err)?;
+    docs.iter().map(to_env).collect()
+}
+
+pub async fn events(
+    db: &FirestoreDb,
+    id: &EnvironmentId,
+    after: u64,
+    limit: u32,
+) -> StoreResult<Vec<EnvironmentEvent>> {
+    let docs: Vec<EventDoc> = db
+        .fluent()
+        .select()
+        .from(EVENTS)
+        .filter(|q| {
+            q.for_all([
+                q.field("environment_id").eq(id.to_string()),
+                q.field("seq").greater_than(after as i64),
+            ])
+        })
+        .order(|o| o.fields([o.field("seq").asc()]))
+        .limit(limit)
+        .obj()
+        .query()
+        .await
+        .map_err(fs_err)?;
+    docs.into_iter()
+        .map(|d| {
+            Ok(EnvironmentEvent {
+                seq: d.seq as u64,
+                environment_id: id.clone(),
+                at: DateTime::parse_from_rfc3339(&d.at)
+                    .map_err(corrupt)?
+                    .with_timezone(&Utc),
+                kind: serde_json::from_value(serde_json::Value::String(d.kind)).map_err(corrupt)?,
+                actor: d.actor,
+                message: d.message,
+            })
+        })
+        .collect()
+}
+
+pub async fn changes_since(
+    db: &FirestoreDb,
+    after: u64,
+    limit: u32,
+) -> StoreResult<Vec<EnvironmentChange>> {
+    let docs: Vec<ChangeDoc> = db
+        .fluent()
+        .select()
+        .from(CHANGES)
+        .filter(|q| q.for_all([q.field("seq").greater_than(after as i64)]))
+        .order(|o| o.fields([o.field("seq").asc()]))
+        .limit(limit)
+        .obj()
+        .query()
+        .await
+        .map_err(fs_err)?;
+    docs.into_iter()
+        .map(|d| {
+            let environment: Environment = serde_json::from_str(&d.doc).map_err(corrupt)?;
+            Ok(EnvironmentChange {
+                seq: d.seq as u64,
+                environment,
+            })
+        })
+        .collect()
+}
+
+pub async fn latest_change_seq(db: &FirestoreDb) -> StoreResult<u64> {
+    let counter: Option<Counter> = db
+        .fluent()
+        .select()
+        .by_id_in(COUNTERS)
+        .obj()
+        .one("changes")
+        .await
+        .map_err(fs_err)?;
+    Ok(counter.map_or(0, |c| c.value as u64))
+}

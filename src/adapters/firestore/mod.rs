@@ -1,0 +1,189 @@
+//! The Store on Google Cloud Firestore (`firestore` crate).
+//!
+//! Collections: `environments` (one document per environment, with the fields queries filter
+//! and order on, plus the whole record as JSON), `environment_events`, `environment_changes`
+//! (the global change log, keyed by a zero-padded sequence), `counters`, `repositories`,
+//! `config_sets`, `audit_events`, `webhook_deliveries` (TTL policy on `expires_at`).
+//! Every environment write is a transaction that checks the stored `version`, appends the
+//! events and the change, and bumps the change counter. The composite indexes these queries
+//! need are in `terraform/firestore.indexes.json`.
+//!
+//! The change counter is one document every environment write touches, which serializes those
+//! writes; Firestore sustains on the order of one sustained write per second per document with
+//! bursts above, which is ample for environment lifecycles (a handful of writes per minute per
+//! environment) but is the limit to watch.
+
+mod catalog;
+mod environments;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use firestore::{FirestoreDb, FirestoreDbOptions, errors::FirestoreError};
+
+use crate::{
+    domain::{ConfigSet, Environment, EnvironmentEvent, EnvironmentId, NewEvent, Repository},
+    ports::store::{
+        AuditEntry, EnvironmentChange, EnvironmentFilter, Page, PageRequest, Store, StoreError,
+        StoreResult,
+    },
+};
+
+pub(crate) const ENVIRONMENTS: &str = "environments";
+pub(crate) const EVENTS: &str = "environment_events";
+pub(crate) const CHANGES: &str = "environment_changes";
+pub(crate) const COUNTERS: &str = "counters";
+pub(crate) const REPOSITORIES: &str = "repositories";
+pub(crate) const CONFIG_SETS: &str = "config_sets";
+pub(crate) const AUDIT: &str = "audit_events";
+pub(crate) const DELIVERIES: &str = "webhook_deliveries";
+
+#[derive(Clone)]
+pub struct FirestoreStore {
+    db: FirestoreDb,
+}
+
+/// Maps Firestore errors onto the port's classes.
+pub(crate) fn fs_err(e: FirestoreError) -> StoreError {
+    match e {
+        FirestoreError::DataNotFoundError(e) => StoreError::NotFound(e.to_string()),
+        FirestoreError::DataConflictError(e) => StoreError::Conflict(e.to_string()),
+        // `run_transaction` wraps the callback's error again: unwrap until ours appears.
+        FirestoreError::ErrorInTransaction(inner) => match inner.source.downcast::<StoreError>() {
+            Ok(store_error) => *store_error,
+            Err(other) => match other.downcast::<FirestoreError>() {
+                Ok(firestore_error) => fs_err(*firestore_error),
+                Err(other) => {
+                    StoreError::Unavailable(anyhow::anyhow!("Firestore transaction: {other}"))
+                }
+            },
+        },
+        FirestoreError::DeserializeError(e) => StoreError::Corrupt(e.to_string()),
+        other => StoreError::Unavailable(anyhow::Error::new(other).context("Firestore")),
+    }
+}
+
+impl FirestoreStore {
+    /// Connects to `project`/`database`. With `emulator_host` (`FIRESTORE_EMULATOR_HOST`), talks
+    /// to the emulator without credentials; otherwise uses Application Default Credentials
+    /// (Workload Identity on GKE).
+    pub async fn connect(
+        project: &str,
+        database: &str,
+        emulator_host: Option<&str>,
+    ) -> anyhow::Result<Self> {
+        let mut options =
+            FirestoreDbOptions::new(project.to_owned()).with_database_id(database.to_owned());
+        let db = match emulator_host {
+            Some(host) => {
+                let url = if host.starts_with("http") {
+                    host.to_owned()
+                } else {
+                    format!("http://{host}")
+                };
+                options = options.with_firebase_api_url(url);
+                let anonymous =
+                    firestore::gcloud_sdk::google_cloud_auth::credentials::anonymous::Builder::new(
+                    )
+                    .build();
+                FirestoreDb::with_options_auth(options, anonymous).await?
+            }
+            None => FirestoreDb::with_options(options).await?,
+        };
+        Ok(Self { db })
+    }
+}
+
+#[async_trait]
+impl Store for FirestoreStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.db
+            .fluent()
+            .select()
+            .by_id_in(COUNTERS)
+            .obj::<environments::Counter>()
+            .one("changes")
+            .await
+            .map(|_| ())
+            .map_err(fs_err)
+    }
+
+    async fn save_environment(
+        &self,
+        env: &Environment,
+        events: &[NewEvent],
+    ) -> StoreResult<EnvironmentChange> {
+        environments::save(&self.db, env, events).await
+    }
+    async fn get_environment(&self, id: &EnvironmentId) -> StoreResult<Option<Environment>> {
+        environments::get(&self.db, id.as_str()).await
+    }
+    async fn list_environments(
+        &self,
+        filter: &EnvironmentFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Environment>> {
+        environments::list(&self.db, filter, page).await
+    }
+    async fn list_expired(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Environment>> {
+        environments::expired(&self.db, now, limit).await
+    }
+    async fn list_events(
+        &self,
+        id: &EnvironmentId,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<EnvironmentEvent>> {
+        environments::events(&self.db, id, after, limit).await
+    }
+    async fn append_events(&self, id: &EnvironmentId, events: &[NewEvent]) -> StoreResult<()> {
+        environments::append_events(&self.db, id, events).await
+    }
+    async fn changes_since(&self, after: u64, limit: u32) -> StoreResult<Vec<EnvironmentChange>> {
+        environments::changes_since(&self.db, after, limit).await
+    }
+    async fn latest_change_seq(&self) -> StoreResult<u64> {
+        environments::latest_change_seq(&self.db).await
+    }
+    async fn create_repository(&self, r: &Repository) -> StoreResult<()> {
+        catalog::create_repository(&self.db, r).await
+    }
+    async fn get_repository(&self, id: &str) -> StoreResult<Option<Repository>> {
+        catalog::get_doc(&self.db, REPOSITORIES, id).await
+    }
+    async fn find_repository_by_project(&self, project_id: u64) -> StoreResult<Option<Repository>> {
+        catalog::find_repository_by_project(&self.db, project_id).await
+    }
+    async fn list_repositories(&self) -> StoreResult<Vec<Repository>> {
+        catalog::list_docs(&self.db, REPOSITORIES).await
+    }
+    async fn update_repository(&self, r: &Repository) -> StoreResult<()> {
+        catalog::update_repository(&self.db, r).await
+    }
+    async fn delete_repository(&self, id: &str) -> StoreResult<()> {
+        catalog::delete_repository(&self.db, id).await
+    }
+    async fn create_config_set(&self, s: &ConfigSet) -> StoreResult<()> {
+        catalog::create_config_set(&self.db, s).await
+    }
+    async fn get_config_set(&self, id: &str) -> StoreResult<Option<ConfigSet>> {
+        catalog::get_doc(&self.db, CONFIG_SETS, id).await
+    }
+    async fn list_config_sets(&self) -> StoreResult<Vec<ConfigSet>> {
+        catalog::list_docs(&self.db, CONFIG_SETS).await
+    }
+    async fn update_config_set(&self, s: &ConfigSet) -> StoreResult<()> {
+        catalog::update_config_set(&self.db, s).await
+    }
+    async fn delete_config_set(&self, id: &str) -> StoreResult<()> {
+        catalog::delete_config_set(&self.db, id).await
+    }
+    async fn append_audit(&self, e: &AuditEntry) -> StoreResult<()> {
+        catalog::append_audit(&self.db, e).await
+    }
+    async fn list_audit(&self, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+        catalog::list_audit(&self.db, limit).await
+    }
+    async fn remember_delivery(&self, key: &str, expires_at: DateTime<Utc>) -> StoreResult<bool> {
+        catalog::remember_delivery(&self.db, key, expires_at).await
+    }
+}

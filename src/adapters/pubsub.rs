@@ -1,0 +1,413 @@
+//! The Queue on Google Cloud Pub/Sub (`google-cloud-pubsub`).
+//!
+//! - `enqueue` publishes with the environment id as ordering key and returns once Pub/Sub has
+//!   acknowledged the publish (durable).
+//! - A consumer task streams from the subscription; the client library keeps every received
+//!   message leased (ack deadline extension) until it is acked or nacked. Messages wait locally
+//!   until due (`not_before` attribute) and are handed out at most one per ordering key, earliest
+//!   due first: the same contract as the embedded queue.
+//! - `nack` with a delay re-publishes the job with `deliveries + 1` and a `not_before`, then acks
+//!   the original; past `max_deliveries` the job goes to the dead-letter topic instead. Crashed
+//!   workers' messages come back when their lease lapses; in production the subscription's own
+//!   dead-letter policy (Terraform) bounds those redeliveries too.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use backon::{BackoffBuilder, ExponentialBuilder};
+use chrono::{DateTime, Utc};
+use google_cloud_pubsub::{
+    client::{Publisher, Subscriber, SubscriptionAdmin, TopicAdmin},
+    model::{DeadLetterPolicy, Message},
+    subscriber::handler::Handler,
+};
+use tokio::sync::{Notify, OnceCell};
+
+use crate::{
+    clock::Clock,
+    ports::queue::{Delivery, NewJob, Queue, QueueDepth, QueueError, QueueResult},
+};
+
+const ATTR_NOT_BEFORE: &str = "not_before";
+const ATTR_DELIVERIES: &str = "deliveries";
+
+/// Where and how to reach Pub/Sub.
+#[derive(Debug, Clone)]
+pub struct PubSubSettings {
+    pub project: String,
+    pub topic: String,
+    pub subscription: String,
+    pub dead_letter_topic: String,
+    /// The emulator's URL; anonymous credentials are used with it.
+    pub endpoint: Option<String>,
+    /// Create the topics and the subscription when missing (emulator, development).
+    pub create: bool,
+    pub max_deliveries: u32,
+    /// The subscription's ack deadline: how soon a crashed worker's job is redelivered.
+    pub ack_deadline_secs: u32,
+}
+
+impl PubSubSettings {
+    fn topic_path(&self, topic: &str) -> String {
+        format!("projects/{}/topics/{topic}", self.project)
+    }
+    fn subscription_path(&self) -> String {
+        format!(
+            "projects/{}/subscriptions/{}",
+            self.project, self.subscription
+        )
+    }
+}
+
+struct Held {
+    arrival: u64,
+    key: String,
+    payload: serde_json::Value,
+    message_id: String,
+    not_before: DateTime<Utc>,
+    deliveries: u32,
+    handler: Handler,
+}
+
+#[derive(Default)]
+struct State {
+    arrivals: u64,
+    waiting: Vec<Held>,
+    leased: HashMap<String, Held>,
+    busy_keys: HashSet<String>,
+}
+
+pub struct PubSubQueue {
+    settings: PubSubSettings,
+    publisher: Publisher,
+    dead_letters: Publisher,
+    subscriber: Subscriber,
+    clock: Arc<dyn Clock>,
+    state: Arc<Mutex<State>>,
+    notify: Arc<Notify>,
+    consumer: OnceCell<()>,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> QueueError {
+    QueueError::Unavailable(anyhow::anyhow!("Pub/Sub: {e}"))
+}
+
+fn already_exists(e: &google_cloud_pubsub::Error) -> bool {
+    e.status()
+        .is_some_and(|s| s.code == google_cloud_gax::error::rpc::Code::AlreadyExists)
+}
+
+macro_rules! with_target {
+    ($builder:expr, $settings:expr) => {{
+        let b = $builder;
+        match &$settings.endpoint {
+            Some(url) => b.with_endpoint(url.clone()).with_credentials(
+                google_cloud_auth::credentials::anonymous::Builder::new().build(),
+            ),
+            None => b,
+        }
+    }};
+}
+
+impl PubSubQueue {
+    pub async fn connect(settings: PubSubSettings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        if settings.create {
+            Self::create_resources(&settings).await?;
+        }
+        let publisher = with_target!(
+            Publisher::builder(settings.topic_path(&settings.topic)),
+            settings
+        )
+        .build()
+        .await?;
+        let dead_letters = with_target!(
+            Publisher::builder(settings.topic_path(&settings.dead_letter_topic)),
+            settings
+        )
+        .build()
+        .await?;
+        let subscriber = with_target!(Subscriber::builder(), settings)
+            .build()
+            .await?;
+        Ok(Self {
+            settings,
+            publisher,
+            dead_letters,
+            subscriber,
+            clock,
+            state: Arc::default(),
+            notify: Arc::new(Notify::new()),
+            consumer: OnceCell::new(),
+        })
+    }
+
+    /// Creates the job topic, the dead-letter topic and the ordered subscription if missing.
+    async fn create_resources(s: &PubSubSettings) -> anyhow::Result<()> {
+        let topics = with_target!(TopicAdmin::builder(), s).build().await?;
+        for topic in [&s.topic, &s.dead_letter_topic] {
+            match topics
+                .create_topic()
+                .set_name(s.topic_path(topic))
+                .send()
+                .await
+            {
+                Ok(_) => tracing::info!(topic, "created Pub/Sub topic"),
+                Err(e) if already_exists(&e) => {}
+                Err(e) => return Err(anyhow::anyhow!("creating topic {topic}: {e}")),
+            }
+        }
+        let subscriptions = with_target!(SubscriptionAdmin::builder(), s)
+            .build()
+            .await?;
+        let created = subscriptions
+            .create_subscription()
+            .set_name(s.subscription_path())
+            .set_topic(s.topic_path(&s.topic))
+            .set_enable_message_ordering(true)
+            .set_ack_deadline_seconds(s.ack_deadline_secs.clamp(10, 600) as i32)
+            .set_dead_letter_policy(
+                DeadLetterPolicy::new()
+                    .set_dead_letter_topic(s.topic_path(&s.dead_letter_topic))
+                    .set_max_delivery_attempts(s.max_deliveries.clamp(5, 100) as i32),
+            )
+            .send()
+            .await;
+        match created {
+            Ok(_) => tracing::info!(subscription = %s.subscription, "created Pub/Sub subscription"),
+            Err(e) if already_exists(&e) => {}
+            Err(e) => {
+                return Err(anyhow::anyhow!(
+                    "creating subscription {}: {e}",
+                    s.subscription
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts streaming from the subscription (once, on first receive: API-only replicas never
+    /// consume).
+    async fn ensure_consumer(&self) {
+        self.consumer
+            .get_or_init(|| async {
+                let (subscriber, path) =
+                    (self.subscriber.clone(), self.settings.subscription_path());
+                let (state, notify) = (self.state.clone(), self.notify.clone());
+                tokio::spawn(consume(subscriber, path, state, notify));
+            })
+            .await;
+    }
+
+    async fn publish(
+        &self,
+        to: &Publisher,
+        key: &str,
+        payload: &serde_json::Value,
+        not_before: Option<DateTime<Utc>>,
+        deliveries: u32,
+    ) -> QueueResult<String> {
+        let mut attributes = HashMap::from([(ATTR_DELIVERIES.to_owned(), deliveries.to_string())]);
+        if let Some(t) = not_before {
+            attributes.insert(ATTR_NOT_BEFORE.to_owned(), t.to_rfc3339());
+        }
+        let message = Message::new()
+            .set_data(payload.to_string())
+            .set_ordering_key(key.to_owned())
+            .set_attributes(attributes);
+        to.publish(message).await.map_err(unavailable)
+    }
+
+    fn take_lease(&self, d: &Delivery) -> QueueResult<Held> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let held = state
+            .leased
+            .remove(&d.lease_token)
+            .ok_or(QueueError::LeaseLost)?;
+        state.busy_keys.remove(&held.key);
+        Ok(held)
+    }
+}
+
+/// Streams messages into the local waiting list, reconnecting with backoff.
+async fn consume(
+    subscriber: Subscriber,
+    path: String,
+    state: Arc<Mutex<State>>,
+    notify: Arc<Notify>,
+) {
+    let policy = ExponentialBuilder::default()
+        .with_max_delay(Duration::from_secs(10))
+        .with_jitter()
+        .without_max_times();
+    let mut backoff = policy.build();
+    loop {
+        let mut stream = subscriber
+            .subscribe(path.clone())
+            .set_max_lease(Duration::from_secs(3600))
+            .build();
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok((message, handler)) => {
+                    backoff = policy.build();
+                    let attr = |k: &str| message.attributes.get(k).cloned();
+                    let payload = match serde_json::from_slice(&message.data) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            tracing::error!(message_id = %message.message_id, error = %e, "unreadable job dropped");
+                            handler.ack();
+                            continue;
+                        }
+                    };
+                    let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+                    s.arrivals += 1;
+                    let held = Held {
+                        arrival: s.arrivals,
+                        key: message.ordering_key.clone(),
+                        payload,
+                        message_id: message.message_id.clone(),
+                        not_before: attr(ATTR_NOT_BEFORE)
+                            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                            .map_or(DateTime::<Utc>::MIN_UTC, |t| t.with_timezone(&Utc)),
+                        deliveries: attr(ATTR_DELIVERIES)
+                            .and_then(|d| d.parse().ok())
+                            .unwrap_or(0),
+                        handler,
+                    };
+                    s.waiting.push(held);
+                    drop(s);
+                    notify.notify_waiters();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "Pub/Sub stream error");
+                    break;
+                }
+            }
+        }
+        let delay = backoff.next().unwrap_or(Duration::from_secs(10));
+        tracing::warn!(retry_in = ?delay, "Pub/Sub stream ended; reconnecting");
+        tokio::time::sleep(delay).await;
+    }
+}
+
+#[async_trait]
+impl Queue for PubSubQueue {
+    async fn enqueue(&self, job: NewJob) -> QueueResult<String> {
+        self.publish(
+            &self.publisher,
+            &job.ordering_key,
+            &job.payload,
+            job.not_before,
+            0,
+        )
+        .await
+    }
+
+    async fn receive(&self, _lease: Duration, max_wait: Duration) -> QueueResult<Option<Delivery>> {
+        self.ensure_consumer().await;
+        let deadline = tokio::time::Instant::now() + max_wait;
+        loop {
+            let notified = self.notify.notified();
+            {
+                let now = self.clock.now();
+                let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                let pick = s
+                    .waiting
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, h)| h.not_before <= now && !s.busy_keys.contains(&h.key))
+                    .min_by_key(|(_, h)| (h.not_before, h.arrival))
+                    .map(|(i, _)| i);
+                if let Some(i) = pick {
+                    let mut held = s.waiting.swap_remove(i);
+                    held.deliveries += 1;
+                    let token = uuid::Uuid::new_v4().to_string();
+                    let delivery = Delivery {
+                        id: held.message_id.clone(),
+                        ordering_key: held.key.clone(),
+                        payload: held.payload.clone(),
+                        delivery_attempt: held.deliveries,
+                        lease_token: token.clone(),
+                    };
+                    s.busy_keys.insert(held.key.clone());
+                    s.leased.insert(token, held);
+                    return Ok(Some(delivery));
+                }
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Ok(None);
+            }
+            let _ =
+                tokio::time::timeout((deadline - now).min(Duration::from_millis(200)), notified)
+                    .await;
+        }
+    }
+
+    async fn ack(&self, d: &Delivery) -> QueueResult<()> {
+        self.take_lease(d)?.handler.ack();
+        self.notify.notify_waiters();
+        Ok(())
+    }
+
+    async fn nack(&self, d: &Delivery, delay: Duration) -> QueueResult<()> {
+        let held = self.take_lease(d)?;
+        let due = self.clock.now() + chrono::Duration::from_std(delay).unwrap_or_default();
+        let republished = if held.deliveries >= self.settings.max_deliveries {
+            tracing::warn!(job = %held.message_id, ordering_key = %held.key, "job moved to the dead-letter topic");
+            self.publish(
+                &self.dead_letters,
+                &held.key,
+                &held.payload,
+                None,
+                held.deliveries,
+            )
+            .await
+        } else {
+            self.publish(
+                &self.publisher,
+                &held.key,
+                &held.payload,
+                Some(due),
+                held.deliveries,
+            )
+            .await
+        };
+        match republished {
+            Ok(_) => held.handler.ack(),
+            // Could not re-publish: let Pub/Sub redeliver the original instead.
+            Err(e) => {
+                held.handler.nack();
+                self.notify.notify_waiters();
+                return Err(e);
+            }
+        }
+        self.notify.notify_waiters();
+        Ok(())
+    }
+
+    async fn extend_lease(&self, d: &Delivery, _lease: Duration) -> QueueResult<()> {
+        // The client library extends ack deadlines itself while the message is held.
+        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if s.leased.contains_key(&d.lease_token) {
+            Ok(())
+        } else {
+            Err(QueueError::LeaseLost)
+        }
+    }
+
+    async fn depth(&self) -> QueueResult<QueueDepth> {
+        let now = self.clock.now();
+        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let ready = s.waiting.iter().filter(|h| h.not_before <= now).count() as u64;
+        Ok(QueueDepth {
+            ready,
+            delayed: s.waiting.len() as u64 - ready,
+            in_flight: s.leased.len() as u64,
+            dead: 0,
+        })
+    }
+}

@@ -1,0 +1,418 @@
+//! The Store contract, run against every adapter: SQLite, Firestore (emulator), and the Redis
+//! cache in front of SQLite.
+
+use std::sync::Arc;
+
+use blueberry::{
+    adapters::{
+        firestore::FirestoreStore,
+        redis_cache::CachedStore,
+        sqlite::{Db, SqliteStore},
+    },
+    domain::*,
+    ports::{EnvironmentFilter, PageRequest, Store, StoreError, store::AuditEntry},
+};
+use chrono::{Duration, TimeZone, Utc};
+
+use crate::emulators;
+
+async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&dir.path().join("s.sqlite3")).unwrap();
+    (Arc::new(SqliteStore::new(db)), dir)
+}
+
+async fn firestore() -> Arc<dyn Store> {
+    let host = emulators::firestore();
+    Arc::new(
+        FirestoreStore::connect(&emulators::unique("contract"), "(default)", Some(host))
+            .await
+            .unwrap(),
+    )
+}
+
+async fn cached() -> (Arc<dyn Store>, tempfile::TempDir) {
+    let (inner, dir) = sqlite().await;
+    let store = CachedStore::connect(
+        inner,
+        emulators::redis(),
+        &format!("{}:", emulators::unique("test")),
+    )
+    .await
+    .unwrap();
+    (Arc::new(store), dir)
+}
+
+fn env(name: &str, repo: &str, minutes: i64) -> Environment {
+    let name = EnvironmentName::parse(name).unwrap();
+    let created = Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).unwrap() + Duration::minutes(minutes);
+    Environment::create(
+        EnvironmentId::derive(&name, &RepositoryName::parse(repo).unwrap()),
+        NewEnvironment {
+            name,
+            repository_id: repo.into(),
+            config_set_id: Some("cs".into()),
+            branch: BranchName::parse("main").unwrap(),
+            sha: None,
+            merge_request: None,
+            ttl_hours: TtlHours::new(1).unwrap(),
+            helm_values_override: None,
+        },
+        created,
+    )
+}
+
+fn ev(kind: EventKind, msg: &str) -> NewEvent {
+    NewEvent::new(kind, "test", msg)
+}
+
+fn repo(id: &str, name: &str, project: u64, cs: Option<&str>) -> Repository {
+    let now = Utc::now();
+    Repository {
+        id: id.into(),
+        name: RepositoryName::parse(name).unwrap(),
+        gitlab_project_id: project,
+        path_with_namespace: format!("acme/{name}"),
+        config_set_id: cs.map(Into::into),
+        filters: RepositoryFilters::default(),
+        webhook_secret_hash: "00".repeat(32),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn config_set(id: &str, name: &str) -> ConfigSet {
+    let now = Utc::now();
+    ConfigSet {
+        id: id.into(),
+        name: name.into(),
+        repo_url: "https://e.com/r.git".into(),
+        source: ChartSource::Path("p".into()),
+        target_revision: "main".into(),
+        values: Default::default(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+async fn versions_guard_every_write(store: Arc<dyn Store>) {
+    let e = env("demo", "shop", 0);
+    let first = store
+        .save_environment(&e, &[ev(EventKind::Created, "created")])
+        .await
+        .unwrap();
+    assert_eq!(first.environment.version, 1);
+    assert!(
+        matches!(
+            store.save_environment(&e, &[]).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "creating twice conflicts"
+    );
+    let mut next = first.environment.clone();
+    next.status_message = Some("second".into());
+    let second = store
+        .save_environment(&next, &[ev(EventKind::Applied, "applied")])
+        .await
+        .unwrap();
+    assert_eq!(second.environment.version, 2);
+    assert!(second.seq > first.seq);
+    // A writer holding version 1 lost the race.
+    let stale = store.save_environment(&next, &[]).await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
+    let stored = store.get_environment(&e.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.version, stored.status_message.as_deref()),
+        (2, Some("second"))
+    );
+    let mut ghost = env("ghost", "shop", 0);
+    ghost.version = 3;
+    assert!(matches!(
+        store.save_environment(&ghost, &[]).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(store.get_environment(&ghost.id).await.unwrap().is_none());
+
+    store
+        .append_events(&e.id, &[ev(EventKind::Notification, "note")])
+        .await
+        .unwrap();
+    let events = store.list_events(&e.id, 0, 100).await.unwrap();
+    let kinds: Vec<_> = events.iter().map(|x| (x.seq, x.kind)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (1, EventKind::Created),
+            (2, EventKind::Applied),
+            (3, EventKind::Notification)
+        ]
+    );
+    assert_eq!(store.list_events(&e.id, 2, 100).await.unwrap().len(), 1);
+
+    let changes = store.changes_since(first.seq - 1, 100).await.unwrap();
+    assert_eq!(
+        changes
+            .iter()
+            .map(|c| c.environment.version)
+            .collect::<Vec<_>>(),
+        [1, 2]
+    );
+    assert_eq!(store.latest_change_seq().await.unwrap(), second.seq);
+    assert!(
+        store
+            .changes_since(second.seq, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn lists_page_and_filter(store: Arc<dyn Store>) {
+    for (i, name) in ["a-1", "a-2", "b-1", "a-3", "c-1"].iter().enumerate() {
+        let mut e = env(
+            name,
+            if *name == "c-1" { "other" } else { "shop" },
+            i as i64,
+        );
+        if *name == "b-1" {
+            e.status = Status::Ready;
+        }
+        store.save_environment(&e, &[]).await.unwrap();
+    }
+    let all = |f: EnvironmentFilter| {
+        let store = store.clone();
+        async move {
+            let mut names = Vec::new();
+            let mut cursor = None;
+            loop {
+                let page = store
+                    .list_environments(&f, &PageRequest { limit: 2, cursor })
+                    .await
+                    .unwrap();
+                assert!(page.items.len() <= 2);
+                names.extend(page.items.iter().map(|e| e.name.to_string()));
+                match page.next {
+                    Some(c) => cursor = Some(c),
+                    None => return names,
+                }
+            }
+        }
+    };
+    assert_eq!(
+        all(EnvironmentFilter::default()).await,
+        ["c-1", "a-3", "b-1", "a-2", "a-1"]
+    );
+    assert_eq!(
+        all(EnvironmentFilter {
+            name_prefix: Some("a-".into()),
+            ..Default::default()
+        })
+        .await,
+        ["a-3", "a-2", "a-1"]
+    );
+    assert_eq!(
+        all(EnvironmentFilter {
+            status: Some(Status::Ready),
+            ..Default::default()
+        })
+        .await,
+        ["b-1"]
+    );
+    assert_eq!(
+        all(EnvironmentFilter {
+            repository_id: Some("other".into()),
+            ..Default::default()
+        })
+        .await,
+        ["c-1"]
+    );
+    let bad = store
+        .list_environments(
+            &Default::default(),
+            &PageRequest {
+                limit: 2,
+                cursor: Some("nonsense".into()),
+            },
+        )
+        .await;
+    assert!(matches!(bad, Err(StoreError::Invalid(_))));
+
+    let later = Utc.with_ymd_and_hms(2026, 5, 1, 13, 2, 30).unwrap();
+    let expired: Vec<_> = store
+        .list_expired(later, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name.to_string())
+        .collect();
+    assert_eq!(expired, ["a-1", "a-2", "b-1"], "expires_at = created + 1 h");
+}
+
+async fn the_catalog_keeps_names_unique_and_references_intact(store: Arc<dyn Store>) {
+    store
+        .create_config_set(&config_set("cs", "web"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.create_config_set(&config_set("cs2", "web")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .create_repository(&repo("r1", "shop", 10, Some("cs")))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.create_repository(&repo("r2", "shop", 11, None)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store
+            .create_repository(&repo("r3", "other", 10, None))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .find_repository_by_project(10)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        "r1"
+    );
+    assert!(
+        store
+            .find_repository_by_project(99)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let mut updated = repo("r1", "shop", 12, Some("cs"));
+    updated.path_with_namespace = "acme/renamed".into();
+    store.update_repository(&updated).await.unwrap();
+    assert_eq!(
+        store
+            .get_repository("r1")
+            .await
+            .unwrap()
+            .unwrap()
+            .path_with_namespace,
+        "acme/renamed"
+    );
+    assert!(matches!(
+        store
+            .update_repository(&repo("nope", "nope", 13, None))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    let in_use = store.delete_config_set("cs").await;
+    assert!(
+        matches!(in_use, Err(StoreError::Conflict(_))),
+        "in use by r1: {in_use:?}"
+    );
+
+    let mut e = env("live", "shop", 0);
+    e.repository_id = "r1".into();
+    store.save_environment(&e, &[]).await.unwrap();
+    assert!(matches!(
+        store.delete_repository("r1").await,
+        Err(StoreError::Conflict(_))
+    ));
+    let mut done = store.get_environment(&e.id).await.unwrap().unwrap();
+    done.status = Status::Terminated;
+    store.save_environment(&done, &[]).await.unwrap();
+    store.delete_repository("r1").await.unwrap();
+    assert!(store.get_repository("r1").await.unwrap().is_none());
+    assert!(matches!(
+        store.delete_repository("r1").await,
+        Err(StoreError::NotFound(_))
+    ));
+    store.delete_config_set("cs").await.unwrap();
+    assert!(store.list_config_sets().await.unwrap().is_empty());
+
+    let entry = AuditEntry {
+        at: Utc::now(),
+        actor: "alice".into(),
+        action: "repository.delete".into(),
+        target: "r1".into(),
+        detail: String::new(),
+    };
+    store.append_audit(&entry).await.unwrap();
+    assert_eq!(store.list_audit(10).await.unwrap()[0].actor, "alice");
+
+    let until = Utc::now() + Duration::hours(1);
+    assert!(store.remember_delivery("uuid-1", until).await.unwrap());
+    assert!(
+        !store.remember_delivery("uuid-1", until).await.unwrap(),
+        "a redelivery is recognised"
+    );
+    assert!(store.remember_delivery("uuid-2", until).await.unwrap());
+}
+
+macro_rules! contract {
+    ($name:ident, $check:ident) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test]
+            async fn on_sqlite() {
+                let (store, _dir) = sqlite().await;
+                $check(store).await;
+            }
+
+            #[tokio::test]
+            async fn on_firestore() {
+                $check(firestore().await).await;
+            }
+
+            #[tokio::test]
+            async fn on_sqlite_behind_the_redis_cache() {
+                let (store, _dir) = cached().await;
+                $check(store).await;
+            }
+        }
+    };
+}
+
+contract!(versions, versions_guard_every_write);
+contract!(listing, lists_page_and_filter);
+contract!(
+    catalog,
+    the_catalog_keeps_names_unique_and_references_intact
+);
+
+#[tokio::test]
+async fn a_write_on_one_replica_is_what_the_others_read_from_the_cache() {
+    let (inner, _dir) = sqlite().await;
+    let prefix = format!("{}:", emulators::unique("t"));
+    let a = CachedStore::connect(inner.clone(), emulators::redis(), &prefix)
+        .await
+        .unwrap();
+    let b = CachedStore::connect(inner.clone(), emulators::redis(), &prefix)
+        .await
+        .unwrap();
+    let e = env("demo", "shop", 0);
+    let v1 = a.save_environment(&e, &[]).await.unwrap().environment;
+    assert_eq!(
+        b.get_environment(&e.id).await.unwrap().unwrap().version,
+        1,
+        "b reads (and caches) v1"
+    );
+    let mut next = v1.clone();
+    next.status = Status::Ready;
+    a.save_environment(&next, &[]).await.unwrap();
+    let seen = b.get_environment(&e.id).await.unwrap().unwrap();
+    assert_eq!(
+        (seen.version, seen.status),
+        (2, Status::Ready),
+        "no stale v1 from the cache"
+    );
+    let mut gone = seen.clone();
+    gone.status = Status::Terminated;
+    a.save_environment(&gone, &[]).await.unwrap();
+    assert_eq!(
+        b.get_environment(&e.id).await.unwrap().unwrap().status,
+        Status::Terminated,
+        "evicted, then read through"
+    );
+}

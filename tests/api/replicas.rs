@@ -1,0 +1,247 @@
+//! Several `blueberry serve` processes on Firestore + Pub/Sub + Redis: API replicas and worker
+//! replicas scale apart, SSE on any replica sees every change, a killed worker loses nothing.
+
+use std::{
+    collections::HashMap,
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use serde_json::{Value, json};
+
+use crate::{emulators, helpers::SseClient};
+
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn wait_http(url: &str) {
+    for _ in 0..300 {
+        if reqwest::get(url)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{url} never answered");
+}
+
+struct Shared {
+    project: String,
+    topic: String,
+    kubeconfig: std::path::PathBuf,
+}
+
+fn replica(role: &str, port: u16, shared: &Shared, dir: &Path) -> Process {
+    let log = std::fs::File::create(dir.join(format!("{role}-{port}.log"))).unwrap();
+    Process(
+        Command::new(env!("CARGO_BIN_EXE_blueberry"))
+            .args([
+                "serve",
+                "--role",
+                role,
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .args([
+                "--store",
+                "firestore",
+                "--queue",
+                "pubsub",
+                "--bus",
+                "redis",
+                "--cache",
+                "redis",
+            ])
+            .args([
+                "--gcp-project",
+                &shared.project,
+                "--firestore-emulator-host",
+                emulators::firestore(),
+            ])
+            .args(["--pubsub-endpoint", emulators::pubsub(), "--pubsub-create"])
+            .args([
+                "--pubsub-topic",
+                &shared.topic,
+                "--pubsub-subscription",
+                &format!("{}-sub", shared.topic),
+            ])
+            .args([
+                "--pubsub-dead-letter-topic",
+                &format!("{}-dead", shared.topic),
+            ])
+            .args([
+                "--redis-url",
+                emulators::redis(),
+                "--job-lease-secs",
+                "10",
+                "--retry-base-delay-ms",
+                "300",
+            ])
+            .args(["--workers", "4"])
+            .arg("--kubeconfig")
+            .arg(&shared.kubeconfig)
+            .arg("--data-dir")
+            .arg(dir.join(format!("data-{port}")))
+            .env_remove("FIRESTORE_EMULATOR_HOST")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn api_and_worker_replicas_share_the_work_and_every_sse_client_sees_every_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("k.yaml");
+    let sim_port = free_port();
+    let _sim = Process(
+        Command::new(env!("CARGO_BIN_EXE_blueberry"))
+            .args([
+                "sim-cluster",
+                "--listen",
+                &format!("127.0.0.1:{sim_port}"),
+                "--ready-delay-ms",
+                "1000",
+                "--kubeconfig-out",
+            ])
+            .arg(&kubeconfig)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_http(&format!("http://127.0.0.1:{sim_port}/version")).await;
+    let shared = Shared {
+        project: emulators::unique("replicas"),
+        topic: emulators::unique("jobs"),
+        kubeconfig,
+    };
+    let (port_a, port_b) = (free_port(), free_port());
+    let _api_a = replica("api", port_a, &shared, dir.path());
+    let _api_b = replica("api", port_b, &shared, dir.path());
+    let (a, b) = (
+        format!("http://127.0.0.1:{port_a}"),
+        format!("http://127.0.0.1:{port_b}"),
+    );
+    wait_http(&format!("{a}/readyz")).await;
+    wait_http(&format!("{b}/readyz")).await;
+    let mut worker_one = replica("worker", free_port(), &shared, dir.path());
+    let _worker_two = replica("worker", free_port(), &shared, dir.path());
+
+    let http = reqwest::Client::new();
+    let mut sse = SseClient::connect_to(&http, &b, "", None).await;
+    let cs: Value = http
+        .post(format!("{a}/api/config-sets"))
+        .json(&json!({"name": "web", "repo_url": "https://e.com/r.git", "path": "p", "target_revision": "main"}))
+        .send().await.unwrap().json().await.unwrap();
+    let repo: Value = http
+        .post(format!("{a}/api/repositories"))
+        .json(&json!({"name": "shop", "gitlab_project_id": 1, "path_with_namespace": "acme/shop", "config_set_id": cs["id"]}))
+        .send().await.unwrap().json().await.unwrap();
+    const COUNT: usize = 8;
+    for i in 0..COUNT {
+        let r = http
+            .post(format!("{a}/api/environments"))
+            .json(&json!({"name": format!("r-{i}"), "repository_id": repo["id"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            reqwest::StatusCode::CREATED,
+            "{}",
+            r.text().await.unwrap()
+        );
+    }
+    // Kill one worker while jobs are in flight: no graceful shutdown.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    worker_one.0.kill().unwrap();
+    worker_one.0.wait().unwrap();
+
+    let mut statuses: HashMap<String, Vec<String>> = HashMap::new();
+    let mut last_id = 0u64;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while statuses
+        .values()
+        .filter(|s| s.last().is_some_and(|x| x == "ready"))
+        .count()
+        < COUNT
+    {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let Some(event) = sse.next(left).await else {
+            let logs: Vec<String> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
+                .map(|e| {
+                    format!(
+                        "{}:\n{}",
+                        e.path().display(),
+                        std::fs::read_to_string(e.path()).unwrap_or_default()
+                    )
+                })
+                .collect();
+            panic!(
+                "not every environment became ready: {statuses:?}\n{}",
+                logs.join("\n")
+            );
+        };
+        let id: u64 = event.id.unwrap().parse().unwrap();
+        assert!(id > last_id, "SSE ids increase");
+        last_id = id;
+        statuses
+            .entry(event.data["id"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(event.data["status"].as_str().unwrap().to_owned());
+    }
+    for (env, seen) in &statuses {
+        assert_eq!(
+            seen.first().map(String::as_str),
+            Some("pending"),
+            "{env}: {seen:?}"
+        );
+        assert_eq!(
+            seen.last().map(String::as_str),
+            Some("ready"),
+            "{env}: {seen:?}"
+        );
+    }
+    // Both API replicas agree, and the cluster has exactly one Application per environment.
+    let list: Value = http
+        .get(format!("{b}/api/environments?status=ready&limit=100"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), COUNT);
+    let apps: Value = http
+        .get(format!(
+            "http://127.0.0.1:{sim_port}/apis/argoproj.io/v1alpha1/namespaces/argocd/applications"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(apps["items"].as_array().unwrap().len(), COUNT);
+}
