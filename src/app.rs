@@ -11,6 +11,7 @@ use secrecy::ExposeSecret;
 use crate::{
     adapters::{
         firestore::FirestoreStore,
+        gitlab::GitLabHost,
         gitlab_disabled::DisabledGitHost,
         kube::{KubeCluster, KubeTarget},
         local_bus::LocalBus,
@@ -70,7 +71,10 @@ impl Application {
             queue,
             bus,
             cluster,
-            githost: Arc::new(DisabledGitHost),
+            githost: match (&config.gitlab_url, &config.gitlab_token) {
+                (Some(url), Some(token)) => Arc::new(GitLabHost::new(url, token.clone())?),
+                _ => Arc::new(DisabledGitHost),
+            },
             clock,
         };
         let settings = Settings {
@@ -86,6 +90,7 @@ impl Application {
             max_attempts: config.max_attempts,
             retry_base_delay: config.retry_base_delay(),
             provision_timeout: config.provision_timeout(),
+            webhook_body_limit: config.webhook_body_limit as usize,
         };
         let ctx = Context::new(ports, settings, Arc::new(Metrics::default()));
         Ok(Self {
@@ -124,24 +129,26 @@ impl Application {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
         let ctx = self.ctx.clone();
-        if let Err(e) = worker::reaper::resume_unfinished(&ctx).await {
-            tracing::warn!(error = %e, "could not resume unfinished environments");
+        if self.config.role.runs_workers() {
+            if let Err(e) = worker::reaper::resume_unfinished(&ctx).await {
+                tracing::warn!(error = %e, "could not resume unfinished environments");
+            }
+            if let Err(e) = worker::reconcile::reconcile_once(&ctx).await {
+                tracing::warn!(error = %e, "could not compare environments with the cluster");
+            }
+            worker::spawn_pool(
+                ctx.clone(),
+                self.config.workers,
+                self.config.job_lease(),
+                stop_rx.clone(),
+                &mut tasks,
+            );
+            tasks.spawn(worker::reaper::run(
+                ctx.clone(),
+                self.config.reaper_interval(),
+                stop_rx.clone(),
+            ));
         }
-        if let Err(e) = worker::reconcile::reconcile_once(&ctx).await {
-            tracing::warn!(error = %e, "could not compare environments with the cluster");
-        }
-        worker::spawn_pool(
-            ctx.clone(),
-            self.config.workers,
-            self.config.job_lease(),
-            stop_rx.clone(),
-            &mut tasks,
-        );
-        tasks.spawn(worker::reaper::run(
-            ctx.clone(),
-            self.config.reaper_interval(),
-            stop_rx.clone(),
-        ));
 
         let router = crate::http::router(ctx);
         let mut http_stop = stop_rx.clone();

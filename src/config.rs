@@ -34,6 +34,9 @@
 //! | `--pubsub-dead-letter-topic` | `BLUEBERRY_PUBSUB_DEAD_LETTER_TOPIC` | `blueberry-jobs-dead-letter` |
 //! | `--pubsub-create` | `BLUEBERRY_PUBSUB_CREATE` | off |
 //! | `--redis-url` | `BLUEBERRY_REDIS_URL` | none (secret: may hold a password) |
+//! | `--gitlab-url` | `BLUEBERRY_GITLAB_URL` | none: GitLab feedback is only recorded |
+//! | `--gitlab-token` | `BLUEBERRY_GITLAB_TOKEN` | none (secret) |
+//! | `--webhook-body-limit` | `BLUEBERRY_WEBHOOK_BODY_LIMIT` | `1048576` bytes |
 //! | `--log-format` | `BLUEBERRY_LOG_FORMAT` | `text` |
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
@@ -279,6 +282,19 @@ pub struct Config {
     /// Redis URL for `--bus redis` and `--cache redis`, e.g. redis://127.0.0.1:6379.
     #[arg(long, env = "BLUEBERRY_REDIS_URL", value_parser = parse_secret, hide_env_values = true)]
     pub redis_url: Option<secrecy::SecretString>,
+
+    /// GitLab's base URL, e.g. https://gitlab.example.com. Without it (and a token) Blueberry
+    /// records in each environment's events what it would have told GitLab.
+    #[arg(long, env = "BLUEBERRY_GITLAB_URL", value_parser = parse_url)]
+    pub gitlab_url: Option<String>,
+
+    /// GitLab token with `api` scope (a project or group access token of a bot user).
+    #[arg(long, env = "BLUEBERRY_GITLAB_TOKEN", value_parser = parse_secret, hide_env_values = true)]
+    pub gitlab_token: Option<secrecy::SecretString>,
+
+    /// Largest webhook body accepted, in bytes.
+    #[arg(long, env = "BLUEBERRY_WEBHOOK_BODY_LIMIT", default_value = "1048576", value_parser = parse_positive)]
+    pub webhook_body_limit: u32,
 }
 
 fn parse_secret(s: &str) -> Result<secrecy::SecretString, String> {
@@ -326,6 +342,11 @@ impl Config {
             && self.redis_url.is_none()
         {
             return fail("--bus redis and --cache redis need --redis-url (BLUEBERRY_REDIS_URL)");
+        }
+        if self.gitlab_url.is_some() != self.gitlab_token.is_some() {
+            return fail(
+                "--gitlab-url and --gitlab-token (BLUEBERRY_GITLAB_URL, BLUEBERRY_GITLAB_TOKEN) go together",
+            );
         }
         if self.role != Role::All {
             if self.queue == QueueKind::Embedded || self.store == StoreKind::Sqlite {

@@ -1,6 +1,7 @@
 //! Adapters: implementations of the ports, chosen once at start-up in `crate::app`.
 
 pub mod firestore;
+pub mod gitlab;
 pub mod gitlab_disabled;
 pub mod kube;
 pub mod local_bus;

@@ -189,4 +189,7 @@ impl Store for CachedStore {
     async fn remember_delivery(&self, key: &str, expires_at: DateTime<Utc>) -> StoreResult<bool> {
         self.inner.remember_delivery(key, expires_at).await
     }
+    async fn forget_delivery(&self, key: &str) -> StoreResult<()> {
+        self.inner.forget_delivery(key).await
+    }
 }

@@ -27,6 +27,15 @@ pub struct ClusterObservation {
     pub sync: Option<String>,
 }
 
+/// The merge request's sticky note and what it last said.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GitLabFeedback {
+    /// The sticky note, edited in place.
+    pub note_id: Option<u64>,
+    /// `{status}@{revision}#{generation}` of the last state GitLab was told about.
+    pub synced: Option<String>,
+}
+
 /// One environment: its identity, its desired state and what was last observed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Environment {
@@ -56,6 +65,9 @@ pub struct Environment {
     /// When the current deployment became ready.
     pub ready_at: Option<DateTime<Utc>>,
     pub observed: ClusterObservation,
+    /// What was last told to GitLab about this environment.
+    #[serde(default)]
+    pub feedback: GitLabFeedback,
     /// Bumped by the store on every write; a write with a stale version is refused.
     pub version: u64,
 }
@@ -97,6 +109,7 @@ impl Environment {
             deployment_started_at: now,
             ready_at: None,
             observed: ClusterObservation::default(),
+            feedback: GitLabFeedback::default(),
             version: 0,
         }
     }
@@ -113,9 +126,14 @@ impl Environment {
                 to: Status::Pending,
             });
         }
-        let (version, generation) = (self.version, self.generation);
+        let (version, generation, feedback) =
+            (self.version, self.generation, self.feedback.clone());
         *self = Self::create(self.id.clone(), new, now);
         self.version = version;
+        self.feedback = GitLabFeedback {
+            note_id: feedback.note_id,
+            synced: None,
+        };
         self.generation = generation + 1;
         Ok(())
     }

@@ -30,6 +30,20 @@ pub enum LifecycleJob {
     Teardown { environment_id: EnvironmentId },
     /// Tear the environment down if it is past its expiry.
     Expire { environment_id: EnvironmentId },
+    /// A merge request event from GitLab: create, redeploy or tear down as the rules say.
+    MergeRequest {
+        environment_id: EnvironmentId,
+        repository_id: String,
+        event: super::gitlab::MergeRequestEvent,
+    },
+    /// A `/blueberry` command from a merge request comment.
+    Command {
+        environment_id: EnvironmentId,
+        repository_id: String,
+        event: super::gitlab::CommandEvent,
+    },
+    /// Tell GitLab where the environment is (sticky note, commit status, deployment).
+    Notify { environment_id: EnvironmentId },
 }
 
 impl LifecycleJob {
@@ -39,7 +53,19 @@ impl LifecycleJob {
             | LifecycleJob::Provision { environment_id, .. }
             | LifecycleJob::Redeploy { environment_id, .. }
             | LifecycleJob::Teardown { environment_id }
-            | LifecycleJob::Expire { environment_id } => environment_id,
+            | LifecycleJob::Expire { environment_id }
+            | LifecycleJob::MergeRequest { environment_id, .. }
+            | LifecycleJob::Command { environment_id, .. }
+            | LifecycleJob::Notify { environment_id } => environment_id,
+        }
+    }
+
+    /// Jobs of one environment run in order; notifications have their own order, so a GitLab
+    /// outage delays notes but never the lifecycle.
+    pub fn ordering_key(&self) -> String {
+        match self {
+            LifecycleJob::Notify { environment_id } => format!("notify:{environment_id}"),
+            other => other.environment_id().to_string(),
         }
     }
 
@@ -51,6 +77,9 @@ impl LifecycleJob {
             LifecycleJob::Redeploy { .. } => "redeploy",
             LifecycleJob::Teardown { .. } => "teardown",
             LifecycleJob::Expire { .. } => "expire",
+            LifecycleJob::MergeRequest { .. } => "merge_request",
+            LifecycleJob::Command { .. } => "command",
+            LifecycleJob::Notify { .. } => "notify",
         }
     }
 }

@@ -24,6 +24,7 @@ fn repo(path: &str) -> Repository {
         config_set_id: Some("cs-1".into()),
         filters: RepositoryFilters::default(),
         webhook_secret_hash: "0".repeat(64),
+        webhook_signing_key: None,
         created_at: now,
         updated_at: now,
     }

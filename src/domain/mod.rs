@@ -1,8 +1,11 @@
 //! The pure domain: no I/O, no async, no framework types.
 
+pub mod commands;
 pub mod environment;
 pub mod event;
+pub mod feedback;
 pub mod git;
+pub mod gitlab;
 pub mod job;
 pub mod manifest;
 pub mod names;
@@ -10,8 +13,11 @@ pub mod overrides;
 pub mod repository;
 pub mod status;
 pub mod ttl;
+pub mod webhook;
 
-pub use environment::{ClusterObservation, Environment, MergeRequest, NewEnvironment};
+pub use environment::{
+    ClusterObservation, Environment, GitLabFeedback, MergeRequest, NewEnvironment,
+};
 pub use event::{EnvironmentEvent, EventKind, NewEvent};
 pub use git::{BranchName, CommitSha};
 pub use job::LifecycleJob;

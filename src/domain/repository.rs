@@ -46,6 +46,10 @@ pub struct Repository {
     pub filters: RepositoryFilters,
     /// SHA-256 (hex) of the webhook secret; the secret itself is shown once and never stored.
     pub webhook_secret_hash: String,
+    /// GitLab's signing token (`whsec_…`) for signed webhooks, when configured. It is needed to
+    /// verify signatures, so it is kept; the API never shows it back.
+    #[serde(default)]
+    pub webhook_signing_key: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -5,6 +5,7 @@ pub mod errors;
 pub mod extract;
 pub mod health;
 pub mod sse;
+pub mod webhook;
 
 use axum::{Json, Router, extract::DefaultBodyLimit, routing::get};
 use tower_http::trace::TraceLayer;
@@ -24,6 +25,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
         (name = "repositories", description = "Connected GitLab projects"),
         (name = "config-sets", description = "What environments deploy"),
         (name = "operations", description = "Health, readiness, metrics"),
+        (name = "webhooks", description = "GitLab webhooks"),
     )
 )]
 struct ApiDoc;
@@ -50,6 +52,7 @@ pub fn router_and_openapi() -> (Router<Context>, utoipa::openapi::OpenApi) {
             api::config_sets::update,
             api::config_sets::delete
         ))
+        .routes(routes!(webhook::receive))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))
@@ -66,7 +69,9 @@ pub fn router(ctx: Context) -> Router {
         )
         .fallback(errors::no_such_route)
         .method_not_allowed_fallback(errors::method_not_allowed)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(
+            BODY_LIMIT.max(ctx.settings.webhook_body_limit),
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(ctx)
 }

@@ -19,16 +19,7 @@ pub struct MergeRequestRef {
     pub iid: u64,
 }
 
-/// GitLab's commit status states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CommitState {
-    Pending,
-    Running,
-    Success,
-    Failed,
-    Canceled,
-}
+pub use crate::domain::feedback::CommitState;
 
 /// GitLab access levels (10 guest … 50 owner).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -132,4 +132,6 @@ pub trait Store: Send + Sync + 'static {
 
     /// Remembers a webhook delivery key until `expires_at`; false when it was already seen.
     async fn remember_delivery(&self, key: &str, expires_at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Forgets a delivery key (its event could not be queued, so GitLab's retry must be taken).
+    async fn forget_delivery(&self, key: &str) -> StoreResult<()>;
 }

@@ -21,6 +21,8 @@ pub struct RepositoryInput {
     pub path_with_namespace: String,
     pub config_set_id: Option<String>,
     pub filters: Option<RepositoryFilters>,
+    /// GitLab's webhook signing token (`whsec_…`); None keeps the current one on update.
+    pub webhook_signing_key: Option<String>,
 }
 
 /// A config set as submitted (create or full update).
@@ -134,6 +136,10 @@ impl CatalogService {
                 ));
             }
         }
+        if let Some(key) = &input.webhook_signing_key {
+            crate::domain::webhook::signing_key_bytes(key)
+                .map_err(|e| ServiceError::invalid("webhook_signing_key", e))?;
+        }
         if let Some(pattern) = input
             .filters
             .as_ref()
@@ -161,6 +167,7 @@ impl CatalogService {
             config_set_id: input.config_set_id,
             filters: input.filters.unwrap_or_default(),
             webhook_secret_hash: hash_secret(&webhook_secret),
+            webhook_signing_key: input.webhook_signing_key,
             created_at: now,
             updated_at: now,
         };
@@ -204,6 +211,9 @@ impl CatalogService {
         repo.path_with_namespace = input.path_with_namespace;
         repo.config_set_id = input.config_set_id;
         repo.filters = input.filters.unwrap_or_default();
+        if input.webhook_signing_key.is_some() {
+            repo.webhook_signing_key = input.webhook_signing_key;
+        }
         repo.updated_at = self.ports.clock.now();
         self.ports.store.update_repository(&repo).await?;
         self.audit(

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{Ports, ServiceError, Settings};
+use crate::domain::feedback::signature;
 use crate::{
     domain::{
         BranchName, CommitSha, Environment, EnvironmentEvent, EnvironmentId, EnvironmentName,
@@ -351,7 +352,24 @@ impl EnvironmentService {
         if let Err(e) = self.ports.bus.publish(&change).await {
             tracing::warn!(env_id = %env.id, error = %e, "could not publish environment change");
         }
-        Ok(change.environment)
+        let saved = change.environment;
+        // Merge request environments tell GitLab about every change worth telling.
+        if saved.merge_request.is_some()
+            && saved.feedback.synced.as_deref() != Some(signature(&saved).as_str())
+        {
+            if let Err(e) = self
+                .enqueue(
+                    LifecycleJob::Notify {
+                        environment_id: saved.id.clone(),
+                    },
+                    None,
+                )
+                .await
+            {
+                tracing::warn!(env_id = %saved.id, error = %e, "could not queue the GitLab notification");
+            }
+        }
+        Ok(saved)
     }
 
     async fn enqueue_apply(&self, env: &Environment) -> Result<(), ServiceError> {
@@ -373,7 +391,7 @@ impl EnvironmentService {
         self.ports
             .queue
             .enqueue(NewJob {
-                ordering_key: job.environment_id().to_string(),
+                ordering_key: job.ordering_key(),
                 payload,
                 not_before,
             })

@@ -1,6 +1,7 @@
 //! Use cases over the ports. HTTP handlers, the webhook receiver and the workers call these;
 //! none of them touches an adapter directly.
 
+pub mod access;
 pub mod catalog;
 pub mod environments;
 mod error;
@@ -39,6 +40,8 @@ pub struct Settings {
     pub max_attempts: u32,
     pub retry_base_delay: Duration,
     pub provision_timeout: Duration,
+    /// Largest webhook body accepted, in bytes.
+    pub webhook_body_limit: usize,
 }
 
 impl Settings {
@@ -56,6 +59,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     pub environments: EnvironmentService,
     pub catalog: CatalogService,
+    /// GitLab member access levels, cached for a minute.
+    pub access: Arc<access::AccessCache>,
 }
 
 impl Context {
@@ -64,6 +69,7 @@ impl Context {
         Self {
             environments: EnvironmentService::new(ports.clone(), settings.clone(), metrics.clone()),
             catalog: CatalogService::new(ports.clone()),
+            access: Arc::new(access::AccessCache::new(Duration::from_secs(60))),
             ports,
             settings,
             metrics,

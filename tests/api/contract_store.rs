@@ -76,6 +76,7 @@ fn repo(id: &str, name: &str, project: u64, cs: Option<&str>) -> Repository {
         config_set_id: cs.map(Into::into),
         filters: RepositoryFilters::default(),
         webhook_secret_hash: "00".repeat(32),
+        webhook_signing_key: None,
         created_at: now,
         updated_at: now,
     }

@@ -197,11 +197,16 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
-    /// Polls until the environment has `status`, failing after `within`.
+    /// Polls until the environment exists and has `status`, failing after `within`.
     pub async fn wait_for_status(&self, id: &str, status: &str, within: Duration) -> Value {
         let deadline = tokio::time::Instant::now() + within;
         loop {
-            let env = self.environment(id).await;
+            let r = self.get(&format!("/api/environments/{id}")).await;
+            let env: Value = if r.status() == StatusCode::NOT_FOUND {
+                Value::Null
+            } else {
+                r.json().await.unwrap()
+            };
             if env["status"] == status {
                 return env;
             }

@@ -164,6 +164,7 @@ fn rendered_manifest() -> blueberry::domain::manifest::Application {
         config_set_id: Some("c".into()),
         filters: RepositoryFilters::default(),
         webhook_secret_hash: String::new(),
+        webhook_signing_key: None,
         created_at: now,
         updated_at: now,
     };

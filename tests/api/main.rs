@@ -1,6 +1,7 @@
 //! Integration tests: the real app on port 0, driven over HTTP.
 
 mod emulators;
+mod gitlab;
 mod helpers;
 
 mod catalog;

@@ -50,6 +50,7 @@ struct Shared {
 
 fn replica(role: &str, port: u16, shared: &Shared, dir: &Path) -> Process {
     let log = std::fs::File::create(dir.join(format!("{role}-{port}.log"))).unwrap();
+    let log_err = log.try_clone().unwrap();
     Process(
         Command::new(env!("CARGO_BIN_EXE_blueberry"))
             .args([
@@ -94,14 +95,14 @@ fn replica(role: &str, port: u16, shared: &Shared, dir: &Path) -> Process {
                 "--retry-base-delay-ms",
                 "300",
             ])
-            .args(["--workers", "4"])
+            .args(["--workers", "3"])
             .arg("--kubeconfig")
             .arg(&shared.kubeconfig)
             .arg("--data-dir")
             .arg(dir.join(format!("data-{port}")))
             .env_remove("FIRESTORE_EMULATOR_HOST")
-            .stdout(Stdio::null())
-            .stderr(log)
+            .stdout(log)
+            .stderr(log_err)
             .spawn()
             .unwrap(),
     )
@@ -177,7 +178,7 @@ async fn api_and_worker_replicas_share_the_work_and_every_sse_client_sees_every_
 
     let mut statuses: HashMap<String, Vec<String>> = HashMap::new();
     let mut last_id = 0u64;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
     while statuses
         .values()
         .filter(|s| s.last().is_some_and(|x| x == "ready"))
@@ -233,6 +234,21 @@ async fn api_and_worker_replicas_share_the_work_and_every_sse_client_sees_every_
         .await
         .unwrap();
     assert_eq!(list["items"].as_array().unwrap().len(), COUNT);
+    // API replicas served; only workers ran jobs.
+    for api in [&a, &b] {
+        let metrics = http
+            .get(format!("{api}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            !metrics.contains("blueberry_jobs_total{"),
+            "an API replica ran jobs:\n{metrics}"
+        );
+    }
     let apps: Value = http
         .get(format!(
             "http://127.0.0.1:{sim_port}/apis/argoproj.io/v1alpha1/namespaces/argocd/applications"

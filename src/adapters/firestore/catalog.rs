@@ -134,63 +134,66 @@ pub async fn find_repository_by_project(
 /// with its id either).
 async fn put_repository(db: &FirestoreDb, repo: &Repository, create: bool) -> StoreResult<()> {
     let doc = repo_doc(repo)?;
-    db.run_transaction(|db, tx| {
-        let doc = doc.clone();
-        async move {
-            let existing: Option<RepoDoc> = db
-                .fluent()
-                .select()
-                .by_id_in(REPOSITORIES)
-                .obj()
-                .one(&doc.id)
-                .await?;
-            match (create, existing.is_some()) {
-                (true, true) => {
+    db.run_transaction_with_options(
+        |db, tx| {
+            let doc = doc.clone();
+            async move {
+                let existing: Option<RepoDoc> = db
+                    .fluent()
+                    .select()
+                    .by_id_in(REPOSITORIES)
+                    .obj()
+                    .one(&doc.id)
+                    .await?;
+                match (create, existing.is_some()) {
+                    (true, true) => {
+                        return Err(permanent(
+                            tx,
+                            StoreError::Conflict(format!("repository `{}` already exists", doc.id)),
+                        ));
+                    }
+                    (false, false) => {
+                        return Err(permanent(
+                            tx,
+                            StoreError::NotFound(format!("repository `{}`", doc.id)),
+                        ));
+                    }
+                    _ => {}
+                }
+                let clashes: Vec<RepoDoc> = db
+                    .fluent()
+                    .select()
+                    .from(REPOSITORIES)
+                    .filter(|q| {
+                        q.for_any([
+                            q.field("name").eq(doc.name.clone()),
+                            q.field("gitlab_project_id").eq(doc.gitlab_project_id),
+                        ])
+                    })
+                    .obj()
+                    .query()
+                    .await?;
+                if clashes.iter().any(|c| c.id != doc.id) {
                     return Err(permanent(
                         tx,
-                        StoreError::Conflict(format!("repository `{}` already exists", doc.id)),
+                        StoreError::Conflict(format!(
+                            "a repository named `{}` or for GitLab project {} is already connected",
+                            doc.name, doc.gitlab_project_id
+                        )),
                     ));
                 }
-                (false, false) => {
-                    return Err(permanent(
-                        tx,
-                        StoreError::NotFound(format!("repository `{}`", doc.id)),
-                    ));
-                }
-                _ => {}
+                db.fluent()
+                    .update()
+                    .in_col(REPOSITORIES)
+                    .document_id(&doc.id)
+                    .object(&doc)
+                    .add_to_transaction(tx)?;
+                Ok(())
             }
-            let clashes: Vec<RepoDoc> = db
-                .fluent()
-                .select()
-                .from(REPOSITORIES)
-                .filter(|q| {
-                    q.for_any([
-                        q.field("name").eq(doc.name.clone()),
-                        q.field("gitlab_project_id").eq(doc.gitlab_project_id),
-                    ])
-                })
-                .obj()
-                .query()
-                .await?;
-            if clashes.iter().any(|c| c.id != doc.id) {
-                return Err(permanent(
-                    tx,
-                    StoreError::Conflict(format!(
-                        "a repository named `{}` or for GitLab project {} is already connected",
-                        doc.name, doc.gitlab_project_id
-                    )),
-                ));
-            }
-            db.fluent()
-                .update()
-                .in_col(REPOSITORIES)
-                .document_id(&doc.id)
-                .object(&doc)
-                .add_to_transaction(tx)?;
-            Ok(())
-        }
-        .boxed()
-    })
+            .boxed()
+        },
+        super::transaction_options(),
+    )
     .await
     .map_err(fs_err)
 }
@@ -220,9 +223,10 @@ async fn live_environments(
 }
 
 pub async fn delete_repository(db: &FirestoreDb, id: &str) -> StoreResult<()> {
-    db.run_transaction(|db, tx| {
-        let id = id.to_owned();
-        async move {
+    db.run_transaction_with_options(
+        |db, tx| {
+            let id = id.to_owned();
+            async move {
             let existing: Option<RepoDoc> = db
                 .fluent()
                 .select()
@@ -253,7 +257,9 @@ pub async fn delete_repository(db: &FirestoreDb, id: &str) -> StoreResult<()> {
             Ok(())
         }
         .boxed()
-    })
+        },
+        super::transaction_options(),
+    )
     .await
     .map_err(fs_err)
 }
@@ -264,58 +270,61 @@ async fn put_config_set(db: &FirestoreDb, set: &ConfigSet, create: bool) -> Stor
         name: set.name.clone(),
         doc: serde_json::to_string(set).map_err(corrupt)?,
     };
-    db.run_transaction(|db, tx| {
-        let doc = doc.clone();
-        async move {
-            let existing: Option<SetDoc> = db
-                .fluent()
-                .select()
-                .by_id_in(CONFIG_SETS)
-                .obj()
-                .one(&doc.id)
-                .await?;
-            match (create, existing.is_some()) {
-                (true, true) => {
+    db.run_transaction_with_options(
+        |db, tx| {
+            let doc = doc.clone();
+            async move {
+                let existing: Option<SetDoc> = db
+                    .fluent()
+                    .select()
+                    .by_id_in(CONFIG_SETS)
+                    .obj()
+                    .one(&doc.id)
+                    .await?;
+                match (create, existing.is_some()) {
+                    (true, true) => {
+                        return Err(permanent(
+                            tx,
+                            StoreError::Conflict(format!("config set `{}` already exists", doc.id)),
+                        ));
+                    }
+                    (false, false) => {
+                        return Err(permanent(
+                            tx,
+                            StoreError::NotFound(format!("config set `{}`", doc.id)),
+                        ));
+                    }
+                    _ => {}
+                }
+                let same_name: Vec<SetDoc> = db
+                    .fluent()
+                    .select()
+                    .from(CONFIG_SETS)
+                    .filter(|q| q.for_all([q.field("name").eq(doc.name.clone())]))
+                    .obj()
+                    .query()
+                    .await?;
+                if same_name.iter().any(|c| c.id != doc.id) {
                     return Err(permanent(
                         tx,
-                        StoreError::Conflict(format!("config set `{}` already exists", doc.id)),
+                        StoreError::Conflict(format!(
+                            "a config set named `{}` already exists",
+                            doc.name
+                        )),
                     ));
                 }
-                (false, false) => {
-                    return Err(permanent(
-                        tx,
-                        StoreError::NotFound(format!("config set `{}`", doc.id)),
-                    ));
-                }
-                _ => {}
+                db.fluent()
+                    .update()
+                    .in_col(CONFIG_SETS)
+                    .document_id(&doc.id)
+                    .object(&doc)
+                    .add_to_transaction(tx)?;
+                Ok(())
             }
-            let same_name: Vec<SetDoc> = db
-                .fluent()
-                .select()
-                .from(CONFIG_SETS)
-                .filter(|q| q.for_all([q.field("name").eq(doc.name.clone())]))
-                .obj()
-                .query()
-                .await?;
-            if same_name.iter().any(|c| c.id != doc.id) {
-                return Err(permanent(
-                    tx,
-                    StoreError::Conflict(format!(
-                        "a config set named `{}` already exists",
-                        doc.name
-                    )),
-                ));
-            }
-            db.fluent()
-                .update()
-                .in_col(CONFIG_SETS)
-                .document_id(&doc.id)
-                .object(&doc)
-                .add_to_transaction(tx)?;
-            Ok(())
-        }
-        .boxed()
-    })
+            .boxed()
+        },
+        super::transaction_options(),
+    )
     .await
     .map_err(fs_err)
 }
@@ -329,7 +338,7 @@ pub async fn update_config_set(db: &FirestoreDb, set: &ConfigSet) -> StoreResult
 }
 
 pub async fn delete_config_set(db: &FirestoreDb, id: &str) -> StoreResult<()> {
-    db.run_transaction(|db, tx| {
+    db.run_transaction_with_options(|db, tx| {
         let id = id.to_owned();
         async move {
             let existing: Option<SetDoc> = db.fluent().select().by_id_in(CONFIG_SETS).obj().one(&id).await?;
@@ -352,7 +361,7 @@ pub async fn delete_config_set(db: &FirestoreDb, id: &str) -> StoreResult<()> {
             Ok(())
         }
         .boxed()
-    })
+    }, super::transaction_options())
     .await
     .map_err(fs_err)
 }
@@ -408,35 +417,49 @@ pub async fn remember_delivery(
     expires_at: DateTime<Utc>,
 ) -> StoreResult<bool> {
     let key_hash = hex::encode(Sha256::digest(key.as_bytes()));
-    db.run_transaction(|db, tx| {
-        let key_hash = key_hash.clone();
-        async move {
-            let existing: Option<DeliveryDoc> = db
-                .fluent()
-                .select()
-                .by_id_in(DELIVERIES)
-                .obj()
-                .one(&key_hash)
-                .await?;
-            if existing.is_some_and(|d| d.expires_at > jiff::Timestamp::now()) {
-                return Ok(false);
+    db.run_transaction_with_options(
+        |db, tx| {
+            let key_hash = key_hash.clone();
+            async move {
+                let existing: Option<DeliveryDoc> = db
+                    .fluent()
+                    .select()
+                    .by_id_in(DELIVERIES)
+                    .obj()
+                    .one(&key_hash)
+                    .await?;
+                if existing.is_some_and(|d| d.expires_at > jiff::Timestamp::now()) {
+                    return Ok(false);
+                }
+                let expires_at = jiff::Timestamp::from_second(expires_at.timestamp())
+                    .map_err(|e| permanent(tx, corrupt(e)))?;
+                let doc = DeliveryDoc {
+                    key_hash: key_hash.clone(),
+                    expires_at,
+                };
+                db.fluent()
+                    .update()
+                    .in_col(DELIVERIES)
+                    .document_id(&key_hash)
+                    .object(&doc)
+                    .add_to_transaction(tx)?;
+                Ok(true)
             }
-            let expires_at = jiff::Timestamp::from_second(expires_at.timestamp())
-                .map_err(|e| permanent(tx, corrupt(e)))?;
-            let doc = DeliveryDoc {
-                key_hash: key_hash.clone(),
-                expires_at,
-            };
-            db.fluent()
-                .update()
-                .in_col(DELIVERIES)
-                .document_id(&key_hash)
-                .object(&doc)
-                .add_to_transaction(tx)?;
-            Ok(true)
-        }
-        .boxed()
-    })
+            .boxed()
+        },
+        super::transaction_options(),
+    )
     .await
     .map_err(fs_err)
+}
+
+pub async fn forget_delivery(db: &FirestoreDb, key: &str) -> StoreResult<()> {
+    let key_hash = hex::encode(Sha256::digest(key.as_bytes()));
+    db.fluent()
+        .delete()
+        .from(DELIVERIES)
+        .document_id(&key_hash)
+        .execute()
+        .await
+        .map_err(fs_err)
 }

@@ -114,7 +114,7 @@ pub async fn save(
     env: &Environment,
     events: &[NewEvent],
 ) -> StoreResult<EnvironmentChange> {
-    db.run_transaction(|db, tx| {
+    db.run_transaction_with_options(|db, tx| {
         let (env, events) = (env.clone(), events.to_vec());
         async move {
             let id = env.id.to_string();
@@ -160,7 +160,7 @@ pub async fn save(
             Ok(EnvironmentChange { seq: seq as u64, environment: saved })
         }
         .boxed()
-    })
+    }, super::transaction_options())
     .await
     .map_err(fs_err)
 }
@@ -170,34 +170,37 @@ pub async fn append_events(
     id: &EnvironmentId,
     events: &[NewEvent],
 ) -> StoreResult<()> {
-    db.run_transaction(|db, tx| {
-        let (id, events) = (id.to_string(), events.to_vec());
-        async move {
-            let Some(mut stored) = db
-                .fluent()
-                .select()
-                .by_id_in(ENVIRONMENTS)
-                .obj::<EnvDoc>()
-                .one(&id)
-                .await?
-            else {
-                return Err(permanent(
-                    tx,
-                    StoreError::NotFound(format!("environment `{id}`")),
-                ));
-            };
-            add_events(&db, tx, &id, stored.events, &events, &ts(Utc::now()))?;
-            stored.events += events.len() as i64;
-            db.fluent()
-                .update()
-                .in_col(ENVIRONMENTS)
-                .document_id(&id)
-                .object(&stored)
-                .add_to_transaction(tx)?;
-            Ok(())
-        }
-        .boxed()
-    })
+    db.run_transaction_with_options(
+        |db, tx| {
+            let (id, events) = (id.to_string(), events.to_vec());
+            async move {
+                let Some(mut stored) = db
+                    .fluent()
+                    .select()
+                    .by_id_in(ENVIRONMENTS)
+                    .obj::<EnvDoc>()
+                    .one(&id)
+                    .await?
+                else {
+                    return Err(permanent(
+                        tx,
+                        StoreError::NotFound(format!("environment `{id}`")),
+                    ));
+                };
+                add_events(&db, tx, &id, stored.events, &events, &ts(Utc::now()))?;
+                stored.events += events.len() as i64;
+                db.fluent()
+                    .update()
+                    .in_col(ENVIRONMENTS)
+                    .document_id(&id)
+                    .object(&stored)
+                    .add_to_transaction(tx)?;
+                Ok(())
+            }
+            .boxed()
+        },
+        super::transaction_options(),
+    )
     .await
     .map_err(fs_err)
 }

@@ -42,6 +42,14 @@ pub struct FirestoreStore {
     db: FirestoreDb,
 }
 
+/// Transactions retry contention aborts (ABORTED, lock timeouts) more than the default: every
+/// environment write touches the change counter, so concurrent writers do collide.
+pub(crate) fn transaction_options() -> firestore::FirestoreTransactionOptions {
+    firestore::FirestoreTransactionOptions::new()
+        .with_max_retries(12)
+        .with_retry_max_elapsed_time(std::time::Duration::from_secs(30))
+}
+
 /// Maps Firestore errors onto the port's classes.
 pub(crate) fn fs_err(e: FirestoreError) -> StoreError {
     match e {
@@ -185,5 +193,8 @@ impl Store for FirestoreStore {
     }
     async fn remember_delivery(&self, key: &str, expires_at: DateTime<Utc>) -> StoreResult<bool> {
         catalog::remember_delivery(&self.db, key, expires_at).await
+    }
+    async fn forget_delivery(&self, key: &str) -> StoreResult<()> {
+        catalog::forget_delivery(&self.db, key).await
     }
 }

@@ -298,4 +298,15 @@ impl Store for SqliteStore {
             })
             .await
     }
+
+    async fn forget_delivery(&self, key: &str) -> StoreResult<()> {
+        let key = key.to_owned();
+        self.db
+            .call(move |c| {
+                c.execute("DELETE FROM webhook_deliveries WHERE key = ?1", [&key])
+                    .map(|_| ())
+                    .map_err(db_err)
+            })
+            .await
+    }
 }

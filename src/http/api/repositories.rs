@@ -37,6 +37,9 @@ pub struct RepositoryRequest {
     pub config_set_id: Option<String>,
     #[serde(default)]
     pub filters: Option<RepositoryFilters>,
+    /// GitLab's signing token (`whsec_…`) to accept signed webhooks; write-only.
+    #[serde(default)]
+    pub webhook_signing_key: Option<String>,
 }
 
 impl From<RepositoryRequest> for RepositoryInput {
@@ -47,6 +50,7 @@ impl From<RepositoryRequest> for RepositoryInput {
             path_with_namespace: r.path_with_namespace,
             config_set_id: r.config_set_id,
             filters: r.filters,
+            webhook_signing_key: r.webhook_signing_key,
         }
     }
 }
@@ -61,6 +65,8 @@ pub struct RepositoryResponse {
     pub filters: RepositoryFilters,
     /// Where GitLab should send merge request and comment events.
     pub webhook_url: String,
+    /// Whether signed webhooks (a signing key) are configured.
+    pub webhook_signing: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -83,6 +89,7 @@ fn respond(ctx: &Context, r: &Repository) -> RepositoryResponse {
         config_set_id: r.config_set_id.clone(),
         filters: r.filters.clone(),
         webhook_url: format!("{}/webhooks/gitlab", ctx.settings.public_url),
+        webhook_signing: r.webhook_signing_key.is_some(),
         created_at: r.created_at,
         updated_at: r.updated_at,
     }

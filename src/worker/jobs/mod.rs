@@ -3,7 +3,10 @@
 //! twice or after a crash does no harm.
 
 mod apply;
+mod command;
 mod expire;
+mod merge_request;
+pub mod notify;
 mod provision;
 mod redeploy;
 mod teardown;
@@ -45,6 +48,17 @@ pub async fn run(ctx: &Context, job: LifecycleJob) -> Result<JobOutcome, Service
         } => redeploy::run(ctx, &environment_id, sha, &actor).await,
         LifecycleJob::Teardown { environment_id } => teardown::run(ctx, &environment_id).await,
         LifecycleJob::Expire { environment_id } => expire::run(ctx, &environment_id).await,
+        LifecycleJob::MergeRequest {
+            environment_id,
+            repository_id,
+            event,
+        } => merge_request::run(ctx, &environment_id, &repository_id, &event).await,
+        LifecycleJob::Command {
+            environment_id,
+            event,
+            ..
+        } => command::run(ctx, &environment_id, &event).await,
+        LifecycleJob::Notify { environment_id } => notify::run(ctx, &environment_id).await,
     }
 }
 

@@ -1,0 +1,181 @@
+//! What Blueberry tells a merge request: the sticky note, the commit status, the GitLab
+//! environment name. Pure rendering; the notify job sends it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Environment, Status};
+
+/// Hidden marker in every note Blueberry writes, so its own notes are never read as commands.
+pub const MARKER: &str = "<!-- blueberry -->";
+
+/// GitLab's commit status states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CommitState {
+    Pending,
+    Running,
+    Success,
+    Failed,
+    Canceled,
+}
+
+impl CommitState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommitState::Pending => "pending",
+            CommitState::Running => "running",
+            CommitState::Success => "success",
+            CommitState::Failed => "failed",
+            CommitState::Canceled => "canceled",
+        }
+    }
+}
+
+/// The commit status name Blueberry owns.
+pub const COMMIT_STATUS_NAME: &str = "blueberry/environment";
+
+/// The commit status for the environment's current deployment.
+pub fn commit_state(env: &Environment) -> CommitState {
+    match env.status {
+        Status::Pending if env.observed.health.is_some() => CommitState::Running,
+        Status::Pending => CommitState::Pending,
+        Status::Ready => CommitState::Success,
+        Status::Failed => CommitState::Failed,
+        Status::Deleting | Status::Terminated => CommitState::Canceled,
+    }
+}
+
+/// What GitLab was last told, to skip repeats: status, commit state, revision, deployment, expiry.
+pub fn signature(env: &Environment) -> String {
+    format!(
+        "{}:{}@{}#{}~{}",
+        env.status,
+        commit_state(env).as_str(),
+        env.target_revision(),
+        env.generation,
+        env.expires_at.timestamp()
+    )
+}
+
+/// The GitLab environment an MR's deployments are recorded under ("View app").
+pub fn gitlab_environment_name(iid: u64) -> String {
+    format!("review/pr-{iid}")
+}
+
+fn human_left(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let left = expires_at - now;
+    if left <= chrono::Duration::zero() {
+        return "expired".into();
+    }
+    let (h, m) = (left.num_hours(), left.num_minutes() % 60);
+    if h >= 48 {
+        format!("{} days", h / 24)
+    } else {
+        format!("{h} h {m} min")
+    }
+}
+
+/// The sticky note, rewritten in place as the environment changes.
+pub fn sticky_note(
+    env: &Environment,
+    app_url: &str,
+    status_page: &str,
+    now: DateTime<Utc>,
+) -> String {
+    let icon = match env.status {
+        Status::Pending => "🟡",
+        Status::Ready => "🟢",
+        Status::Failed => "🔴",
+        Status::Deleting => "⚪",
+        Status::Terminated => "⚫",
+    };
+    let mut lines = vec![
+        MARKER.to_owned(),
+        format!(
+            "### {icon} Blueberry environment `{}` is **{}**",
+            env.id, env.status
+        ),
+        String::new(),
+        format!(
+            "| | |\n|---|---|\n| App | {app_url} |\n| Status page | {status_page} |\n| Revision | `{}` |",
+            env.target_revision()
+        ),
+    ];
+    if env.status.is_live() && env.status != Status::Deleting {
+        lines.push(format!(
+            "| Expires | {} (in {}) |",
+            env.expires_at.format("%Y-%m-%d %H:%M UTC"),
+            human_left(env.expires_at, now)
+        ));
+    }
+    if env.status == Status::Failed {
+        if let Some(m) = &env.status_message {
+            lines.push(format!(
+                "| Last error | {} |",
+                m.replace('|', "\\|").replace('\n', " ")
+            ));
+        }
+    }
+    lines.push(String::new());
+    lines.push("Commands: `/blueberry redeploy`, `/blueberry extend [hours]`, `/blueberry destroy`, `/blueberry status`, `/blueberry help`".into());
+    lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::*;
+    use chrono::TimeZone;
+
+    fn env(now: DateTime<Utc>) -> Environment {
+        let name = EnvironmentName::for_merge_request(42);
+        Environment::create(
+            EnvironmentId::derive(&name, &RepositoryName::parse("shop").unwrap()),
+            NewEnvironment {
+                name,
+                repository_id: "r".into(),
+                config_set_id: None,
+                branch: BranchName::parse("feature/x").unwrap(),
+                sha: Some(CommitSha::parse("da1560886d4f094c3e6c9ef40349f7d38b5d27d7").unwrap()),
+                merge_request: None,
+                ttl_hours: TtlHours::default(),
+                helm_values_override: None,
+            },
+            now,
+        )
+    }
+
+    #[test]
+    fn commit_states_follow_the_lifecycle() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let mut e = env(now);
+        assert_eq!(commit_state(&e), CommitState::Pending);
+        e.observed.health = Some("Progressing".into());
+        assert_eq!(commit_state(&e), CommitState::Running);
+        e.status = Status::Ready;
+        assert_eq!(commit_state(&e), CommitState::Success);
+        e.status = Status::Failed;
+        assert_eq!(commit_state(&e), CommitState::Failed);
+    }
+
+    #[test]
+    fn the_sticky_note_shows_urls_expiry_and_the_last_error() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let mut e = env(now);
+        let note = sticky_note(
+            &e,
+            "https://pr-42-shop.example.com",
+            "https://bb/environments/pr-42-shop",
+            now,
+        );
+        assert!(note.starts_with(MARKER));
+        assert!(note.contains("**pending**") && note.contains("https://pr-42-shop.example.com"));
+        assert!(note.contains("https://bb/environments/pr-42-shop"));
+        assert!(note.contains("in 3 days"), "{note}");
+        e.status = Status::Failed;
+        e.status_message = Some("Degraded | boom\nline".into());
+        let note = sticky_note(&e, "a", "b", now);
+        assert!(note.contains("Degraded \\| boom line"));
+    }
+}
