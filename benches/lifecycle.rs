@@ -9,6 +9,8 @@ use blueberry::{app::Application, clock::SystemClock, config::Config, domain::St
 use futures::future::join_all;
 use serde_json::{Value, json};
 
+const TOKEN: &str = "bb_bench-admin-0123456789abcdef0123456789abcdef";
+
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -31,6 +33,7 @@ async fn main() -> anyhow::Result<()> {
         data_dir: dir.path().to_path_buf(),
         sim_ready_delay_ms: 0,
         workers,
+        bootstrap_token: Some(TOKEN.to_owned().into()),
         ..Config::default()
     };
     let app = Application::build_with_clock(config, Arc::new(SystemClock)).await?;
@@ -39,7 +42,14 @@ async fn main() -> anyhow::Result<()> {
     let server = tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
-    let http = reqwest::Client::new();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {TOKEN}").parse()?,
+    );
+    let http = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()?;
     let cs: Value = http
         .post(format!("{url}/api/config-sets"))
         .json(&json!({"name": "web", "repo_url": "https://e.com/r.git", "path": "helm/environment", "target_revision": "main"}))

@@ -91,8 +91,21 @@ impl Application {
             retry_base_delay: config.retry_base_delay(),
             provision_timeout: config.provision_timeout(),
             webhook_body_limit: config.webhook_body_limit as usize,
+            session_key: session_key(&config),
+            protect_metrics: config.protect_metrics,
         };
         let ctx = Context::new(ports, settings, Arc::new(Metrics::default()));
+        let given = config
+            .bootstrap_token
+            .as_ref()
+            .map(|t| t.expose_secret().to_owned());
+        if let Some(secret) = ctx.tokens.bootstrap(given.as_deref()).await? {
+            // Shown once, on the terminal only: never through the log.
+            eprintln!(
+                "\n  Blueberry created an admin token (shown once):\n\n    {secret}\n\n  Log in at {url}/login?token={secret}\n  or use it with curl: -H 'Authorization: Bearer {secret}'\n",
+                url = ctx.settings.public_url
+            );
+        }
         Ok(Self {
             listener,
             addr,
@@ -130,8 +143,10 @@ impl Application {
         let mut tasks = JoinSet::new();
         let ctx = self.ctx.clone();
         if self.config.role.runs_workers() {
-            if let Err(e) = worker::reaper::resume_unfinished(&ctx).await {
-                tracing::warn!(error = %e, "could not resume unfinished environments");
+            match worker::reaper::resume_unfinished(&ctx).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(count = n, "resumed unfinished environments"),
+                Err(e) => tracing::warn!(error = %e, "could not resume unfinished environments"),
             }
             if let Err(e) = worker::reconcile::reconcile_once(&ctx).await {
                 tracing::warn!(error = %e, "could not compare environments with the cluster");
@@ -146,6 +161,7 @@ impl Application {
             tasks.spawn(worker::reaper::run(
                 ctx.clone(),
                 self.config.reaper_interval(),
+                self.config.stale_after(),
                 stop_rx.clone(),
             ));
         }
@@ -165,6 +181,17 @@ impl Application {
         while tasks.join_next().await.is_some() {}
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+fn session_key(config: &Config) -> secrecy::SecretSlice<u8> {
+    match &config.session_key {
+        Some(k) => k.expose_secret().as_bytes().to_vec().into(),
+        None => {
+            let mut key = vec![0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+            key.into()
+        }
     }
 }
 
@@ -239,6 +266,7 @@ async fn connect_store_and_queue(
                 create: config.pubsub_create,
                 max_deliveries: config.max_deliveries,
                 ack_deadline_secs: config.job_lease_secs,
+                ordering: !config.pubsub_unordered,
             };
             Arc::new(
                 PubSubQueue::connect(settings, clock)

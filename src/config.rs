@@ -19,6 +19,7 @@
 //! | `--provision-timeout-secs` | `BLUEBERRY_PROVISION_TIMEOUT_SECS` | `600` |
 //! | `--reaper-interval-secs` | `BLUEBERRY_REAPER_INTERVAL_SECS` | `60` |
 //! | `--job-lease-secs` | `BLUEBERRY_JOB_LEASE_SECS` | `60` |
+//! | `--stale-after-secs` | `BLUEBERRY_STALE_AFTER_SECS` | `900` |
 //! | `--max-deliveries` | `BLUEBERRY_MAX_DELIVERIES` | `20` |
 //! | `--role` | `BLUEBERRY_ROLE` | `all` (`api`, `worker`) |
 //! | `--store` | `BLUEBERRY_STORE` | `sqlite` (`firestore`) |
@@ -37,6 +38,9 @@
 //! | `--gitlab-url` | `BLUEBERRY_GITLAB_URL` | none: GitLab feedback is only recorded |
 //! | `--gitlab-token` | `BLUEBERRY_GITLAB_TOKEN` | none (secret) |
 //! | `--webhook-body-limit` | `BLUEBERRY_WEBHOOK_BODY_LIMIT` | `1048576` bytes |
+//! | `--bootstrap-token` | `BLUEBERRY_BOOTSTRAP_TOKEN` | none: a fresh admin token is printed once (secret) |
+//! | `--session-key` | `BLUEBERRY_SESSION_KEY` | random per process (secret; set it when running replicas) |
+//! | `--protect-metrics` | `BLUEBERRY_PROTECT_METRICS` | off |
 //! | `--log-format` | `BLUEBERRY_LOG_FORMAT` | `text` |
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
@@ -274,6 +278,11 @@ pub struct Config {
     )]
     pub pubsub_dead_letter_topic: String,
 
+    /// Publish without Pub/Sub ordering keys: for the emulator, which never redelivers ordered
+    /// messages a crashed subscriber held. Production keeps ordering on.
+    #[arg(long, env = "BLUEBERRY_PUBSUB_UNORDERED")]
+    pub pubsub_unordered: bool,
+
     /// Create the topics and subscription at start when missing (emulator, development);
     /// otherwise they must exist (Terraform creates them).
     #[arg(long, env = "BLUEBERRY_PUBSUB_CREATE")]
@@ -295,6 +304,32 @@ pub struct Config {
     /// Largest webhook body accepted, in bytes.
     #[arg(long, env = "BLUEBERRY_WEBHOOK_BODY_LIMIT", default_value = "1048576", value_parser = parse_positive)]
     pub webhook_body_limit: u32,
+
+    /// An admin API token (`bb_` + at least 32 characters) to create if missing, for scripted
+    /// set-ups. Without it, the first start prints a fresh admin token and login URL once.
+    #[arg(long, env = "BLUEBERRY_BOOTSTRAP_TOKEN", value_parser = parse_secret, hide_env_values = true)]
+    pub bootstrap_token: Option<secrecy::SecretString>,
+
+    /// Key that signs browser session cookies (at least 32 characters). Random per process when
+    /// absent, which logs everyone out on restart and does not work across replicas.
+    #[arg(long, env = "BLUEBERRY_SESSION_KEY", value_parser = parse_session_key, hide_env_values = true)]
+    pub session_key: Option<secrecy::SecretString>,
+
+    /// A pending or deleting environment that has not changed for this long gets its next step
+    /// queued again (a job lost with a crashed worker). Keep it above the provision timeout.
+    #[arg(long, env = "BLUEBERRY_STALE_AFTER_SECS", default_value = "900", value_parser = parse_positive)]
+    pub stale_after_secs: u32,
+
+    /// Require a viewer token for `/metrics` (public by default, for Prometheus).
+    #[arg(long, env = "BLUEBERRY_PROTECT_METRICS")]
+    pub protect_metrics: bool,
+}
+
+fn parse_session_key(s: &str) -> Result<secrecy::SecretString, String> {
+    if s.len() < 32 {
+        return Err("must be at least 32 characters".into());
+    }
+    Ok(secrecy::SecretString::from(s.to_owned()))
 }
 
 fn parse_secret(s: &str) -> Result<secrecy::SecretString, String> {
@@ -388,6 +423,10 @@ impl Config {
 
     pub fn job_lease(&self) -> Duration {
         Duration::from_secs(u64::from(self.job_lease_secs))
+    }
+
+    pub fn stale_after(&self) -> Duration {
+        Duration::from_secs(u64::from(self.stale_after_secs))
     }
 
     pub fn reaper_interval(&self) -> Duration {

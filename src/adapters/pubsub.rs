@@ -34,6 +34,7 @@ use crate::{
 
 const ATTR_NOT_BEFORE: &str = "not_before";
 const ATTR_DELIVERIES: &str = "deliveries";
+const ATTR_KEY: &str = "ordering_key";
 
 /// Where and how to reach Pub/Sub.
 #[derive(Debug, Clone)]
@@ -49,6 +50,10 @@ pub struct PubSubSettings {
     pub max_deliveries: u32,
     /// The subscription's ack deadline: how soon a crashed worker's job is redelivered.
     pub ack_deadline_secs: u32,
+    /// Publish with Pub/Sub ordering keys (production). Off, the key travels as an attribute
+    /// and is still served one job at a time per process; the emulator needs this, as it never
+    /// redelivers ordered messages that a crashed subscriber held.
+    pub ordering: bool,
 }
 
 impl PubSubSettings {
@@ -167,7 +172,7 @@ impl PubSubQueue {
             .create_subscription()
             .set_name(s.subscription_path())
             .set_topic(s.topic_path(&s.topic))
-            .set_enable_message_ordering(true)
+            .set_enable_message_ordering(s.ordering)
             .set_ack_deadline_seconds(s.ack_deadline_secs.clamp(10, 600) as i32)
             .set_dead_letter_policy(
                 DeadLetterPolicy::new()
@@ -210,14 +215,19 @@ impl PubSubQueue {
         not_before: Option<DateTime<Utc>>,
         deliveries: u32,
     ) -> QueueResult<String> {
-        let mut attributes = HashMap::from([(ATTR_DELIVERIES.to_owned(), deliveries.to_string())]);
+        let mut attributes = HashMap::from([
+            (ATTR_DELIVERIES.to_owned(), deliveries.to_string()),
+            (ATTR_KEY.to_owned(), key.to_owned()),
+        ]);
         if let Some(t) = not_before {
             attributes.insert(ATTR_NOT_BEFORE.to_owned(), t.to_rfc3339());
         }
-        let message = Message::new()
+        let mut message = Message::new()
             .set_data(payload.to_string())
-            .set_ordering_key(key.to_owned())
             .set_attributes(attributes);
+        if self.settings.ordering {
+            message = message.set_ordering_key(key.to_owned());
+        }
         to.publish(message).await.map_err(unavailable)
     }
 
@@ -266,7 +276,7 @@ async fn consume(
                     s.arrivals += 1;
                     let held = Held {
                         arrival: s.arrivals,
-                        key: message.ordering_key.clone(),
+                        key: attr(ATTR_KEY).unwrap_or_else(|| message.ordering_key.clone()),
                         payload,
                         message_id: message.message_id.clone(),
                         not_before: attr(ATTR_NOT_BEFORE)

@@ -11,6 +11,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use redis::{Script, aio::ConnectionManager};
 
+use crate::domain::auth::ApiToken;
+
 use crate::{
     domain::{
         ConfigSet, Environment, EnvironmentEvent, EnvironmentId, NewEvent, Repository, Status,
@@ -188,6 +190,21 @@ impl Store for CachedStore {
     }
     async fn remember_delivery(&self, key: &str, expires_at: DateTime<Utc>) -> StoreResult<bool> {
         self.inner.remember_delivery(key, expires_at).await
+    }
+    async fn create_token(&self, t: &ApiToken) -> StoreResult<()> {
+        self.inner.create_token(t).await
+    }
+    async fn find_token_by_hash(&self, hash: &str) -> StoreResult<Option<ApiToken>> {
+        self.inner.find_token_by_hash(hash).await
+    }
+    async fn get_token(&self, id: &str) -> StoreResult<Option<ApiToken>> {
+        self.inner.get_token(id).await
+    }
+    async fn list_tokens(&self) -> StoreResult<Vec<ApiToken>> {
+        self.inner.list_tokens().await
+    }
+    async fn update_token(&self, t: &ApiToken) -> StoreResult<()> {
+        self.inner.update_token(t).await
     }
     async fn forget_delivery(&self, key: &str) -> StoreResult<()> {
         self.inner.forget_delivery(key).await

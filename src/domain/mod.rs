@@ -1,5 +1,6 @@
 //! The pure domain: no I/O, no async, no framework types.
 
+pub mod auth;
 pub mod commands;
 pub mod environment;
 pub mod event;

@@ -86,6 +86,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::BadRequest(m) => ApiError::new(StatusCode::BAD_REQUEST, "bad-request", m),
             ServiceError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
             ServiceError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            ServiceError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
             ServiceError::Unavailable(what, cause) => {
                 tracing::warn!(error = format!("{cause:#}"), "{what} is unavailable");
                 ApiError::new(

@@ -1,9 +1,12 @@
 //! The HTTP face: REST API, SSE, health and metrics, the OpenAPI document.
 
 pub mod api;
+pub mod auth;
 pub mod errors;
 pub mod extract;
 pub mod health;
+pub mod login;
+pub mod policy;
 pub mod sse;
 pub mod webhook;
 
@@ -26,6 +29,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
         (name = "config-sets", description = "What environments deploy"),
         (name = "operations", description = "Health, readiness, metrics"),
         (name = "webhooks", description = "GitLab webhooks"),
+        (name = "tokens", description = "API tokens and the caller"),
     )
 )]
 struct ApiDoc;
@@ -52,6 +56,9 @@ pub fn router_and_openapi() -> (Router<Context>, utoipa::openapi::OpenApi) {
             api::config_sets::update,
             api::config_sets::delete
         ))
+        .routes(routes!(api::tokens::create, api::tokens::list))
+        .routes(routes!(api::tokens::revoke))
+        .routes(routes!(api::tokens::me))
         .routes(routes!(webhook::receive))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
@@ -67,11 +74,20 @@ pub fn router(ctx: Context) -> Router {
             "/api/openapi.json",
             get(move || async move { Json(openapi.clone()) }),
         )
+        .route("/login", get(login::show).post(login::submit))
+        .route("/logout", axum::routing::post(login::logout))
+        .route_layer(axum::middleware::from_fn_with_state(
+            ctx.clone(),
+            auth::authorize,
+        ))
         .fallback(errors::no_such_route)
         .method_not_allowed_fallback(errors::method_not_allowed)
         .layer(DefaultBodyLimit::max(
             BODY_LIMIT.max(ctx.settings.webhook_body_limit),
         ))
-        .layer(TraceLayer::new_for_http())
+        // Paths only: a query string may carry a login token.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+        }))
         .with_state(ctx)
 }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     ConfigSet, Environment, EnvironmentEvent, EnvironmentId, NewEvent, Repository, Status,
+    auth::ApiToken,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +133,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Remembers a webhook delivery key until `expires_at`; false when it was already seen.
     async fn remember_delivery(&self, key: &str, expires_at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Conflict if the hash exists (practically impossible for random secrets).
+    async fn create_token(&self, token: &ApiToken) -> StoreResult<()>;
+    async fn find_token_by_hash(&self, hash: &str) -> StoreResult<Option<ApiToken>>;
+    async fn get_token(&self, id: &str) -> StoreResult<Option<ApiToken>>;
+    async fn list_tokens(&self) -> StoreResult<Vec<ApiToken>>;
+    /// Replaces a token's record (revocation, last use).
+    async fn update_token(&self, token: &ApiToken) -> StoreResult<()>;
+
     /// Forgets a delivery key (its event could not be queued, so GitLab's retry must be taken).
     async fn forget_delivery(&self, key: &str) -> StoreResult<()>;
 }

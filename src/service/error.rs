@@ -12,6 +12,9 @@ pub enum ServiceError {
     BadRequest(String),
     #[error("{0} not found")]
     NotFound(String),
+    /// The caller is known but may not do this.
+    #[error("{0}")]
+    Forbidden(String),
     /// The request conflicts with the current state (name taken, environment terminated…).
     #[error("{0}")]
     Conflict(String),

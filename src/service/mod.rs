@@ -5,6 +5,7 @@ pub mod access;
 pub mod catalog;
 pub mod environments;
 mod error;
+pub mod tokens;
 
 use std::{sync::Arc, time::Duration};
 
@@ -42,6 +43,10 @@ pub struct Settings {
     pub provision_timeout: Duration,
     /// Largest webhook body accepted, in bytes.
     pub webhook_body_limit: usize,
+    /// Signs browser session cookies.
+    pub session_key: secrecy::SecretSlice<u8>,
+    /// Require a viewer for `/metrics`.
+    pub protect_metrics: bool,
 }
 
 impl Settings {
@@ -59,6 +64,7 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     pub environments: EnvironmentService,
     pub catalog: CatalogService,
+    pub tokens: tokens::TokenService,
     /// GitLab member access levels, cached for a minute.
     pub access: Arc<access::AccessCache>,
 }
@@ -69,6 +75,7 @@ impl Context {
         Self {
             environments: EnvironmentService::new(ports.clone(), settings.clone(), metrics.clone()),
             catalog: CatalogService::new(ports.clone()),
+            tokens: tokens::TokenService::new(ports.clone()),
             access: Arc::new(access::AccessCache::new(Duration::from_secs(60))),
             ports,
             settings,

@@ -42,6 +42,22 @@ pub async fn reap_once(ctx: &Context) -> Result<usize, ServiceError> {
 /// Re-enqueues the next step of every pending or deleting environment. Jobs are idempotent,
 /// so one that was already queued does no harm.
 pub async fn resume_unfinished(ctx: &Context) -> Result<usize, ServiceError> {
+    resume_where(ctx, |_| true).await
+}
+
+/// Re-enqueues the next step of pending or deleting environments that have not changed for
+/// `stale_after`: a job lost with a crashed worker, or between a state change and its publish,
+/// is taken up again.
+pub async fn resume_stale(ctx: &Context, stale_after: Duration) -> Result<usize, ServiceError> {
+    let cutoff =
+        ctx.ports.clock.now() - chrono::Duration::from_std(stale_after).unwrap_or_default();
+    resume_where(ctx, |env| env.updated_at < cutoff).await
+}
+
+async fn resume_where(
+    ctx: &Context,
+    pick: impl Fn(&crate::domain::Environment) -> bool,
+) -> Result<usize, ServiceError> {
     let mut count = 0;
     for status in [Status::Pending, Status::Deleting] {
         let filter = EnvironmentFilter {
@@ -54,7 +70,7 @@ pub async fn resume_unfinished(ctx: &Context) -> Result<usize, ServiceError> {
                 .environments
                 .list(&filter, &PageRequest { limit: 100, cursor })
                 .await?;
-            for env in &page.items {
+            for env in page.items.iter().filter(|e| pick(e)) {
                 let job = match status {
                     Status::Pending => LifecycleJob::Apply {
                         environment_id: env.id.clone(),
@@ -74,14 +90,16 @@ pub async fn resume_unfinished(ctx: &Context) -> Result<usize, ServiceError> {
             }
         }
     }
-    if count > 0 {
-        tracing::info!(count, "resumed unfinished environments");
-    }
     Ok(count)
 }
 
 /// Runs the reaper every `interval` until `shutdown` turns true.
-pub async fn run(ctx: Context, interval: Duration, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(
+    ctx: Context,
+    interval: Duration,
+    stale_after: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(interval);
     loop {
         tokio::select! {
@@ -91,6 +109,11 @@ pub async fn run(ctx: Context, interval: Duration, mut shutdown: watch::Receiver
                 }
                 if let Err(e) = super::reconcile::reconcile_once(&ctx).await {
                     tracing::warn!(error = %e, "reconcile pass failed");
+                }
+                match resume_stale(&ctx, stale_after).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::warn!(count = n, "re-queued environments that stopped progressing"),
+                    Err(e) => tracing::warn!(error = %e, "stale environment pass failed"),
                 }
             }
             _ = shutdown.changed() => break,

@@ -37,6 +37,7 @@ async fn pubsub() -> Arc<dyn Queue> {
         create: true,
         max_deliveries: MAX_DELIVERIES,
         ack_deadline_secs: 10,
+        ordering: true,
     };
     Arc::new(
         PubSubQueue::connect(settings, Arc::new(SystemClock))

@@ -22,6 +22,22 @@ pub struct TestApp {
     handle: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
+/// The admin token every TestApp is bootstrapped with.
+pub const ADMIN_TOKEN: &str = "bb_test-admin-0123456789abcdef0123456789abcdef";
+
+/// An HTTP client that sends `token` on every request.
+pub fn client_with(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
 /// Settings that keep tests fast: a quick simulated Argo CD, short retry delays.
 pub fn test_config(dir: &std::path::Path) -> Config {
     Config {
@@ -32,6 +48,7 @@ pub fn test_config(dir: &std::path::Path) -> Config {
         provision_timeout_secs: 20,
         reaper_interval_secs: 1,
         job_lease_secs: 10,
+        bootstrap_token: Some(ADMIN_TOKEN.to_owned().into()),
         ..Config::default()
     }
 }
@@ -65,7 +82,7 @@ impl TestApp {
         }));
         Self {
             url,
-            client: reqwest::Client::new(),
+            client: client_with(ADMIN_TOKEN),
             ctx,
             sim,
             clock,

@@ -4,6 +4,7 @@ mod emulators;
 mod gitlab;
 mod helpers;
 
+mod auth;
 mod catalog;
 mod cluster;
 mod contract_bus;

@@ -95,12 +95,23 @@ fn replica(role: &str, port: u16, shared: &Shared, dir: &Path) -> Process {
                 "--retry-base-delay-ms",
                 "300",
             ])
-            .args(["--workers", "3"])
+            .args([
+                "--workers",
+                "3",
+                "--pubsub-unordered",
+                "--stale-after-secs",
+                "20",
+                "--reaper-interval-secs",
+                "2",
+                "--provision-timeout-secs",
+                "15",
+            ])
             .arg("--kubeconfig")
             .arg(&shared.kubeconfig)
             .arg("--data-dir")
             .arg(dir.join(format!("data-{port}")))
             .env_remove("FIRESTORE_EMULATOR_HOST")
+            .env("BLUEBERRY_BOOTSTRAP_TOKEN", crate::helpers::ADMIN_TOKEN)
             .stdout(log)
             .stderr(log_err)
             .spawn()
@@ -120,7 +131,7 @@ async fn api_and_worker_replicas_share_the_work_and_every_sse_client_sees_every_
                 "--listen",
                 &format!("127.0.0.1:{sim_port}"),
                 "--ready-delay-ms",
-                "1000",
+                "4000",
                 "--kubeconfig-out",
             ])
             .arg(&kubeconfig)
@@ -146,7 +157,7 @@ async fn api_and_worker_replicas_share_the_work_and_every_sse_client_sees_every_
     let mut worker_one = replica("worker", free_port(), &shared, dir.path());
     let _worker_two = replica("worker", free_port(), &shared, dir.path());
 
-    let http = reqwest::Client::new();
+    let http = crate::helpers::client_with(crate::helpers::ADMIN_TOKEN);
     let mut sse = SseClient::connect_to(&http, &b, "", None).await;
     let cs: Value = http
         .post(format!("{a}/api/config-sets"))

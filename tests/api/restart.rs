@@ -82,6 +82,7 @@ fn serve(data_dir: &std::path::Path, port: u16, kubeconfig: &std::path::Path) ->
             .arg(data_dir)
             .arg("--kubeconfig")
             .arg(kubeconfig)
+            .env("BLUEBERRY_BOOTSTRAP_TOKEN", crate::helpers::ADMIN_TOKEN)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -117,7 +118,7 @@ async fn killing_the_server_mid_provision_loses_nothing() {
     let mut server = serve(&data, port, &kubeconfig);
     wait_http(&format!("{url}/healthz")).await;
 
-    let http = reqwest::Client::new();
+    let http = crate::helpers::client_with(crate::helpers::ADMIN_TOKEN);
     let post = |path: &str, body: Value| http.post(format!("{url}{path}")).json(&body).send();
     let cs: Value = post("/api/config-sets", json!({"name": "web", "repo_url": "https://e.com/r.git", "path": "p", "target_revision": "main"}))
         .await.unwrap().json().await.unwrap();

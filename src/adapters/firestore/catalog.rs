@@ -10,12 +10,12 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 
 use super::{
-    AUDIT, CONFIG_SETS, DELIVERIES, ENVIRONMENTS, REPOSITORIES,
+    AUDIT, CONFIG_SETS, DELIVERIES, ENVIRONMENTS, REPOSITORIES, TOKENS,
     environments::{EnvDoc, ts},
     fs_err,
 };
 use crate::{
-    domain::{ConfigSet, Repository},
+    domain::{ConfigSet, Repository, auth::ApiToken},
     ports::store::{AuditEntry, StoreError, StoreResult},
 };
 
@@ -462,4 +462,70 @@ pub async fn forget_delivery(db: &FirestoreDb, key: &str) -> StoreResult<()> {
         .execute()
         .await
         .map_err(fs_err)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TokenDoc {
+    id: String,
+    /// Listed by name like the other catalog collections.
+    name: String,
+    hash: String,
+    doc: String,
+}
+
+pub async fn put_token(db: &FirestoreDb, t: &ApiToken, create: bool) -> StoreResult<()> {
+    let doc = TokenDoc {
+        id: t.id.clone(),
+        name: t.id.clone(),
+        hash: t.hash.clone(),
+        doc: serde_json::to_string(t).map_err(corrupt)?,
+    };
+    if create {
+        db.fluent()
+            .insert()
+            .into(TOKENS)
+            .document_id(&doc.id)
+            .object(&doc)
+            .execute::<TokenDoc>()
+            .await
+            .map(|_| ())
+            .map_err(fs_err)
+    } else {
+        let exists: Option<TokenDoc> = db
+            .fluent()
+            .select()
+            .by_id_in(TOKENS)
+            .obj()
+            .one(&doc.id)
+            .await
+            .map_err(fs_err)?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound(format!("token `{}`", doc.id)));
+        }
+        db.fluent()
+            .update()
+            .in_col(TOKENS)
+            .document_id(&doc.id)
+            .object(&doc)
+            .execute::<TokenDoc>()
+            .await
+            .map(|_| ())
+            .map_err(fs_err)
+    }
+}
+
+pub async fn find_token_by_hash(db: &FirestoreDb, hash: &str) -> StoreResult<Option<ApiToken>> {
+    let docs: Vec<JsonDoc> = db
+        .fluent()
+        .select()
+        .from(TOKENS)
+        .filter(|q| q.for_all([q.field("hash").eq(hash.to_owned())]))
+        .limit(1)
+        .obj()
+        .query()
+        .await
+        .map_err(fs_err)?;
+    docs.first()
+        .map(|d| serde_json::from_str(&d.doc).map_err(corrupt))
+        .transpose()
 }

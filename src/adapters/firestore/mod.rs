@@ -21,7 +21,10 @@ use chrono::{DateTime, Utc};
 use firestore::{FirestoreDb, FirestoreDbOptions, errors::FirestoreError};
 
 use crate::{
-    domain::{ConfigSet, Environment, EnvironmentEvent, EnvironmentId, NewEvent, Repository},
+    domain::{
+        ConfigSet, Environment, EnvironmentEvent, EnvironmentId, NewEvent, Repository,
+        auth::ApiToken,
+    },
     ports::store::{
         AuditEntry, EnvironmentChange, EnvironmentFilter, Page, PageRequest, Store, StoreError,
         StoreResult,
@@ -36,6 +39,7 @@ pub(crate) const REPOSITORIES: &str = "repositories";
 pub(crate) const CONFIG_SETS: &str = "config_sets";
 pub(crate) const AUDIT: &str = "audit_events";
 pub(crate) const DELIVERIES: &str = "webhook_deliveries";
+pub(crate) const TOKENS: &str = "api_tokens";
 
 #[derive(Clone)]
 pub struct FirestoreStore {
@@ -193,6 +197,21 @@ impl Store for FirestoreStore {
     }
     async fn remember_delivery(&self, key: &str, expires_at: DateTime<Utc>) -> StoreResult<bool> {
         catalog::remember_delivery(&self.db, key, expires_at).await
+    }
+    async fn create_token(&self, t: &ApiToken) -> StoreResult<()> {
+        catalog::put_token(&self.db, t, true).await
+    }
+    async fn find_token_by_hash(&self, hash: &str) -> StoreResult<Option<ApiToken>> {
+        catalog::find_token_by_hash(&self.db, hash).await
+    }
+    async fn get_token(&self, id: &str) -> StoreResult<Option<ApiToken>> {
+        catalog::get_doc(&self.db, TOKENS, id).await
+    }
+    async fn list_tokens(&self) -> StoreResult<Vec<ApiToken>> {
+        catalog::list_docs(&self.db, TOKENS).await
+    }
+    async fn update_token(&self, t: &ApiToken) -> StoreResult<()> {
+        catalog::put_token(&self.db, t, false).await
     }
     async fn forget_delivery(&self, key: &str) -> StoreResult<()> {
         catalog::forget_delivery(&self.db, key).await

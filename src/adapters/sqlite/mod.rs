@@ -17,7 +17,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::Connection;
 
 use crate::{
-    domain::{ConfigSet, Environment, EnvironmentEvent, EnvironmentId, NewEvent, Repository},
+    domain::{
+        ConfigSet, Environment, EnvironmentEvent, EnvironmentId, NewEvent, Repository,
+        auth::ApiToken,
+    },
     ports::store::{
         AuditEntry, EnvironmentChange, EnvironmentFilter, Page, PageRequest, Store, StoreError,
         StoreResult,
@@ -295,6 +298,74 @@ impl Store for SqliteStore {
                     )
                     .map_err(db_err)?;
                 Ok(inserted == 1)
+            })
+            .await
+    }
+
+    async fn create_token(&self, token: &ApiToken) -> StoreResult<()> {
+        let token = token.clone();
+        self.db
+            .call(move |c| {
+                c.execute(
+                    "INSERT INTO api_tokens (id, hash, doc) VALUES (?1, ?2, ?3)",
+                    (&token.id, &token.hash, to_doc(&token)?),
+                )
+                .map(|_| ())
+                .map_err(|e| {
+                    if is_constraint(&e) {
+                        StoreError::Conflict("token exists".into())
+                    } else {
+                        db_err(e)
+                    }
+                })
+            })
+            .await
+    }
+
+    async fn find_token_by_hash(&self, hash: &str) -> StoreResult<Option<ApiToken>> {
+        let hash = hash.to_owned();
+        self.db
+            .call(move |c| catalog::get_doc(c, "api_tokens", "hash", &hash))
+            .await
+    }
+
+    async fn get_token(&self, id: &str) -> StoreResult<Option<ApiToken>> {
+        let id = id.to_owned();
+        self.db
+            .call(move |c| catalog::get_doc(c, "api_tokens", "id", &id))
+            .await
+    }
+
+    async fn list_tokens(&self) -> StoreResult<Vec<ApiToken>> {
+        self.db
+            .call(|c| {
+                let mut stmt = c
+                    .prepare_cached("SELECT doc FROM api_tokens ORDER BY id")
+                    .map_err(db_err)?;
+                let rows = stmt
+                    .query_map([], |r| r.get::<_, String>(0))
+                    .map_err(db_err)?;
+                rows.map(|r| r.map_err(db_err).and_then(|d| from_doc(&d)))
+                    .collect()
+            })
+            .await
+    }
+
+    async fn update_token(&self, token: &ApiToken) -> StoreResult<()> {
+        let token = token.clone();
+        self.db
+            .call(move |c| {
+                let n = c
+                    .execute(
+                        "UPDATE api_tokens SET doc = ?2 WHERE id = ?1",
+                        (&token.id, to_doc(&token)?),
+                    )
+                    .map_err(db_err)?;
+                if n == 0 {
+                    Err(StoreError::NotFound(format!("token `{}`", token.id)))
+                } else {
+                    Ok(())
+                }
             })
             .await
     }

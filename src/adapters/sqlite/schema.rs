@@ -77,6 +77,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX jobs_by_key ON jobs (ordering_key, state, id);
     CREATE INDEX jobs_by_state ON jobs (state, not_before);
     "#,
+    // 3: API tokens (hashes only).
+    r#"
+    CREATE TABLE api_tokens (
+        id   TEXT PRIMARY KEY,
+        hash TEXT NOT NULL UNIQUE,
+        doc  TEXT NOT NULL
+    );
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

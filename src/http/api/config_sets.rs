@@ -13,14 +13,13 @@ use utoipa::ToSchema;
 
 use crate::{
     domain::{ChartSource, ConfigSet},
+    http::auth::Caller,
     http::{
         errors::{ApiError, Problem},
         extract::ApiJson,
     },
     service::{Context, catalog::ConfigSetInput},
 };
-
-const ACTOR: &str = "api";
 
 /// A config set: give exactly one of `chart` (a chart in a Helm repository) or `path`
 /// (a directory in a git repository).
@@ -97,9 +96,13 @@ impl From<&ConfigSet> for ConfigSetResponse {
     responses((status = 201, body = ConfigSetResponse), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
     State(ctx): State<Context>,
+    Caller(caller): Caller,
     ApiJson(body): ApiJson<ConfigSetRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let set = ctx.catalog.create_config_set(body.into(), ACTOR).await?;
+    let set = ctx
+        .catalog
+        .create_config_set(body.into(), &caller.name)
+        .await?;
     let location = format!("/api/config-sets/{}", set.id);
     Ok((
         StatusCode::CREATED,
@@ -136,13 +139,14 @@ pub async fn get(
     responses((status = 200, body = ConfigSetResponse), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn update(
     State(ctx): State<Context>,
+    Caller(caller): Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ConfigSetRequest>,
 ) -> Result<Json<ConfigSetResponse>, ApiError> {
     Ok(Json(
         (&ctx
             .catalog
-            .update_config_set(&id, body.into(), ACTOR)
+            .update_config_set(&id, body.into(), &caller.name)
             .await?)
             .into(),
     ))
@@ -153,8 +157,9 @@ pub async fn update(
     responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn delete(
     State(ctx): State<Context>,
+    Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    ctx.catalog.delete_config_set(&id, ACTOR).await?;
+    ctx.catalog.delete_config_set(&id, &caller.name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

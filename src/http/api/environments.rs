@@ -12,6 +12,7 @@ use super::environment_models::{
 };
 use crate::{
     domain::{EnvironmentEvent, Status},
+    http::auth::Caller,
     http::{
         errors::{ApiError, Problem},
         extract::{ApiJson, ApiQuery},
@@ -19,9 +20,6 @@ use crate::{
     ports::{EnvironmentFilter, PageRequest},
     service::Context,
 };
-
-/// Who is acting, until authentication names the caller.
-const ACTOR: &str = "api";
 
 fn respond(ctx: &Context, env: &crate::domain::Environment) -> Json<EnvironmentResponse> {
     Json(EnvironmentResponse::new(env, &ctx.settings))
@@ -32,9 +30,10 @@ fn respond(ctx: &Context, env: &crate::domain::Environment) -> Json<EnvironmentR
     responses((status = 201, body = EnvironmentResponse), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
     State(ctx): State<Context>,
+    Caller(caller): Caller,
     ApiJson(body): ApiJson<EnvironmentCreate>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let env = ctx.environments.create(body.into(), ACTOR).await?;
+    let env = ctx.environments.create(body.into(), &caller.name).await?;
     let location = format!("/api/environments/{}", env.id);
     Ok((
         StatusCode::CREATED,
@@ -108,11 +107,12 @@ pub async fn get(
     responses((status = 202, body = EnvironmentResponse), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn delete(
     State(ctx): State<Context>,
+    Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let env = ctx
         .environments
-        .request_teardown(&id, ACTOR, "deleted through the API")
+        .request_teardown(&id, &caller.name, "deleted through the API")
         .await?;
     Ok((StatusCode::ACCEPTED, respond(&ctx, &env)))
 }
@@ -122,9 +122,10 @@ pub async fn delete(
     responses((status = 202, body = EnvironmentResponse), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn redeploy(
     State(ctx): State<Context>,
+    Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let env = ctx.environments.redeploy(&id, None, ACTOR).await?;
+    let env = ctx.environments.redeploy(&id, None, &caller.name).await?;
     Ok((StatusCode::ACCEPTED, respond(&ctx, &env)))
 }
 
@@ -133,9 +134,10 @@ pub async fn redeploy(
     responses((status = 202, body = EnvironmentResponse), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn retry(
     State(ctx): State<Context>,
+    Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let env = ctx.environments.retry(&id, ACTOR).await?;
+    let env = ctx.environments.retry(&id, &caller.name).await?;
     Ok((StatusCode::ACCEPTED, respond(&ctx, &env)))
 }
 
@@ -145,12 +147,15 @@ pub async fn retry(
     responses((status = 200, body = EnvironmentResponse), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn extend(
     State(ctx): State<Context>,
+    Caller(caller): Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ExtendRequest>,
 ) -> Result<Json<EnvironmentResponse>, ApiError> {
     Ok(respond(
         &ctx,
-        &ctx.environments.extend(&id, body.hours, ACTOR).await?,
+        &ctx.environments
+            .extend(&id, body.hours, &caller.name)
+            .await?,
     ))
 }
 

@@ -4,3 +4,4 @@ pub mod config_sets;
 pub mod environment_models;
 pub mod environments;
 pub mod repositories;
+pub mod tokens;

@@ -12,14 +12,13 @@ use utoipa::ToSchema;
 
 use crate::{
     domain::{Repository, RepositoryFilters},
+    http::auth::Caller,
     http::{
         errors::{ApiError, Problem},
         extract::ApiJson,
     },
     service::{Context, catalog::RepositoryInput},
 };
-
-const ACTOR: &str = "api";
 
 /// A repository to connect, or its new settings.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -100,9 +99,13 @@ fn respond(ctx: &Context, r: &Repository) -> RepositoryResponse {
     responses((status = 201, body = RepositoryCreated), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
     State(ctx): State<Context>,
+    Caller(caller): Caller,
     ApiJson(body): ApiJson<RepositoryRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let connected = ctx.catalog.create_repository(body.into(), ACTOR).await?;
+    let connected = ctx
+        .catalog
+        .create_repository(body.into(), &caller.name)
+        .await?;
     let location = format!("/api/repositories/{}", connected.repository.id);
     let body = RepositoryCreated {
         repository: respond(&ctx, &connected.repository),
@@ -137,13 +140,14 @@ pub async fn get(
     responses((status = 200, body = RepositoryResponse), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn update(
     State(ctx): State<Context>,
+    Caller(caller): Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<RepositoryRequest>,
 ) -> Result<Json<RepositoryResponse>, ApiError> {
     Ok(Json(respond(
         &ctx,
         &ctx.catalog
-            .update_repository(&id, body.into(), ACTOR)
+            .update_repository(&id, body.into(), &caller.name)
             .await?,
     )))
 }
@@ -153,8 +157,9 @@ pub async fn update(
     responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn delete(
     State(ctx): State<Context>,
+    Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    ctx.catalog.delete_repository(&id, ACTOR).await?;
+    ctx.catalog.delete_repository(&id, &caller.name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,0 +1,132 @@
+//! `/api/tokens` and `/api/me`: API tokens for programs and CI.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+    response::IntoResponse,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::{
+    domain::auth::{ApiToken, Role},
+    http::{
+        auth::Caller,
+        errors::{ApiError, Problem},
+        extract::ApiJson,
+    },
+    service::Context,
+};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenCreate {
+    pub name: String,
+    /// No higher than the caller's role.
+    pub role: Role,
+    /// Hours until it expires (1..=8784); never, when absent.
+    #[serde(default)]
+    pub expires_in_hours: Option<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenResponse {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub owner: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<&ApiToken> for TokenResponse {
+    fn from(t: &ApiToken) -> Self {
+        Self {
+            id: t.id.clone(),
+            name: t.name.clone(),
+            role: t.role,
+            owner: t.owner.clone(),
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            revoked_at: t.revoked_at,
+            last_used_at: t.last_used_at,
+        }
+    }
+}
+
+/// The create answer: the token's secret, shown this once.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenCreated {
+    #[serde(flatten)]
+    pub token: TokenResponse,
+    /// Send as `Authorization: Bearer <token>`. Only its hash is stored.
+    pub token_secret: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Me {
+    pub name: String,
+    pub role: Role,
+}
+
+/// `POST /api/tokens`
+#[utoipa::path(post, path = "/api/tokens", tag = "tokens", request_body = TokenCreate,
+    responses((status = 201, body = TokenCreated), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn create(
+    State(ctx): State<Context>,
+    Caller(caller): Caller,
+    ApiJson(body): ApiJson<TokenCreate>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (token, secret) = ctx
+        .tokens
+        .create(&caller, &body.name, body.role, body.expires_in_hours)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TokenCreated {
+            token: (&token).into(),
+            token_secret: secret,
+        }),
+    ))
+}
+
+/// `GET /api/tokens`
+#[utoipa::path(get, path = "/api/tokens", tag = "tokens", responses((status = 200, body = Vec<TokenResponse>)))]
+pub async fn list(
+    State(ctx): State<Context>,
+    Caller(caller): Caller,
+) -> Result<Json<Vec<TokenResponse>>, ApiError> {
+    Ok(Json(
+        ctx.tokens
+            .list(&caller)
+            .await?
+            .iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+/// `DELETE /api/tokens/{id}`
+#[utoipa::path(delete, path = "/api/tokens/{id}", tag = "tokens", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem)))]
+pub async fn revoke(
+    State(ctx): State<Context>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    ctx.tokens.revoke(&caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/me`
+#[utoipa::path(get, path = "/api/me", tag = "tokens", responses((status = 200, body = Me)))]
+pub async fn me(Caller(caller): Caller) -> Json<Me> {
+    Json(Me {
+        name: caller.name,
+        role: caller.role,
+    })
+}

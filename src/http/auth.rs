@@ -1,0 +1,208 @@
+//! Authentication and authorization for every route.
+//!
+//! Credentials: `Authorization: Bearer bb_…` (API tokens) or the `bb_session` cookie (browser
+//! sessions, signed, bound to the API token used to log in; writes need the `X-CSRF-Token`
+//! header). The policy table (`policy.rs`) says what each route needs: missing or bad
+//! credentials answer 401 with `WWW-Authenticate`, a role too low answers 403. Problem bodies
+//! never say more than that.
+
+use axum::{
+    extract::{FromRequestParts, MatchedPath, Request, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use hmac::{Hmac, KeyInit, Mac};
+use secrecy::ExposeSecret;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use super::{
+    errors::ApiError,
+    policy::{self, Access},
+};
+use crate::service::{Context, ServiceError, tokens::Principal};
+
+pub const SESSION_COOKIE: &str = "bb_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// Browser sessions last this long.
+pub const SESSION_HOURS: i64 = 12;
+
+fn mac(ctx: &Context, purpose: &str, payload: &str) -> Vec<u8> {
+    let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(ctx.settings.session_key.expose_secret())
+        .expect("any key length");
+    m.update(purpose.as_bytes());
+    m.update(payload.as_bytes());
+    m.finalize().into_bytes().to_vec()
+}
+
+/// A signed cookie value naming the API token the session stands on and its expiry.
+pub fn session_cookie_value(ctx: &Context, token_id: &str) -> String {
+    let exp = (ctx.ports.clock.now() + chrono::Duration::hours(SESSION_HOURS)).timestamp();
+    let payload = URL_SAFE_NO_PAD.encode(format!("{token_id}|{exp}"));
+    format!(
+        "{payload}.{}",
+        URL_SAFE_NO_PAD.encode(mac(ctx, "session:", &payload))
+    )
+}
+
+/// The CSRF token for a session: forms and scripts echo it in `X-CSRF-Token`.
+pub fn csrf_token(ctx: &Context, cookie_value: &str) -> String {
+    let payload = cookie_value.split('.').next().unwrap_or_default();
+    hex::encode(&mac(ctx, "csrf:", payload)[..16])
+}
+
+/// The token id inside a valid, unexpired session cookie.
+fn open_session(ctx: &Context, value: &str) -> Option<String> {
+    let (payload, sig) = value.split_once('.')?;
+    let sig = URL_SAFE_NO_PAD.decode(sig).ok()?;
+    if !bool::from(sig.as_slice().ct_eq(&mac(ctx, "session:", payload))) {
+        return None;
+    }
+    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    let (token_id, exp) = raw.split_once('|')?;
+    (exp.parse::<i64>().ok()? > ctx.ports.clock.now().timestamp()).then(|| token_id.to_owned())
+}
+
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn unauthorized(detail: &str) -> Response {
+    let mut r = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail).into_response();
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"blueberry\""),
+    );
+    r
+}
+
+/// Why credentials were refused.
+enum Refusal {
+    Bad,
+    Csrf,
+    Unavailable(ServiceError),
+}
+
+/// Who the request comes from; None when it carries no credentials.
+async fn identify(
+    ctx: &Context,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<Option<Principal>, Refusal> {
+    if let Some(auth) = headers.get(header::AUTHORIZATION) {
+        let value = auth.to_str().map_err(|_| Refusal::Bad)?;
+        let secret = value.strip_prefix("Bearer ").ok_or(Refusal::Bad)?.trim();
+        return match ctx
+            .tokens
+            .authenticate(secret)
+            .await
+            .map_err(Refusal::Unavailable)?
+        {
+            Some(p) => Ok(Some(p)),
+            None => Err(Refusal::Bad),
+        };
+    }
+    if let Some(value) = cookie(headers, SESSION_COOKIE) {
+        let token_id = open_session(ctx, value).ok_or(Refusal::Bad)?;
+        let principal = ctx
+            .tokens
+            .by_id(&token_id)
+            .await
+            .map_err(Refusal::Unavailable)?
+            .ok_or(Refusal::Bad)?;
+        if !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+            let expected = csrf_token(ctx, value);
+            let sent = headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if !bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
+                return Err(Refusal::Csrf);
+            }
+        }
+        return Ok(Some(principal));
+    }
+    Ok(None)
+}
+
+/// The middleware: applies the route's policy and hands the caller to the handler.
+pub async fn authorize(
+    State(ctx): State<Context>,
+    matched: Option<MatchedPath>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let route = matched
+        .as_ref()
+        .map(MatchedPath::as_str)
+        .unwrap_or_default();
+    let Some(access) = policy::required(req.method(), route, ctx.settings.protect_metrics) else {
+        tracing::error!(route, method = %req.method(), "route without an access policy refused");
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this route is not open to anyone",
+        )
+        .into_response();
+    };
+    let identified = identify(&ctx, req.method(), req.headers()).await;
+    let principal = match (access, identified) {
+        (Access::Public, Ok(p)) => p,
+        (Access::Public, Err(_)) => None,
+        (Access::Role(_), Err(Refusal::Unavailable(e))) => {
+            return ApiError::from(e).into_response();
+        }
+        (Access::Role(_), Err(Refusal::Csrf)) => {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "csrf",
+                "missing or wrong X-CSRF-Token for this session",
+            )
+            .into_response();
+        }
+        (Access::Role(_), Err(Refusal::Bad)) => {
+            return unauthorized("the credentials are not valid");
+        }
+        (Access::Role(_), Ok(None)) => {
+            return unauthorized("authentication required: send Authorization: Bearer <token>");
+        }
+        (Access::Role(needed), Ok(Some(p))) if p.role < needed => {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("this needs the {needed} role"),
+            )
+            .into_response();
+        }
+        (Access::Role(_), Ok(Some(p))) => Some(p),
+    };
+    if let Some(p) = principal {
+        req.extensions_mut().insert(p);
+    }
+    next.run(req).await
+}
+
+/// The authenticated caller, for handlers behind a role.
+pub struct Caller(pub Principal);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .map(Caller)
+            .ok_or_else(|| unauthorized("authentication required"))
+    }
+}

@@ -1,0 +1,68 @@
+//! `/login` and `/logout`: browser sessions from an API token.
+
+use axum::{
+    Form,
+    extract::{Query, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{Html, IntoResponse, Redirect, Response},
+};
+use serde::Deserialize;
+
+use super::auth::{SESSION_COOKIE, SESSION_HOURS, session_cookie_value};
+use crate::service::Context;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginInput {
+    pub token: Option<String>,
+}
+
+fn page(message: &str) -> Html<String> {
+    Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Log in · Blueberry</title></head>\
+<body><main><h1>Log in to Blueberry</h1><p>{message}</p><form method=\"post\" action=\"/login\"><label for=\"token\">API token</label> \
+<input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"off\" required> <button type=\"submit\">Log in</button></form></main></body></html>"
+    ))
+}
+
+async fn start_session(ctx: &Context, token: &str) -> Response {
+    match ctx.tokens.authenticate(token).await {
+        Ok(Some(p)) => {
+            let value = session_cookie_value(ctx, p.token_id.as_deref().unwrap_or_default());
+            let secure = if ctx.settings.public_url.starts_with("https://") {
+                "; Secure"
+            } else {
+                ""
+            };
+            let cookie = format!(
+                "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+                SESSION_HOURS * 3600
+            );
+            ([(header::SET_COOKIE, cookie)], Redirect::to("/api/me")).into_response()
+        }
+        Ok(None) => (
+            StatusCode::UNAUTHORIZED,
+            page("That token is not valid (or expired, or revoked)."),
+        )
+            .into_response(),
+        Err(e) => crate::http::errors::ApiError::from(e).into_response(),
+    }
+}
+
+/// `GET /login`: the form, or a login link with `?token=` (the one printed at first start).
+pub async fn show(State(ctx): State<Context>, Query(q): Query<LoginInput>) -> Response {
+    match q.token {
+        Some(token) => start_session(&ctx, &token).await,
+        None => page("Paste an API token.").into_response(),
+    }
+}
+
+/// `POST /login`: exchanges an API token for a session cookie.
+pub async fn submit(State(ctx): State<Context>, Form(input): Form<LoginInput>) -> Response {
+    start_session(&ctx, input.token.as_deref().unwrap_or_default()).await
+}
+
+/// `POST /logout`: ends the session.
+pub async fn logout(_: HeaderMap) -> Response {
+    let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
+}

@@ -1,0 +1,221 @@
+//! API tokens: minted with a secret shown once, stored as SHA-256 hashes, scoped by role,
+//! revocable, with their last use recorded.
+
+use chrono::Duration;
+
+use super::{Ports, ServiceError, catalog::new_secret};
+use crate::domain::auth::{ApiToken, Role, TOKEN_PREFIX, token_hash};
+
+/// Who is calling: from an API token, a browser session, or a Firebase ID token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// Shown in events and audit entries (`token:ci`, `alice@example.com`).
+    pub name: String,
+    pub role: Role,
+    /// The API token behind this principal, if any (sessions and bearer tokens).
+    pub token_id: Option<String>,
+}
+
+/// Only refresh `last_used_at` this often, so reads do not turn into writes.
+const TOUCH_EVERY: Duration = Duration::seconds(60);
+
+#[derive(Clone)]
+pub struct TokenService {
+    ports: Ports,
+}
+
+impl TokenService {
+    pub fn new(ports: Ports) -> Self {
+        Self { ports }
+    }
+
+    /// Mints a token; its role may not exceed the caller's. Returns the record and the secret.
+    pub async fn create(
+        &self,
+        caller: &Principal,
+        name: &str,
+        role: Role,
+        expires_in_hours: Option<i64>,
+    ) -> Result<(ApiToken, String), ServiceError> {
+        if name.trim().is_empty()
+            || name.chars().count() > 100
+            || name.chars().any(char::is_control)
+        {
+            return Err(ServiceError::invalid(
+                "name",
+                "must be 1 to 100 printable characters",
+            ));
+        }
+        if role > caller.role {
+            return Err(ServiceError::Forbidden(format!(
+                "a {} cannot create {} tokens",
+                caller.role, role
+            )));
+        }
+        let expires_at = match expires_in_hours {
+            None => None,
+            Some(h) if (1..=24 * 366).contains(&h) => {
+                Some(self.ports.clock.now() + Duration::hours(h))
+            }
+            Some(_) => {
+                return Err(ServiceError::invalid(
+                    "expires_in_hours",
+                    "must be between 1 and 8784 (a year)",
+                ));
+            }
+        };
+        self.mint(name, role, &caller.name, expires_at).await
+    }
+
+    async fn mint(
+        &self,
+        name: &str,
+        role: Role,
+        owner: &str,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<(ApiToken, String), ServiceError> {
+        let secret = new_secret(TOKEN_PREFIX);
+        let token = ApiToken {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: name.to_owned(),
+            role,
+            hash: token_hash(&secret),
+            owner: owner.to_owned(),
+            created_at: self.ports.clock.now(),
+            expires_at,
+            revoked_at: None,
+            last_used_at: None,
+        };
+        self.ports.store.create_token(&token).await?;
+        Ok((token, secret))
+    }
+
+    /// Admins see every token; others their own.
+    pub async fn list(&self, caller: &Principal) -> Result<Vec<ApiToken>, ServiceError> {
+        let all = self.ports.store.list_tokens().await?;
+        Ok(all
+            .into_iter()
+            .filter(|t| caller.role == Role::Admin || t.owner == caller.name)
+            .collect())
+    }
+
+    /// Revokes at once; admins may revoke any token, others their own.
+    pub async fn revoke(&self, caller: &Principal, id: &str) -> Result<(), ServiceError> {
+        let not_found = || ServiceError::NotFound(format!("token `{id}`"));
+        let mut token = self
+            .ports
+            .store
+            .get_token(id)
+            .await?
+            .ok_or_else(not_found)?;
+        if caller.role != Role::Admin && token.owner != caller.name {
+            return Err(not_found());
+        }
+        if token.revoked_at.is_none() {
+            token.revoked_at = Some(self.ports.clock.now());
+            self.ports.store.update_token(&token).await?;
+        }
+        Ok(())
+    }
+
+    /// The principal for a presented secret, if it is an active token.
+    pub async fn authenticate(&self, secret: &str) -> Result<Option<Principal>, ServiceError> {
+        if !secret.starts_with(TOKEN_PREFIX) {
+            return Ok(None);
+        }
+        let Some(token) = self
+            .ports
+            .store
+            .find_token_by_hash(&token_hash(secret))
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.principal_for(token).await
+    }
+
+    /// The principal for a token id (browser sessions), if the token is still active.
+    pub async fn by_id(&self, id: &str) -> Result<Option<Principal>, ServiceError> {
+        match self.ports.store.get_token(id).await? {
+            Some(token) => self.principal_for(token).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn principal_for(&self, mut token: ApiToken) -> Result<Option<Principal>, ServiceError> {
+        let now = self.ports.clock.now();
+        if !token.is_active(now) {
+            return Ok(None);
+        }
+        if token.last_used_at.is_none_or(|t| now - t > TOUCH_EVERY) {
+            token.last_used_at = Some(now);
+            if let Err(e) = self.ports.store.update_token(&token).await {
+                tracing::warn!(error = %e, "could not record a token's use");
+            }
+        }
+        Ok(Some(Principal {
+            name: format!("token:{}", token.name),
+            role: token.role,
+            token_id: Some(token.id),
+        }))
+    }
+
+    /// Makes sure an admin can get in: `given` (from `BLUEBERRY_BOOTSTRAP_TOKEN`) becomes an
+    /// admin token if it is not one yet; without it, a fresh admin token is minted when none
+    /// exists and its secret returned, to be shown once.
+    pub async fn bootstrap(&self, given: Option<&str>) -> Result<Option<String>, ServiceError> {
+        if let Some(secret) = given {
+            if !secret.starts_with(TOKEN_PREFIX) || secret.len() < TOKEN_PREFIX.len() + 32 {
+                return Err(ServiceError::invalid(
+                    "BLUEBERRY_BOOTSTRAP_TOKEN",
+                    format!(
+                        "must start with `{TOKEN_PREFIX}` and have at least 32 more characters"
+                    ),
+                ));
+            }
+            if self
+                .ports
+                .store
+                .find_token_by_hash(&token_hash(secret))
+                .await?
+                .is_none()
+            {
+                let token = ApiToken {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    name: "bootstrap".into(),
+                    role: Role::Admin,
+                    hash: token_hash(secret),
+                    owner: "bootstrap".into(),
+                    created_at: self.ports.clock.now(),
+                    expires_at: None,
+                    revoked_at: None,
+                    last_used_at: None,
+                };
+                self.ports.store.create_token(&token).await?;
+            }
+            return Ok(None);
+        }
+        if !self.ports.store.list_tokens().await?.is_empty() {
+            return Ok(None);
+        }
+        let (_, secret) = self
+            .mint("bootstrap", Role::Admin, "bootstrap", None)
+            .await?;
+        Ok(Some(secret))
+    }
+
+    /// Mints a token for an operator at the command line.
+    pub async fn create_as_operator(
+        &self,
+        name: &str,
+        role: Role,
+        expires_in_hours: Option<i64>,
+    ) -> Result<(ApiToken, String), ServiceError> {
+        let operator = Principal {
+            name: "operator".into(),
+            role: Role::Admin,
+            token_id: None,
+        };
+        self.create(&operator, name, role, expires_in_hours).await
+    }
+}
