@@ -211,6 +211,14 @@ fn redis_url(config: &Config) -> anyhow::Result<&str> {
         .ok_or_else(|| anyhow::anyhow!("--redis-url is required"))
 }
 
+/// The Store alone, for commands that only need it (`blueberry token create`).
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    config.validate()?;
+    Ok(connect_store_and_queue(config, Arc::new(SystemClock))
+        .await?
+        .0)
+}
+
 /// The Store and the Queue chosen by `--store` and `--queue` (plus the optional Redis cache).
 async fn connect_store_and_queue(
     config: &Config,

@@ -4,9 +4,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use std::sync::Arc;
+
 use blueberry::{
     app::Application,
-    config::{Config, LogFormat},
+    clock::SystemClock,
+    config::{Config, LogFormat, StoreKind},
+    domain::auth::Role,
+    service::tokens::TokenService,
     sim::SimArgs,
     telemetry,
 };
@@ -41,6 +46,44 @@ enum Command {
     Serve(Config),
     /// Run the simulated Kubernetes API for Argo CD Applications on its own.
     SimCluster(SimArgs),
+    /// Manage API tokens from the command line (operators).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Mint a token on the configured store and print its secret once.
+    Create {
+        /// A name to recognise it by.
+        #[arg(long)]
+        name: String,
+        /// viewer, developer or admin.
+        #[arg(long, value_enum)]
+        role: Role,
+        /// Hours until it expires (never, when absent).
+        #[arg(long)]
+        expires_in_hours: Option<i64>,
+        /// Folder of the embedded database (`--store sqlite`).
+        #[arg(long, env = "BLUEBERRY_DATA_DIR", default_value = ".blueberry")]
+        data_dir: std::path::PathBuf,
+        /// Where metadata lives.
+        #[arg(long, env = "BLUEBERRY_STORE", value_enum, default_value_t = StoreKind::Sqlite)]
+        store: StoreKind,
+        /// Google Cloud project (`--store firestore`).
+        #[arg(long, env = "BLUEBERRY_GCP_PROJECT")]
+        gcp_project: Option<String>,
+        /// Firestore database id.
+        #[arg(
+            long,
+            env = "BLUEBERRY_FIRESTORE_DATABASE",
+            default_value = "(default)"
+        )]
+        firestore_database: String,
+        /// host:port of the Firestore emulator.
+        #[arg(long, env = "FIRESTORE_EMULATOR_HOST")]
+        firestore_emulator_host: Option<String>,
+    },
 }
 
 #[tokio::main]
@@ -51,6 +94,26 @@ async fn main() -> ExitCode {
         None => serve(cli.serve).await,
         Some(Command::Serve(config)) => serve(config).await,
         Some(Command::SimCluster(args)) => blueberry::sim::run_standalone(args).await,
+        Some(Command::Token(TokenCommand::Create {
+            name,
+            role,
+            expires_in_hours,
+            data_dir,
+            store,
+            gcp_project,
+            firestore_database,
+            firestore_emulator_host,
+        })) => {
+            let config = Config {
+                data_dir,
+                store,
+                gcp_project,
+                firestore_database,
+                firestore_emulator_host,
+                ..Config::default()
+            };
+            create_token(config, &name, role, expires_in_hours).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -60,6 +123,26 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn create_token(
+    config: Config,
+    name: &str,
+    role: Role,
+    expires_in_hours: Option<i64>,
+) -> anyhow::Result<()> {
+    let store = blueberry::app::open_store(&config).await?;
+    let tokens = TokenService::new(store, Arc::new(SystemClock));
+    let (token, secret) = tokens
+        .create_as_operator(name, role, expires_in_hours)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    eprintln!(
+        "created {} token `{}` ({}); its secret is shown once:",
+        token.role, token.name, token.id
+    );
+    println!("{secret}");
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

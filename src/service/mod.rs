@@ -75,7 +75,7 @@ impl Context {
         Self {
             environments: EnvironmentService::new(ports.clone(), settings.clone(), metrics.clone()),
             catalog: CatalogService::new(ports.clone()),
-            tokens: tokens::TokenService::new(ports.clone()),
+            tokens: tokens::TokenService::new(ports.store.clone(), ports.clock.clone()),
             access: Arc::new(access::AccessCache::new(Duration::from_secs(60))),
             ports,
             settings,

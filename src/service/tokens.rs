@@ -3,8 +3,11 @@
 
 use chrono::Duration;
 
-use super::{Ports, ServiceError, catalog::new_secret};
+use std::sync::Arc;
+
+use super::{ServiceError, catalog::new_secret};
 use crate::domain::auth::{ApiToken, Role, TOKEN_PREFIX, token_hash};
+use crate::{clock::Clock, ports::Store};
 
 /// Who is calling: from an API token, a browser session, or a Firebase ID token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,12 +24,13 @@ const TOUCH_EVERY: Duration = Duration::seconds(60);
 
 #[derive(Clone)]
 pub struct TokenService {
-    ports: Ports,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
 }
 
 impl TokenService {
-    pub fn new(ports: Ports) -> Self {
-        Self { ports }
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
     }
 
     /// Mints a token; its role may not exceed the caller's. Returns the record and the secret.
@@ -54,9 +58,7 @@ impl TokenService {
         }
         let expires_at = match expires_in_hours {
             None => None,
-            Some(h) if (1..=24 * 366).contains(&h) => {
-                Some(self.ports.clock.now() + Duration::hours(h))
-            }
+            Some(h) if (1..=24 * 366).contains(&h) => Some(self.clock.now() + Duration::hours(h)),
             Some(_) => {
                 return Err(ServiceError::invalid(
                     "expires_in_hours",
@@ -81,18 +83,18 @@ impl TokenService {
             role,
             hash: token_hash(&secret),
             owner: owner.to_owned(),
-            created_at: self.ports.clock.now(),
+            created_at: self.clock.now(),
             expires_at,
             revoked_at: None,
             last_used_at: None,
         };
-        self.ports.store.create_token(&token).await?;
+        self.store.create_token(&token).await?;
         Ok((token, secret))
     }
 
     /// Admins see every token; others their own.
     pub async fn list(&self, caller: &Principal) -> Result<Vec<ApiToken>, ServiceError> {
-        let all = self.ports.store.list_tokens().await?;
+        let all = self.store.list_tokens().await?;
         Ok(all
             .into_iter()
             .filter(|t| caller.role == Role::Admin || t.owner == caller.name)
@@ -102,18 +104,13 @@ impl TokenService {
     /// Revokes at once; admins may revoke any token, others their own.
     pub async fn revoke(&self, caller: &Principal, id: &str) -> Result<(), ServiceError> {
         let not_found = || ServiceError::NotFound(format!("token `{id}`"));
-        let mut token = self
-            .ports
-            .store
-            .get_token(id)
-            .await?
-            .ok_or_else(not_found)?;
+        let mut token = self.store.get_token(id).await?.ok_or_else(not_found)?;
         if caller.role != Role::Admin && token.owner != caller.name {
             return Err(not_found());
         }
         if token.revoked_at.is_none() {
-            token.revoked_at = Some(self.ports.clock.now());
-            self.ports.store.update_token(&token).await?;
+            token.revoked_at = Some(self.clock.now());
+            self.store.update_token(&token).await?;
         }
         Ok(())
     }
@@ -123,12 +120,7 @@ impl TokenService {
         if !secret.starts_with(TOKEN_PREFIX) {
             return Ok(None);
         }
-        let Some(token) = self
-            .ports
-            .store
-            .find_token_by_hash(&token_hash(secret))
-            .await?
-        else {
+        let Some(token) = self.store.find_token_by_hash(&token_hash(secret)).await? else {
             return Ok(None);
         };
         self.principal_for(token).await
@@ -136,20 +128,20 @@ impl TokenService {
 
     /// The principal for a token id (browser sessions), if the token is still active.
     pub async fn by_id(&self, id: &str) -> Result<Option<Principal>, ServiceError> {
-        match self.ports.store.get_token(id).await? {
+        match self.store.get_token(id).await? {
             Some(token) => self.principal_for(token).await,
             None => Ok(None),
         }
     }
 
     async fn principal_for(&self, mut token: ApiToken) -> Result<Option<Principal>, ServiceError> {
-        let now = self.ports.clock.now();
+        let now = self.clock.now();
         if !token.is_active(now) {
             return Ok(None);
         }
         if token.last_used_at.is_none_or(|t| now - t > TOUCH_EVERY) {
             token.last_used_at = Some(now);
-            if let Err(e) = self.ports.store.update_token(&token).await {
+            if let Err(e) = self.store.update_token(&token).await {
                 tracing::warn!(error = %e, "could not record a token's use");
             }
         }
@@ -174,7 +166,6 @@ impl TokenService {
                 ));
             }
             if self
-                .ports
                 .store
                 .find_token_by_hash(&token_hash(secret))
                 .await?
@@ -186,16 +177,16 @@ impl TokenService {
                     role: Role::Admin,
                     hash: token_hash(secret),
                     owner: "bootstrap".into(),
-                    created_at: self.ports.clock.now(),
+                    created_at: self.clock.now(),
                     expires_at: None,
                     revoked_at: None,
                     last_used_at: None,
                 };
-                self.ports.store.create_token(&token).await?;
+                self.store.create_token(&token).await?;
             }
             return Ok(None);
         }
-        if !self.ports.store.list_tokens().await?.is_empty() {
+        if !self.store.list_tokens().await?.is_empty() {
             return Ok(None);
         }
         let (_, secret) = self

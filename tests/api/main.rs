@@ -16,5 +16,6 @@ mod lifecycle;
 mod operations;
 mod replicas;
 mod restart;
+mod secrets;
 mod sse;
 mod validation;

@@ -1,0 +1,178 @@
+//! A full run at debug log level leaves no token, secret or cookie value in the logs, and the
+//! store holds only hashes.
+
+use std::{
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_TOKEN, client_with};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_logs_and_only_hashes_are_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log_path = dir.path().join("server.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_blueberry"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--log-format",
+            "json",
+            "--sim-ready-delay-ms",
+            "100",
+        ])
+        .arg("--data-dir")
+        .arg(&data)
+        .env("RUST_LOG", "debug")
+        .env("BLUEBERRY_BOOTSTRAP_TOKEN", ADMIN_TOKEN)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if reqwest::get(format!("{url}/healthz")).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let http = client_with(ADMIN_TOKEN);
+    let cs: Value = http.post(format!("{url}/api/config-sets"))
+        .json(&json!({"name": "web", "repo_url": "https://e.com/r.git", "path": "p", "target_revision": "main"}))
+        .send().await.unwrap().json().await.unwrap();
+    let repo: Value = http.post(format!("{url}/api/repositories"))
+        .json(&json!({"name": "shop", "gitlab_project_id": 15, "path_with_namespace": "acme/shop", "config_set_id": cs["id"]}))
+        .send().await.unwrap().json().await.unwrap();
+    let webhook_secret = repo["webhook_secret"].as_str().unwrap().to_owned();
+    let minted: Value = http
+        .post(format!("{url}/api/tokens"))
+        .json(&json!({"name": "ci", "role": "developer"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token_secret = minted["token_secret"].as_str().unwrap().to_owned();
+    // A webhook with the secret, a login by URL (token in the query string) and by form.
+    let fixture = std::fs::read_to_string(format!(
+        "{}/fixtures/gitlab/merge_request_open.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let hook = reqwest::Client::new()
+        .post(format!("{url}/webhooks/gitlab"))
+        .header("content-type", "application/json")
+        .header("x-gitlab-token", &webhook_secret)
+        .body(fixture)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hook.status(), 202);
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let by_url = browser
+        .get(format!("{url}/login?token={token_secret}"))
+        .send()
+        .await
+        .unwrap();
+    let cookie = by_url.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned();
+    browser
+        .post(format!("{url}/login"))
+        .form(&[("token", ADMIN_TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    browser
+        .get(format!("{url}/api/me"))
+        .header("cookie", format!("bb_session={cookie}"))
+        .send()
+        .await
+        .unwrap();
+    let bad = client_with("bb_wrong-guess-0123456789abcdef0123456789abcdef")
+        .get(format!("{url}/api/me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 401);
+    // An operator mints one from the command line on the same data dir.
+    let cli = Command::new(env!("CARGO_BIN_EXE_blueberry"))
+        .args(["token", "create", "--name", "ops", "--role", "viewer"])
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    let cli_secret = String::from_utf8(cli.stdout).unwrap().trim().to_owned();
+    assert!(cli_secret.starts_with("bb_"));
+    assert_eq!(
+        client_with(&cli_secret)
+            .get(format!("{url}/api/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "the CLI token works"
+    );
+    for _ in 0..100 {
+        let env = http
+            .get(format!("{url}/api/environments/pr-42-shop"))
+            .send()
+            .await
+            .unwrap();
+        if env.status() == 200 && env.json::<Value>().await.unwrap()["status"] == "ready" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    assert!(logs.lines().count() > 20, "the run logged (debug level)");
+    for (what, secret) in [
+        ("bootstrap token", ADMIN_TOKEN),
+        ("webhook secret", &webhook_secret),
+        ("minted token", &token_secret),
+        ("session cookie", &cookie),
+        ("CLI token", &cli_secret),
+    ] {
+        assert!(!logs.contains(secret), "the {what} appears in the logs");
+    }
+    let db = std::fs::read(data.join("blueberry.sqlite3")).unwrap();
+    let db = String::from_utf8_lossy(&db);
+    for secret in [ADMIN_TOKEN, &webhook_secret, &token_secret, &cli_secret] {
+        assert!(!db.contains(secret), "a secret is stored in clear");
+    }
+}
