@@ -10,6 +10,7 @@ use secrecy::ExposeSecret;
 
 use crate::{
     adapters::{
+        firebase::FirebaseVerifier,
         firestore::FirestoreStore,
         gitlab::GitLabHost,
         gitlab_disabled::DisabledGitHost,
@@ -22,7 +23,10 @@ use crate::{
     },
     clock::{Clock, SystemClock},
     config::{BusKind, CacheKind, Config, QueueKind, StoreKind},
-    domain::manifest::ManifestSettings,
+    domain::{
+        auth::{Role, RoleRules},
+        manifest::ManifestSettings,
+    },
     metrics::Metrics,
     ports::{Bus, Cluster, Queue, Store},
     service::{Context, Ports, Settings},
@@ -94,7 +98,17 @@ impl Application {
             session_key: session_key(&config),
             protect_metrics: config.protect_metrics,
         };
-        let ctx = Context::new(ports, settings, Arc::new(Metrics::default()));
+        let mut ctx = Context::new(ports, settings, Arc::new(Metrics::default()));
+        if let Some(project) = &config.firebase_project {
+            let verifier = FirebaseVerifier::new(project, &config.firebase_jwks_url)?;
+            let rules = RoleRules {
+                admins: config.firebase_admins.clone(),
+                developers: config.firebase_developers.clone(),
+                viewers: config.firebase_viewers.clone(),
+                unknown: config.firebase_unknown_users_view.then_some(Role::Viewer),
+            };
+            ctx.firebase = Some(Arc::new((verifier, rules)));
+        }
         let given = config
             .bootstrap_token
             .as_ref()

@@ -320,6 +320,30 @@ pub struct Config {
     #[arg(long, env = "BLUEBERRY_STALE_AFTER_SECS", default_value = "900", value_parser = parse_positive)]
     pub stale_after_secs: u32,
 
+    /// Firebase project whose ID tokens are accepted (`aud`); off when absent.
+    #[arg(long, env = "BLUEBERRY_FIREBASE_PROJECT")]
+    pub firebase_project: Option<String>,
+
+    /// Where Google publishes the keys that sign Firebase ID tokens (JWKS).
+    #[arg(long, env = "BLUEBERRY_FIREBASE_JWKS_URL", default_value = "https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com", value_parser = parse_url)]
+    pub firebase_jwks_url: String,
+
+    /// Emails or `@domains` that are admins (comma-separated).
+    #[arg(long, env = "BLUEBERRY_FIREBASE_ADMINS", value_delimiter = ',')]
+    pub firebase_admins: Vec<String>,
+
+    /// Emails or `@domains` that are developers (comma-separated).
+    #[arg(long, env = "BLUEBERRY_FIREBASE_DEVELOPERS", value_delimiter = ',')]
+    pub firebase_developers: Vec<String>,
+
+    /// Emails or `@domains` that are viewers (comma-separated).
+    #[arg(long, env = "BLUEBERRY_FIREBASE_VIEWERS", value_delimiter = ',')]
+    pub firebase_viewers: Vec<String>,
+
+    /// Make signed-in users who match no rule viewers (otherwise they are refused).
+    #[arg(long, env = "BLUEBERRY_FIREBASE_UNKNOWN_USERS_VIEW")]
+    pub firebase_unknown_users_view: bool,
+
     /// Require a viewer token for `/metrics` (public by default, for Prometheus).
     #[arg(long, env = "BLUEBERRY_PROTECT_METRICS")]
     pub protect_metrics: bool,

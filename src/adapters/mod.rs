@@ -1,5 +1,6 @@
 //! Adapters: implementations of the ports, chosen once at start-up in `crate::app`.
 
+pub mod firebase;
 pub mod firestore;
 pub mod gitlab;
 pub mod gitlab_disabled;

@@ -51,6 +51,53 @@ impl std::fmt::Display for Role {
     }
 }
 
+/// How people signed in with Firebase get a role: the `blueberry_role` custom claim, else the
+/// allowlists (exact emails or `@domain`), else `unknown` (viewer or nothing).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoleRules {
+    pub admins: Vec<String>,
+    pub developers: Vec<String>,
+    pub viewers: Vec<String>,
+    pub unknown: Option<Role>,
+}
+
+impl RoleRules {
+    pub fn role_for(
+        &self,
+        email: Option<&str>,
+        email_verified: bool,
+        claim: Option<&str>,
+    ) -> Option<Role> {
+        if let Some(role) = claim.and_then(Role::parse) {
+            return Some(role);
+        }
+        let email = email
+            .filter(|_| email_verified)
+            .map(str::to_ascii_lowercase);
+        let listed = |list: &[String]| {
+            email.as_deref().is_some_and(|e| {
+                list.iter().any(|entry| {
+                    let entry = entry.trim().to_ascii_lowercase();
+                    if entry.starts_with('@') {
+                        e.ends_with(&entry)
+                    } else {
+                        e == entry
+                    }
+                })
+            })
+        };
+        if listed(&self.admins) {
+            Some(Role::Admin)
+        } else if listed(&self.developers) {
+            Some(Role::Developer)
+        } else if listed(&self.viewers) {
+            Some(Role::Viewer)
+        } else {
+            self.unknown
+        }
+    }
+}
+
 /// Prefix of Blueberry API tokens, so they are recognisable (and findable by secret scanners).
 pub const TOKEN_PREFIX: &str = "bb_";
 
@@ -92,6 +139,39 @@ mod tests {
         assert!(Role::Viewer < Role::Developer && Role::Developer < Role::Admin);
         assert_eq!(Role::parse("developer"), Some(Role::Developer));
         assert_eq!(Role::parse("root"), None);
+    }
+
+    #[test]
+    fn firebase_users_get_roles_from_claims_then_allowlists() {
+        let rules = RoleRules {
+            admins: vec!["Boss@Example.com".into()],
+            developers: vec!["@example.com".into()],
+            viewers: vec![],
+            unknown: None,
+        };
+        assert_eq!(
+            rules.role_for(Some("boss@example.com"), true, None),
+            Some(Role::Admin)
+        );
+        assert_eq!(
+            rules.role_for(Some("dev@example.com"), true, None),
+            Some(Role::Developer)
+        );
+        assert_eq!(
+            rules.role_for(Some("dev@example.com"), false, None),
+            None,
+            "unverified emails do not count"
+        );
+        assert_eq!(rules.role_for(Some("x@evil-example.com"), true, None), None);
+        assert_eq!(
+            rules.role_for(Some("x@other.org"), true, Some("viewer")),
+            Some(Role::Viewer)
+        );
+        let open = RoleRules {
+            unknown: Some(Role::Viewer),
+            ..rules
+        };
+        assert_eq!(open.role_for(None, false, None), Some(Role::Viewer));
     }
 
     #[test]

@@ -88,8 +88,44 @@ fn unauthorized(detail: &str) -> Response {
 /// Why credentials were refused.
 enum Refusal {
     Bad,
+    /// A real identity that has no role here.
+    NoRole,
     Csrf,
     Unavailable(ServiceError),
+}
+
+/// A Firebase ID token's user, with the role the rules give them.
+async fn firebase_principal(ctx: &Context, jwt: &str) -> Result<Principal, Refusal> {
+    let Some(firebase) = &ctx.firebase else {
+        return Err(Refusal::Bad);
+    };
+    let (verifier, rules) = (&firebase.0, &firebase.1);
+    let user = verifier
+        .verify(jwt, ctx.ports.clock.now().timestamp())
+        .await
+        .map_err(|e| {
+            Refusal::Unavailable(ServiceError::Unavailable(
+                "Firebase keys",
+                anyhow::anyhow!(e),
+            ))
+        })?
+        .ok_or(Refusal::Bad)?;
+    let role = rules
+        .role_for(
+            user.email.as_deref(),
+            user.email_verified,
+            user.role_claim.as_deref(),
+        )
+        .ok_or(Refusal::NoRole)?;
+    let name = user
+        .email
+        .clone()
+        .unwrap_or_else(|| format!("firebase:{}", user.uid));
+    Ok(Principal {
+        name,
+        role,
+        token_id: None,
+    })
 }
 
 /// Who the request comes from; None when it carries no credentials.
@@ -101,6 +137,9 @@ async fn identify(
     if let Some(auth) = headers.get(header::AUTHORIZATION) {
         let value = auth.to_str().map_err(|_| Refusal::Bad)?;
         let secret = value.strip_prefix("Bearer ").ok_or(Refusal::Bad)?.trim();
+        if !secret.starts_with(crate::domain::auth::TOKEN_PREFIX) {
+            return firebase_principal(ctx, secret).await.map(Some);
+        }
         return match ctx
             .tokens
             .authenticate(secret)
@@ -171,6 +210,14 @@ pub async fn authorize(
         }
         (Access::Role(_), Err(Refusal::Bad)) => {
             return unauthorized("the credentials are not valid");
+        }
+        (Access::Role(_), Err(Refusal::NoRole)) => {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this account has no Blueberry role",
+            )
+            .into_response();
         }
         (Access::Role(_), Ok(None)) => {
             return unauthorized("authentication required: send Authorization: Bearer <token>");

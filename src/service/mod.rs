@@ -65,6 +65,13 @@ pub struct Context {
     pub environments: EnvironmentService,
     pub catalog: CatalogService,
     pub tokens: tokens::TokenService,
+    /// Firebase ID token verification and role rules, when configured.
+    pub firebase: Option<
+        Arc<(
+            crate::adapters::firebase::FirebaseVerifier,
+            crate::domain::auth::RoleRules,
+        )>,
+    >,
     /// GitLab member access levels, cached for a minute.
     pub access: Arc<access::AccessCache>,
 }
@@ -76,6 +83,7 @@ impl Context {
             environments: EnvironmentService::new(ports.clone(), settings.clone(), metrics.clone()),
             catalog: CatalogService::new(ports.clone()),
             tokens: tokens::TokenService::new(ports.store.clone(), ports.clock.clone()),
+            firebase: None,
             access: Arc::new(access::AccessCache::new(Duration::from_secs(60))),
             ports,
             settings,

@@ -11,6 +11,7 @@ mod contract_bus;
 mod contract_queue;
 mod contract_store;
 mod environments;
+mod firebase;
 mod kubectl;
 mod lifecycle;
 mod operations;

@@ -1,0 +1,138 @@
+//! Firebase Auth ID tokens: RS256 JWTs checked against Google's published keys (JWKS), cached
+//! for as long as their `Cache-Control: max-age` allows; `aud` = the Firebase project,
+//! `iss` = `https://securetoken.google.com/<project>`, `exp`, `iat` and `auth_time` checked,
+//! `sub` present. Anything but RS256 is refused before a key is even looked at (so `alg: none`
+//! and HS256-with-the-public-key cannot pass).
+
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header, jwk::JwkSet};
+use serde::Deserialize;
+use tokio::sync::RwLock;
+
+/// What a verified token says about its user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirebaseUser {
+    pub uid: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    /// The `blueberry_role` custom claim, when set.
+    pub role_claim: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Claims {
+    sub: String,
+    iat: i64,
+    auth_time: Option<i64>,
+    email: Option<String>,
+    #[serde(default)]
+    email_verified: bool,
+    blueberry_role: Option<String>,
+}
+
+/// Clock skew tolerated on `exp`, `iat` and `auth_time`.
+const LEEWAY_SECS: i64 = 60;
+
+pub struct FirebaseVerifier {
+    http: reqwest::Client,
+    jwks_url: String,
+    project: String,
+    keys: RwLock<Option<(JwkSet, Instant)>>,
+}
+
+impl FirebaseVerifier {
+    pub fn new(project: &str, jwks_url: &str) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()?;
+        Ok(Self {
+            http,
+            jwks_url: jwks_url.to_owned(),
+            project: project.to_owned(),
+            keys: RwLock::new(None),
+        })
+    }
+
+    async fn fetch(&self) -> Result<JwkSet, String> {
+        let resp = self
+            .http
+            .get(&self.jwks_url)
+            .send()
+            .await
+            .map_err(|e| format!("fetching Firebase keys: {}", e.without_url()))?;
+        if !resp.status().is_success() {
+            return Err(format!("fetching Firebase keys: {}", resp.status()));
+        }
+        let max_age = resp
+            .headers()
+            .get(reqwest::header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.split(',')
+                    .find_map(|d| d.trim().strip_prefix("max-age=")?.parse::<u64>().ok())
+            })
+            .unwrap_or(300);
+        let set: JwkSet = resp
+            .json()
+            .await
+            .map_err(|e| format!("Firebase keys: {e}"))?;
+        *self.keys.write().await =
+            Some((set.clone(), Instant::now() + Duration::from_secs(max_age)));
+        Ok(set)
+    }
+
+    /// The key for `kid`: from the cache while fresh, refetched when stale or unknown (keys rotate).
+    async fn key(&self, kid: &str) -> Result<Option<DecodingKey>, String> {
+        if let Some((set, until)) = &*self.keys.read().await {
+            if Instant::now() < *until {
+                if let Some(jwk) = set.find(kid) {
+                    return DecodingKey::from_jwk(jwk)
+                        .map(Some)
+                        .map_err(|e| e.to_string());
+                }
+            }
+        }
+        let set = self.fetch().await?;
+        set.find(kid)
+            .map(DecodingKey::from_jwk)
+            .transpose()
+            .map_err(|e| e.to_string())
+    }
+
+    /// Verifies `token` at `now` (unix seconds). `Ok(None)`: not a valid ID token for this
+    /// project; `Err`: the keys could not be fetched.
+    pub async fn verify(&self, token: &str, now: i64) -> Result<Option<FirebaseUser>, String> {
+        let Ok(header) = decode_header(token) else {
+            return Ok(None);
+        };
+        if header.alg != Algorithm::RS256 {
+            return Ok(None);
+        }
+        let Some(kid) = header.kid else {
+            return Ok(None);
+        };
+        let Some(key) = self.key(&kid).await? else {
+            return Ok(None);
+        };
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_audience(&[&self.project]);
+        validation.set_issuer(&[format!("https://securetoken.google.com/{}", self.project)]);
+        validation.set_required_spec_claims(&["exp", "iat", "aud", "iss", "sub"]);
+        validation.leeway = LEEWAY_SECS as u64;
+        let Ok(data) = decode::<Claims>(token, &key, &validation) else {
+            return Ok(None);
+        };
+        let c = data.claims;
+        let in_past = |t: i64| t <= now + LEEWAY_SECS;
+        if c.sub.is_empty() || !in_past(c.iat) || !c.auth_time.is_some_and(in_past) {
+            return Ok(None);
+        }
+        Ok(Some(FirebaseUser {
+            uid: c.sub,
+            email: c.email,
+            email_verified: c.email_verified,
+            role_claim: c.blueberry_role,
+        }))
+    }
+}

@@ -1,0 +1,183 @@
+//! Firebase ID tokens: signed with a test RSA key whose JWKS wiremock serves.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use wiremock::{Mock, MockServer, ResponseTemplate, matchers::path};
+
+use crate::helpers::{TestApp, client_with};
+
+const PROJECT: &str = "blueberry-test";
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/fixtures/firebase/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn claims(email: &str, adjust: impl FnOnce(&mut Value)) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    let mut c = json!({
+        "iss": format!("https://securetoken.google.com/{PROJECT}"), "aud": PROJECT, "sub": "uid-123",
+        "iat": now - 10, "exp": now + 3600, "auth_time": now - 20, "email": email, "email_verified": true
+    });
+    adjust(&mut c);
+    c
+}
+
+fn sign_with(key_file: &str, kid: &str, claims: &Value) -> String {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(kid.into());
+    encode(
+        &header,
+        claims,
+        &EncodingKey::from_rsa_pem(fixture(key_file).as_bytes()).unwrap(),
+    )
+    .unwrap()
+}
+
+fn sign(claims: &Value) -> String {
+    sign_with("test-signing-key.pem", "test-key-1", claims)
+}
+
+async fn app() -> (TestApp, MockServer) {
+    let google = MockServer::start().await;
+    Mock::given(path("/jwks"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("cache-control", "public, max-age=3600")
+                .set_body_raw(fixture("jwks.json"), "application/json"),
+        )
+        .mount(&google)
+        .await;
+    let url = format!("{}/jwks", google.uri());
+    let app = TestApp::spawn_with(|c| {
+        c.firebase_project = Some(PROJECT.into());
+        c.firebase_jwks_url = url;
+        c.firebase_admins = vec!["boss@example.com".into()];
+        c.firebase_developers = vec!["@example.com".into()];
+    })
+    .await;
+    (app, google)
+}
+
+async fn me(app: &TestApp, jwt: &str) -> (StatusCode, Value) {
+    let r = client_with(jwt)
+        .get(format!("{}/api/me", app.url))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn valid_id_tokens_get_roles_from_claims_and_allowlists() {
+    let (app, google) = app().await;
+    assert_eq!(
+        me(&app, &sign(&claims("boss@example.com", |_| {}))).await,
+        (
+            StatusCode::OK,
+            json!({"name": "boss@example.com", "role": "admin"})
+        )
+    );
+    assert_eq!(
+        me(&app, &sign(&claims("dev@example.com", |_| {}))).await.1["role"],
+        "developer"
+    );
+    let claimed = sign(&claims("someone@else.org", |c| {
+        c["blueberry_role"] = json!("viewer")
+    }));
+    assert_eq!(me(&app, &claimed).await.1["role"], "viewer");
+    let (status, _) = me(&app, &sign(&claims("stranger@else.org", |_| {}))).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "unknown users get nothing by default"
+    );
+    let jwks_fetches = google.received_requests().await.unwrap().len();
+    assert_eq!(jwks_fetches, 1, "keys are cached per Cache-Control");
+}
+
+#[tokio::test]
+async fn forged_expired_and_foreign_tokens_are_refused() {
+    let (app, _google) = app().await;
+    let now = chrono::Utc::now().timestamp();
+    let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    let good = claims("boss@example.com", |_| {});
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "expired",
+            sign(&claims("boss@example.com", |c| {
+                c["exp"] = json!(now - 3600)
+            })),
+        ),
+        (
+            "wrong audience",
+            sign(&claims("boss@example.com", |c| {
+                c["aud"] = json!("another-project")
+            })),
+        ),
+        (
+            "wrong issuer",
+            sign(&claims("boss@example.com", |c| {
+                c["iss"] = json!("https://securetoken.google.com/another-project")
+            })),
+        ),
+        (
+            "issued in the future",
+            sign(&claims("boss@example.com", |c| {
+                c["iat"] = json!(now + 3600)
+            })),
+        ),
+        (
+            "no auth_time",
+            sign(&claims("boss@example.com", |c| {
+                c.as_object_mut().unwrap().remove("auth_time");
+            })),
+        ),
+        (
+            "empty subject",
+            sign(&claims("boss@example.com", |c| c["sub"] = json!(""))),
+        ),
+        (
+            "bad signature",
+            sign_with("other-key.pem", "test-key-1", &good),
+        ),
+        (
+            "unknown kid",
+            sign_with("test-signing-key.pem", "no-such-key", &good),
+        ),
+        (
+            "alg none",
+            format!(
+                "{}.{}.",
+                b64(&json!({"alg": "none", "kid": "test-key-1", "typ": "JWT"})),
+                b64(&good)
+            ),
+        ),
+        ("HS256 with the public key as secret", {
+            let mut header = Header::new(Algorithm::HS256);
+            header.kid = Some("test-key-1".into());
+            encode(
+                &header,
+                &good,
+                &EncodingKey::from_secret(fixture("test-signing-key.pub.pem").as_bytes()),
+            )
+            .unwrap()
+        }),
+        ("garbage", "not.a.jwt".into()),
+    ];
+    for (what, jwt) in cases {
+        let (status, body) = me(&app, &jwt).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {body}");
+    }
+    assert_eq!(
+        me(&app, &sign(&good)).await.0,
+        StatusCode::OK,
+        "the genuine token still works"
+    );
+}
