@@ -37,10 +37,16 @@ fn mac(ctx: &Context, purpose: &str, payload: &str) -> Vec<u8> {
     m.finalize().into_bytes().to_vec()
 }
 
-/// A signed cookie value naming the API token the session stands on and its expiry.
-pub fn session_cookie_value(ctx: &Context, token_id: &str) -> String {
+/// A signed cookie value naming what the session stands on and its expiry: the API token used
+/// to log in (re-checked on every request, so revoking it ends the session), or a Firebase
+/// user with the role they had at login.
+pub fn session_cookie_value(ctx: &Context, principal: &Principal) -> String {
     let exp = (ctx.ports.clock.now() + chrono::Duration::hours(SESSION_HOURS)).timestamp();
-    let payload = URL_SAFE_NO_PAD.encode(format!("{token_id}|{exp}"));
+    let subject = match &principal.token_id {
+        Some(id) => format!("t:{id}"),
+        None => format!("f:{}:{}", principal.role, principal.name),
+    };
+    let payload = URL_SAFE_NO_PAD.encode(format!("{subject}|{exp}"));
     format!(
         "{payload}.{}",
         URL_SAFE_NO_PAD.encode(mac(ctx, "session:", &payload))
@@ -61,8 +67,8 @@ fn open_session(ctx: &Context, value: &str) -> Option<String> {
         return None;
     }
     let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-    let (token_id, exp) = raw.split_once('|')?;
-    (exp.parse::<i64>().ok()? > ctx.ports.clock.now().timestamp()).then(|| token_id.to_owned())
+    let (subject, exp) = raw.rsplit_once('|')?;
+    (exp.parse::<i64>().ok()? > ctx.ports.clock.now().timestamp()).then(|| subject.to_owned())
 }
 
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -95,6 +101,10 @@ enum Refusal {
 }
 
 /// A Firebase ID token's user, with the role the rules give them.
+pub async fn firebase_principal_for_login(ctx: &Context, jwt: &str) -> Option<Principal> {
+    firebase_principal(ctx, jwt).await.ok()
+}
+
 async fn firebase_principal(ctx: &Context, jwt: &str) -> Result<Principal, Refusal> {
     let Some(firebase) = &ctx.firebase else {
         return Err(Refusal::Bad);
@@ -151,13 +161,26 @@ async fn identify(
         };
     }
     if let Some(value) = cookie(headers, SESSION_COOKIE) {
-        let token_id = open_session(ctx, value).ok_or(Refusal::Bad)?;
-        let principal = ctx
-            .tokens
-            .by_id(&token_id)
-            .await
-            .map_err(Refusal::Unavailable)?
-            .ok_or(Refusal::Bad)?;
+        let subject = open_session(ctx, value).ok_or(Refusal::Bad)?;
+        let principal = match subject.split_once(':') {
+            Some(("f", rest)) => {
+                let (role, name) = rest.split_once(':').ok_or(Refusal::Bad)?;
+                let role = crate::domain::auth::Role::parse(role).ok_or(Refusal::Bad)?;
+                Some(Principal {
+                    name: name.to_owned(),
+                    role,
+                    token_id: None,
+                })
+            }
+            Some(("t", token_id)) => ctx
+                .tokens
+                .by_id(token_id)
+                .await
+                .map_err(Refusal::Unavailable)?,
+            _ => None,
+        }
+        .ok_or(Refusal::Bad)?;
+
         if !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
             let expected = csrf_token(ctx, value);
             let sent = headers

@@ -13,7 +13,10 @@ use crate::service::Context;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct LoginInput {
+    /// An API token.
     pub token: Option<String>,
+    /// A Firebase ID token (posted by the Firebase sign-in flow).
+    pub id_token: Option<String>,
 }
 
 fn page(message: &str) -> Html<String> {
@@ -25,9 +28,14 @@ fn page(message: &str) -> Html<String> {
 }
 
 async fn start_session(ctx: &Context, token: &str) -> Response {
-    match ctx.tokens.authenticate(token).await {
+    let principal = if token.starts_with(crate::domain::auth::TOKEN_PREFIX) {
+        ctx.tokens.authenticate(token).await
+    } else {
+        Ok(super::auth::firebase_principal_for_login(ctx, token).await)
+    };
+    match principal {
         Ok(Some(p)) => {
-            let value = session_cookie_value(ctx, p.token_id.as_deref().unwrap_or_default());
+            let value = session_cookie_value(ctx, &p);
             let secure = if ctx.settings.public_url.starts_with("https://") {
                 "; Secure"
             } else {
@@ -58,7 +66,8 @@ pub async fn show(State(ctx): State<Context>, Query(q): Query<LoginInput>) -> Re
 
 /// `POST /login`: exchanges an API token for a session cookie.
 pub async fn submit(State(ctx): State<Context>, Form(input): Form<LoginInput>) -> Response {
-    start_session(&ctx, input.token.as_deref().unwrap_or_default()).await
+    let presented = input.id_token.or(input.token).unwrap_or_default();
+    start_session(&ctx, &presented).await
 }
 
 /// `POST /logout`: ends the session.

@@ -181,3 +181,49 @@ async fn forged_expired_and_foreign_tokens_are_refused() {
         "the genuine token still works"
     );
 }
+
+#[tokio::test]
+async fn an_id_token_can_be_exchanged_for_a_browser_session() {
+    let (app, _google) = app().await;
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let jwt = sign(&claims("dev@example.com", |_| {}));
+    let r = browser
+        .post(format!("{}/login", app.url))
+        .form(&[("id_token", jwt.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let me: Value = browser
+        .get(format!("{}/api/me", app.url))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me, json!({"name": "dev@example.com", "role": "developer"}));
+    let forged = sign_with(
+        "other-key.pem",
+        "test-key-1",
+        &claims("boss@example.com", |_| {}),
+    );
+    let r = browser
+        .post(format!("{}/login", app.url))
+        .form(&[("id_token", forged.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
