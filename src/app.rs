@@ -225,33 +225,29 @@ fn redis_url(config: &Config) -> anyhow::Result<&str> {
         .ok_or_else(|| anyhow::anyhow!("--redis-url is required"))
 }
 
-/// The Store alone, for commands that only need it (`blueberry token create`).
+/// The Store chosen by `--store` (plus the optional Redis cache); also what
+/// `blueberry token create` uses, so it touches nothing else.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     config.validate()?;
-    Ok(connect_store_and_queue(config, Arc::new(SystemClock))
-        .await?
-        .0)
+    connect_store(config, open_db(config)?.as_ref()).await
 }
 
-/// The Store and the Queue chosen by `--store` and `--queue` (plus the optional Redis cache).
-async fn connect_store_and_queue(
-    config: &Config,
-    clock: Arc<dyn Clock>,
-) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn Queue>)> {
-    let needs_db = config.store == StoreKind::Sqlite || config.queue == QueueKind::Embedded;
-    let db = if needs_db {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating --data-dir {}", config.data_dir.display()))?;
-        Some(Db::open(&config.database_path())?)
-    } else {
-        None
-    };
-    let project = config.gcp_project.clone().unwrap_or_default();
-    let mut store: Arc<dyn Store> = match (&db, config.store) {
+/// The SQLite file, when the store or the queue lives in it.
+fn open_db(config: &Config) -> anyhow::Result<Option<Db>> {
+    if config.store != StoreKind::Sqlite && config.queue != QueueKind::Embedded {
+        return Ok(None);
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating --data-dir {}", config.data_dir.display()))?;
+    Ok(Some(Db::open(&config.database_path())?))
+}
+
+async fn connect_store(config: &Config, db: Option<&Db>) -> anyhow::Result<Arc<dyn Store>> {
+    let mut store: Arc<dyn Store> = match (db, config.store) {
         (Some(db), StoreKind::Sqlite) => Arc::new(SqliteStore::new(db.clone())),
         _ => Arc::new(
             FirestoreStore::connect(
-                &project,
+                config.gcp_project.as_deref().unwrap_or_default(),
                 &config.firestore_database,
                 config.firestore_emulator_host.as_deref(),
             )
@@ -266,6 +262,16 @@ async fn connect_store_and_queue(
                 .context("connecting the Redis cache")?,
         );
     }
+    Ok(store)
+}
+
+/// The Store and the Queue chosen by `--store` and `--queue`.
+async fn connect_store_and_queue(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn Queue>)> {
+    let db = open_db(config)?;
+    let store = connect_store(config, db.as_ref()).await?;
     let queue: Arc<dyn Queue> = match (&db, config.queue) {
         (Some(db), QueueKind::Embedded) => {
             let queue = SqliteQueue::new(db.clone(), clock.clone(), config.max_deliveries);
@@ -280,7 +286,7 @@ async fn connect_store_and_queue(
         }
         _ => {
             let settings = PubSubSettings {
-                project,
+                project: config.gcp_project.clone().unwrap_or_default(),
                 topic: config.pubsub_topic.clone(),
                 subscription: config.pubsub_subscription.clone(),
                 dead_letter_topic: config.pubsub_dead_letter_topic.clone(),

@@ -10,10 +10,18 @@ pub fn init(format: LogFormat) {
         .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info,kube=warn,hyper=warn"));
     let registry = tracing_subscriber::registry().with(filter);
     match format {
+        // Logs go to stderr: stdout stays clean for command output (`blueberry token create`).
         LogFormat::Json => registry
-            .with(fmt::layer().json().flatten_event(true))
+            .with(
+                fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_writer(std::io::stderr),
+            )
             .init(),
-        LogFormat::Text => registry.with(fmt::layer()).init(),
+        LogFormat::Text => registry
+            .with(fmt::layer().with_writer(std::io::stderr))
+            .init(),
     }
 }
 
