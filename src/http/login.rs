@@ -70,8 +70,33 @@ pub async fn submit(State(ctx): State<Context>, Form(input): Form<LoginInput>) -
     start_session(&ctx, &presented).await
 }
 
-/// `POST /logout`: ends the session.
-pub async fn logout(_: HeaderMap) -> Response {
+#[derive(Debug, Default, Deserialize)]
+pub struct LogoutInput {
+    /// The session's CSRF token (the page that shows the logout button embeds it).
+    pub csrf: Option<String>,
+}
+
+/// `POST /logout`: ends the session; the form must carry the session's CSRF token.
+pub async fn logout(
+    State(ctx): State<Context>,
+    headers: HeaderMap,
+    Form(input): Form<LogoutInput>,
+) -> Response {
+    if let Some(value) = super::auth::cookie(&headers, SESSION_COOKIE) {
+        let expected = super::auth::csrf_token(&ctx, value);
+        let sent = input.csrf.unwrap_or_default();
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            sent.as_bytes(),
+            expected.as_bytes(),
+        )) {
+            return crate::http::errors::ApiError::new(
+                StatusCode::FORBIDDEN,
+                "csrf",
+                "missing or wrong CSRF token",
+            )
+            .into_response();
+        }
+    }
     let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
     ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
 }

@@ -375,8 +375,25 @@ async fn a_browser_session_comes_from_a_token_and_writes_need_the_csrf_token() {
             .status(),
         StatusCode::UNAUTHORIZED
     );
+    let forged = browser
+        .post(format!("{}/logout", app.url))
+        .header("cookie", &cookie)
+        .form(&[("csrf", "nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        forged.status(),
+        StatusCode::FORBIDDEN,
+        "logout needs the session's CSRF token"
+    );
     let out = browser
         .post(format!("{}/logout", app.url))
+        .header("cookie", &cookie)
+        .form(&[(
+            "csrf",
+            blueberry::http::auth::csrf_token(&app.ctx, value).as_str(),
+        )])
         .send()
         .await
         .unwrap();
