@@ -5,14 +5,7 @@ use std::{process::Command, time::Duration};
 use blueberry::domain::manifest::build_application;
 use serde_json::Value;
 
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::helpers::{Process, free_port};
 
 fn kubectl(kubeconfig: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new("kubectl")
@@ -23,20 +16,12 @@ fn kubectl(kubeconfig: &std::path::Path, args: &[&str]) -> std::process::Output 
         .expect("kubectl is not installed: this test needs kubectl on PATH (`.ci/run` installs it)")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn kubectl_lists_applies_and_watches_applications_on_the_simulator() {
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("k.yaml");
     let port = free_port();
-    let _sim = Child(
+    let _sim = Process(
         Command::new(env!("CARGO_BIN_EXE_blueberry"))
             .args([
                 "sim-cluster",

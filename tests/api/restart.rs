@@ -4,7 +4,7 @@ use std::{process::Command, sync::Arc, time::Duration};
 
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{Process, TestApp, free_port, wait_http};
 
 #[tokio::test]
 async fn restarting_on_the_same_data_dir_keeps_everything() {
@@ -37,33 +37,6 @@ async fn restarting_on_the_same_data_dir_keeps_everything() {
     assert_eq!(env["name"], "demo");
     assert_eq!(app.applications(), ["env-demo-shop"]);
     assert!(app.events("demo-shop").await.len() >= 4, "history survives");
-}
-
-struct Process(std::process::Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn wait_http(url: &str) {
-    for _ in 0..200 {
-        if reqwest::get(url).await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{url} never answered");
 }
 
 fn serve(data_dir: &std::path::Path, port: u16, kubeconfig: &std::path::Path) -> Process {

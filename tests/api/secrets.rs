@@ -8,15 +8,7 @@ use std::{
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, client_with};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::helpers::{ADMIN_TOKEN, client_with, free_port};
 
 #[tokio::test]
 async fn no_secret_reaches_the_logs_and_only_hashes_are_stored() {
