@@ -114,6 +114,26 @@ impl GitLabHost {
             .map_err(|a| a.error)
     }
 
+    /// The id of the project's GitLab environment `name`, if it exists.
+    async fn environment_id(
+        &self,
+        project_id: u64,
+        name: &str,
+    ) -> Result<Option<u64>, GitHostError> {
+        let path = format!(
+            "/projects/{project_id}/environments?name={}",
+            urlencode(name)
+        );
+        let envs = self
+            .send(Method::GET, &path, None)
+            .await?
+            .unwrap_or(Value::Array(vec![]));
+        envs.as_array()
+            .and_then(|a| a.first())
+            .map(id_of)
+            .transpose()
+    }
+
     fn required(v: Option<Value>, what: &str) -> Result<Value, GitHostError> {
         v.ok_or_else(|| GitHostError::Rejected(format!("{what}: not found")))
     }
@@ -187,20 +207,8 @@ impl GitHost for GitLabHost {
         sha: &str,
         git_ref: &str,
     ) -> Result<(), GitHostError> {
-        let envs = self
-            .send(
-                Method::GET,
-                &format!(
-                    "/projects/{project_id}/environments?name={}",
-                    urlencode(name)
-                ),
-                None,
-            )
-            .await?
-            .unwrap_or(Value::Array(vec![]));
-        match envs.as_array().and_then(|a| a.first()) {
-            Some(existing) => {
-                let id = id_of(existing)?;
+        match self.environment_id(project_id, name).await? {
+            Some(id) => {
                 self.send(
                     Method::PUT,
                     &format!("/projects/{project_id}/environments/{id}"),
@@ -231,19 +239,7 @@ impl GitHost for GitLabHost {
     }
 
     async fn stop_environment(&self, project_id: u64, name: &str) -> Result<(), GitHostError> {
-        let envs = self
-            .send(
-                Method::GET,
-                &format!(
-                    "/projects/{project_id}/environments?name={}",
-                    urlencode(name)
-                ),
-                None,
-            )
-            .await?
-            .unwrap_or(Value::Array(vec![]));
-        if let Some(existing) = envs.as_array().and_then(|a| a.first()) {
-            let id = id_of(existing)?;
+        if let Some(id) = self.environment_id(project_id, name).await? {
             self.send(
                 Method::POST,
                 &format!("/projects/{project_id}/environments/{id}/stop"),
