@@ -84,14 +84,13 @@ impl FirebaseVerifier {
 
     /// The key for `kid`: from the cache while fresh, refetched when stale or unknown (keys rotate).
     async fn key(&self, kid: &str) -> Result<Option<DecodingKey>, String> {
-        if let Some((set, until)) = &*self.keys.read().await {
-            if Instant::now() < *until {
-                if let Some(jwk) = set.find(kid) {
-                    return DecodingKey::from_jwk(jwk)
-                        .map(Some)
-                        .map_err(|e| e.to_string());
-                }
-            }
+        if let Some((set, until)) = &*self.keys.read().await
+            && Instant::now() < *until
+            && let Some(jwk) = set.find(kid)
+        {
+            return DecodingKey::from_jwk(jwk)
+                .map(Some)
+                .map_err(|e| e.to_string());
         }
         let set = self.fetch().await?;
         set.find(kid)

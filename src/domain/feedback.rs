@@ -109,13 +109,13 @@ pub fn sticky_note(
             human_left(env.expires_at, now)
         ));
     }
-    if env.status == Status::Failed {
-        if let Some(m) = &env.status_message {
-            lines.push(format!(
-                "| Last error | {} |",
-                m.replace('|', "\\|").replace('\n', " ")
-            ));
-        }
+    if env.status == Status::Failed
+        && let Some(m) = &env.status_message
+    {
+        lines.push(format!(
+            "| Last error | {} |",
+            m.replace('|', "\\|").replace('\n', " ")
+        ));
     }
     lines.push(String::new());
     lines.push("Commands: `/blueberry redeploy`, `/blueberry extend [hours]`, `/blueberry destroy`, `/blueberry status`, `/blueberry help`".into());

@@ -144,13 +144,13 @@ pub fn admits(ev: &MergeRequestEvent, f: &RepositoryFilters) -> Result<(), Strin
     if f.skip_drafts && ev.draft {
         return Err("draft merge requests get no environment until marked ready".into());
     }
-    if let Some(pattern) = &f.target_branch_pattern {
-        if !glob_matches(pattern, &ev.target_branch) {
-            return Err(format!(
-                "target branch `{}` does not match `{pattern}`",
-                ev.target_branch
-            ));
-        }
+    if let Some(pattern) = &f.target_branch_pattern
+        && !glob_matches(pattern, &ev.target_branch)
+    {
+        return Err(format!(
+            "target branch `{}` does not match `{pattern}`",
+            ev.target_branch
+        ));
     }
     if let Some(l) = ev.labels.iter().find(|l| f.exclude_labels.contains(l)) {
         return Err(format!("label `{l}` excludes it"));

@@ -45,12 +45,12 @@ impl HelmValuesOverride {
         if map.contains_key(PLATFORM_KEY) {
             return Err(OverrideError::PlatformOwned(PLATFORM_KEY.to_owned()));
         }
-        if let Some(Value::Object(global)) = map.get("global") {
-            if global.contains_key(PLATFORM_KEY) {
-                return Err(OverrideError::PlatformOwned(format!(
-                    "global.{PLATFORM_KEY}"
-                )));
-            }
+        if let Some(Value::Object(global)) = map.get("global")
+            && global.contains_key(PLATFORM_KEY)
+        {
+            return Err(OverrideError::PlatformOwned(format!(
+                "global.{PLATFORM_KEY}"
+            )));
         }
         check_keys(&map, "")?;
         Ok(Self(map))

@@ -128,13 +128,13 @@ impl CatalogService {
                 ServiceError::invalid("gitlab_project_id", "must be a positive GitLab project id")
             })?;
         relative_path("path_with_namespace", &input.path_with_namespace)?;
-        if let Some(cs) = &input.config_set_id {
-            if self.ports.store.get_config_set(cs).await?.is_none() {
-                return Err(ServiceError::invalid(
-                    "config_set_id",
-                    format!("no config set with id `{cs}`"),
-                ));
-            }
+        if let Some(cs) = &input.config_set_id
+            && self.ports.store.get_config_set(cs).await?.is_none()
+        {
+            return Err(ServiceError::invalid(
+                "config_set_id",
+                format!("no config set with id `{cs}`"),
+            ));
         }
         if let Some(key) = &input.webhook_signing_key {
             crate::domain::webhook::signing_key_bytes(key)

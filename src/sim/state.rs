@@ -242,10 +242,10 @@ impl SimState {
             kind,
             object: object.clone(),
         };
-        if inner.history.len() == HISTORY {
-            if let Some(old) = inner.history.pop_front() {
-                inner.compacted_through = old.rv;
-            }
+        if inner.history.len() == HISTORY
+            && let Some(old) = inner.history.pop_front()
+        {
+            inner.compacted_through = old.rv;
         }
         inner.history.push_back(event.clone());
         let _ = self.events.send(event);
@@ -328,12 +328,12 @@ impl SimState {
         }
         let body_name =
             meta_str(body, "name").ok_or_else(|| ApiFailure::bad("metadata.name is required"))?;
-        if let Some(n) = name {
-            if n != body_name {
-                return Err(ApiFailure::bad(format!(
-                    "the name of the object ({body_name}) does not match the name on the URL ({n})"
-                )));
-            }
+        if let Some(n) = name
+            && n != body_name
+        {
+            return Err(ApiFailure::bad(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({n})"
+            )));
         }
         let subdomain = body_name.len() <= 253
             && body_name
@@ -347,12 +347,12 @@ impl SimState {
                 Some(body_name),
             ));
         }
-        if let Some(body_ns) = meta_str(body, "namespace") {
-            if body_ns != ns {
-                return Err(ApiFailure::bad(format!(
-                    "the namespace of the object ({body_ns}) does not match the namespace on the request ({ns})"
-                )));
-            }
+        if let Some(body_ns) = meta_str(body, "namespace")
+            && body_ns != ns
+        {
+            return Err(ApiFailure::bad(format!(
+                "the namespace of the object ({body_ns}) does not match the namespace on the request ({ns})"
+            )));
         }
         Ok(body_name.to_owned())
     }
@@ -457,11 +457,10 @@ impl SimState {
         Self::check_body(ns, Some(name), body)?;
         let given_rv = meta_str(body, "resourceVersion").map(str::to_owned);
         self.modify(ns, name, |obj| {
-            if let Some(rv) = &given_rv {
-                if meta_str(obj, "resourceVersion") != Some(rv) {
+            if let Some(rv) = &given_rv
+                && meta_str(obj, "resourceVersion") != Some(rv) {
                     return Err(ApiFailure::new(409, "Conflict", format!("Operation cannot be fulfilled on applications.argoproj.io \"{name}\": the object has been modified; please apply your changes to the latest version and try again"), Some(name)));
                 }
-            }
             let keep: Map<String, Value> = ["uid", "creationTimestamp", "generation", "deletionTimestamp", "namespace"]
                 .iter()
                 .filter_map(|k| obj["metadata"].get(*k).map(|v| ((*k).to_owned(), v.clone())))

@@ -184,11 +184,11 @@ async fn a_watch_survives_a_restart_of_the_stream_and_expired_history() {
     let mut healthy = false;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while let Ok(Some(item)) = tokio::time::timeout_at(deadline, watch.next()).await {
-        if let Ok(Some(s)) = item {
-            if s.health == "Healthy" {
-                healthy = true;
-                break;
-            }
+        if let Ok(Some(s)) = item
+            && s.health == "Healthy"
+        {
+            healthy = true;
+            break;
         }
     }
     assert!(

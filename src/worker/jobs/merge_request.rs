@@ -76,15 +76,14 @@ pub async fn run(
                 project_id: ev.project_id,
                 iid: ev.iid,
             };
-            if ctx.ports.githost.is_configured() {
-                if let Err(e) = ctx
+            if ctx.ports.githost.is_configured()
+                && let Err(e) = ctx
                     .ports
                     .githost
                     .upsert_note(&mr, None, &format!("{MARKER}\n{FORK_NOTE}"))
                     .await
-                {
-                    tracing::warn!(error = %e, "could not tell the merge request why forks are refused");
-                }
+            {
+                tracing::warn!(error = %e, "could not tell the merge request why forks are refused");
             }
             tracing::info!(iid = ev.iid, "merge request from a fork refused");
         }
