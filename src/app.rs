@@ -97,6 +97,8 @@ impl Application {
             webhook_body_limit: config.webhook_body_limit as usize,
             session_key: session_key(&config),
             protect_metrics: config.protect_metrics,
+            public_status_pages: config.public_status_pages,
+            simulated_cluster: config.kubeconfig.is_none() && !config.in_cluster,
         };
         let mut ctx = Context::new(ports, settings, Arc::new(Metrics::default()));
         if let Some(project) = &config.firebase_project {

@@ -41,6 +41,7 @@
 //! | `--bootstrap-token` | `BLUEBERRY_BOOTSTRAP_TOKEN` | none: a fresh admin token is printed once (secret) |
 //! | `--session-key` | `BLUEBERRY_SESSION_KEY` | random per process (secret; set it when running replicas) |
 //! | `--protect-metrics` | `BLUEBERRY_PROTECT_METRICS` | off |
+//! | `--public-status-pages` | `BLUEBERRY_PUBLIC_STATUS_PAGES` | off |
 //! | `--log-format` | `BLUEBERRY_LOG_FORMAT` | `text` |
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
@@ -347,6 +348,10 @@ pub struct Config {
     /// Require a viewer token for `/metrics` (public by default, for Prometheus).
     #[arg(long, env = "BLUEBERRY_PROTECT_METRICS")]
     pub protect_metrics: bool,
+
+    /// Let anyone with the link read environment status pages (actions still need a role).
+    #[arg(long, env = "BLUEBERRY_PUBLIC_STATUS_PAGES")]
+    pub public_status_pages: bool,
 }
 
 fn parse_session_key(s: &str) -> Result<secrecy::SecretString, String> {

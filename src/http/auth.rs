@@ -138,11 +138,13 @@ async fn firebase_principal(ctx: &Context, jwt: &str) -> Result<Principal, Refus
     })
 }
 
-/// Who the request comes from; None when it carries no credentials.
+/// Who the request comes from; None when it carries no credentials. `csrf` is the token sent
+/// with a write (header or form field).
 async fn identify(
     ctx: &Context,
     method: &Method,
     headers: &HeaderMap,
+    csrf: Option<&str>,
 ) -> Result<Option<Principal>, Refusal> {
     if let Some(auth) = headers.get(header::AUTHORIZATION) {
         let value = auth.to_str().map_err(|_| Refusal::Bad)?;
@@ -183,10 +185,7 @@ async fn identify(
 
         if !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
             let expected = csrf_token(ctx, value);
-            let sent = headers
-                .get(CSRF_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
+            let sent = csrf.unwrap_or_default();
             if !bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
                 return Err(Refusal::Csrf);
             }
@@ -196,18 +195,71 @@ async fn identify(
     Ok(None)
 }
 
+/// The CSRF token a write carries: the `X-CSRF-Token` header, or for an HTML form posted with
+/// a session cookie, its `csrf` field (the body is read and put back).
+async fn sent_csrf(req: Request) -> (Request, Option<String>) {
+    if let Some(v) = req.headers().get(CSRF_HEADER) {
+        let v = v.to_str().ok().map(str::to_owned);
+        return (req, v);
+    }
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        || !is_form
+        || cookie(req.headers(), SESSION_COOKIE).is_none()
+    {
+        return (req, None);
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, super::BODY_LIMIT).await else {
+        return (Request::from_parts(parts, axum::body::Body::empty()), None);
+    };
+    let token = form_urlencoded::parse(&bytes)
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.into_owned());
+    (
+        Request::from_parts(parts, axum::body::Body::from(bytes)),
+        token,
+    )
+}
+
+/// A refusal, as a page for the UI's routes and as problem+json for the API.
+fn refuse(
+    ctx: &Context,
+    page: bool,
+    status: StatusCode,
+    slug: &'static str,
+    detail: &str,
+) -> Response {
+    if page {
+        super::ui::refusal_page(ctx, status, detail)
+    } else {
+        ApiError::new(status, slug, detail).into_response()
+    }
+}
+
 /// The middleware: applies the route's policy and hands the caller to the handler.
 pub async fn authorize(
     State(ctx): State<Context>,
     matched: Option<MatchedPath>,
-    mut req: Request,
+    req: Request,
     next: Next,
 ) -> Response {
     let route = matched
         .as_ref()
         .map(MatchedPath::as_str)
-        .unwrap_or_default();
-    let Some(access) = policy::required(req.method(), route, ctx.settings.protect_metrics) else {
+        .unwrap_or_default()
+        .to_owned();
+    let route = route.as_str();
+    let options = policy::Options {
+        protect_metrics: ctx.settings.protect_metrics,
+        public_status_pages: ctx.settings.public_status_pages,
+    };
+    let page = super::ui::is_page(route);
+    let Some(access) = policy::required(req.method(), route, options) else {
         tracing::error!(route, method = %req.method(), "route without an access policy refused");
         return ApiError::new(
             StatusCode::FORBIDDEN,
@@ -216,7 +268,8 @@ pub async fn authorize(
         )
         .into_response();
     };
-    let identified = identify(&ctx, req.method(), req.headers()).await;
+    let (mut req, csrf) = sent_csrf(req).await;
+    let identified = identify(&ctx, req.method(), req.headers(), csrf.as_deref()).await;
     let principal = match (access, identified) {
         (Access::Public, Ok(p)) => p,
         (Access::Public, Err(_)) => None,
@@ -224,34 +277,50 @@ pub async fn authorize(
             return ApiError::from(e).into_response();
         }
         (Access::Role(_), Err(Refusal::Csrf)) => {
-            return ApiError::new(
+            return refuse(
+                &ctx,
+                page,
                 StatusCode::FORBIDDEN,
                 "csrf",
                 "missing or wrong X-CSRF-Token for this session",
-            )
-            .into_response();
+            );
+        }
+        (Access::Role(_), Err(Refusal::Bad) | Ok(None)) if page && req.method() == Method::GET => {
+            let (parts, _) = req.into_parts();
+            return super::ui::login_redirect(&parts);
+        }
+        (Access::Role(_), Err(Refusal::Bad) | Ok(None)) if page => {
+            return refuse(
+                &ctx,
+                page,
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "your session has ended: log in again",
+            );
         }
         (Access::Role(_), Err(Refusal::Bad)) => {
             return unauthorized("the credentials are not valid");
         }
         (Access::Role(_), Err(Refusal::NoRole)) => {
-            return ApiError::new(
+            return refuse(
+                &ctx,
+                page,
                 StatusCode::FORBIDDEN,
                 "forbidden",
                 "this account has no Blueberry role",
-            )
-            .into_response();
+            );
         }
         (Access::Role(_), Ok(None)) => {
             return unauthorized("authentication required: send Authorization: Bearer <token>");
         }
         (Access::Role(needed), Ok(Some(p))) if p.role < needed => {
-            return ApiError::new(
+            return refuse(
+                &ctx,
+                page,
                 StatusCode::FORBIDDEN,
                 "forbidden",
-                format!("this needs the {needed} role"),
-            )
-            .into_response();
+                &format!("this needs the {needed} role"),
+            );
         }
         (Access::Role(_), Ok(Some(p))) => Some(p),
     };

@@ -1,14 +1,19 @@
-//! `/login` and `/logout`: browser sessions from an API token.
+//! `/login` and `/logout`: browser sessions from an API token or a Firebase ID token.
 
+use askama::Template;
+use askama_web::WebTemplate;
 use axum::{
     Form,
     extract::{Query, State},
     http::{HeaderMap, StatusCode, header},
-    response::{Html, IntoResponse, Redirect, Response},
+    response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
 
-use super::auth::{SESSION_COOKIE, SESSION_HOURS, session_cookie_value};
+use super::{
+    auth::{SESSION_COOKIE, SESSION_HOURS, session_cookie_value},
+    ui::Chrome,
+};
 use crate::service::Context;
 
 #[derive(Debug, Default, Deserialize)]
@@ -17,17 +22,29 @@ pub struct LoginInput {
     pub token: Option<String>,
     /// A Firebase ID token (posted by the Firebase sign-in flow).
     pub id_token: Option<String>,
+    /// Where to go after logging in: a path on this server.
+    pub next: Option<String>,
 }
 
-fn page(message: &str) -> Html<String> {
-    Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Log in · Blueberry</title></head>\
-<body><main><h1>Log in to Blueberry</h1><p>{message}</p><form method=\"post\" action=\"/login\"><label for=\"token\">API token</label> \
-<input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"off\" required> <button type=\"submit\">Log in</button></form></main></body></html>"
-    ))
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    pub chrome: Chrome,
+    pub error: Option<String>,
+    pub next: String,
 }
 
-async fn start_session(ctx: &Context, token: &str) -> Response {
+/// Only paths on this server: `/x`, never `//host` or `/\host` (which browsers treat as hosts).
+fn local_path(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
+            n.to_owned()
+        }
+        _ => "/environments".to_owned(),
+    }
+}
+
+async fn start_session(ctx: &Context, token: &str, next: String) -> Response {
     let principal = if token.starts_with(crate::domain::auth::TOKEN_PREFIX) {
         ctx.tokens.authenticate(token).await
     } else {
@@ -45,29 +62,39 @@ async fn start_session(ctx: &Context, token: &str) -> Response {
                 "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
                 SESSION_HOURS * 3600
             );
-            ([(header::SET_COOKIE, cookie)], Redirect::to("/api/me")).into_response()
+            ([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
         }
-        Ok(None) => (
-            StatusCode::UNAUTHORIZED,
-            page("That token is not valid (or expired, or revoked)."),
-        )
-            .into_response(),
+        Ok(None) => {
+            let page = LoginPage {
+                chrome: Chrome::anonymous(ctx),
+                error: Some("That token is not valid (or it expired, or was revoked).".into()),
+                next,
+            };
+            (StatusCode::UNAUTHORIZED, page).into_response()
+        }
         Err(e) => crate::http::errors::ApiError::from(e).into_response(),
     }
 }
 
 /// `GET /login`: the form, or a login link with `?token=` (the one printed at first start).
 pub async fn show(State(ctx): State<Context>, Query(q): Query<LoginInput>) -> Response {
+    let next = local_path(q.next.as_deref());
     match q.token {
-        Some(token) => start_session(&ctx, &token).await,
-        None => page("Paste an API token.").into_response(),
+        Some(token) => start_session(&ctx, &token, next).await,
+        None => LoginPage {
+            chrome: Chrome::anonymous(&ctx),
+            error: None,
+            next,
+        }
+        .into_response(),
     }
 }
 
-/// `POST /login`: exchanges an API token for a session cookie.
+/// `POST /login`: exchanges an API token (or Firebase ID token) for a session cookie.
 pub async fn submit(State(ctx): State<Context>, Form(input): Form<LoginInput>) -> Response {
+    let next = local_path(input.next.as_deref());
     let presented = input.id_token.or(input.token).unwrap_or_default();
-    start_session(&ctx, &presented).await
+    start_session(&ctx, presented.trim(), next).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -99,4 +126,21 @@ pub async fn logout(
     }
     let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
     ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn only_local_paths_are_followed_after_login() {
+        assert_eq!(
+            local_path(Some("/environments/pr-1-shop")),
+            "/environments/pr-1-shop"
+        );
+        assert_eq!(local_path(Some("//evil.example")), "/environments");
+        assert_eq!(local_path(Some("/\\evil.example")), "/environments");
+        assert_eq!(local_path(Some("https://evil.example")), "/environments");
+        assert_eq!(local_path(None), "/environments");
+    }
 }

@@ -8,10 +8,16 @@ pub mod health;
 pub mod login;
 pub mod policy;
 pub mod sse;
+pub mod ui;
 pub mod webhook;
 
-use axum::{Json, Router, extract::DefaultBodyLimit, routing::get};
-use tower_http::trace::TraceLayer;
+use axum::{
+    Json, Router,
+    extract::DefaultBodyLimit,
+    http::{HeaderValue, header},
+    routing::get,
+};
+use tower_http::{set_header::SetResponseHeaderLayer, trace::TraceLayer};
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -66,6 +72,12 @@ pub fn router_and_openapi() -> (Router<Context>, utoipa::openapi::OpenApi) {
         .split_for_parts()
 }
 
+/// Pages load scripts and styles from this server only: Alpine's CSP build and htmx with
+/// `allowEval: false` need no `unsafe-eval`, and no page has inline script or style.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+     frame-ancestors 'none'; form-action 'self'";
+
 /// The whole HTTP application.
 pub fn router(ctx: Context) -> Router {
     let (routes, openapi) = router_and_openapi();
@@ -76,6 +88,7 @@ pub fn router(ctx: Context) -> Router {
         )
         .route("/login", get(login::show).post(login::submit))
         .route("/logout", axum::routing::post(login::logout))
+        .merge(ui::router())
         .route_layer(axum::middleware::from_fn_with_state(
             ctx.clone(),
             auth::authorize,
@@ -84,6 +97,18 @@ pub fn router(ctx: Context) -> Router {
         .method_not_allowed_fallback(errors::method_not_allowed)
         .layer(DefaultBodyLimit::max(
             BODY_LIMIT.max(ctx.settings.webhook_body_limit),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
         ))
         // Paths only: a query string may carry a login token.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {

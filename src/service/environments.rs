@@ -301,7 +301,7 @@ impl EnvironmentService {
             let message = format!(
                 "extended by {} h to {} by {actor}",
                 hours.hours(),
-                env.expires_at.to_rfc3339()
+                env.expires_at.format("%Y-%m-%d %H:%M UTC")
             );
             Ok(Some(vec![NewEvent::new(
                 EventKind::Extended,
@@ -356,8 +356,7 @@ impl EnvironmentService {
         // Merge request environments tell GitLab about every change worth telling.
         if saved.merge_request.is_some()
             && saved.feedback.synced.as_deref() != Some(signature(&saved).as_str())
-        {
-            if let Err(e) = self
+            && let Err(e) = self
                 .enqueue(
                     LifecycleJob::Notify {
                         environment_id: saved.id.clone(),
@@ -365,9 +364,8 @@ impl EnvironmentService {
                     None,
                 )
                 .await
-            {
-                tracing::warn!(env_id = %saved.id, error = %e, "could not queue the GitLab notification");
-            }
+        {
+            tracing::warn!(env_id = %saved.id, error = %e, "could not queue the GitLab notification");
         }
         Ok(saved)
     }

@@ -47,6 +47,10 @@ pub struct Settings {
     pub session_key: secrecy::SecretSlice<u8>,
     /// Require a viewer for `/metrics`.
     pub protect_metrics: bool,
+    /// Anyone with the link may read an environment's status page (no actions).
+    pub public_status_pages: bool,
+    /// The cluster is the built-in simulation: the UI says so on every page.
+    pub simulated_cluster: bool,
 }
 
 impl Settings {

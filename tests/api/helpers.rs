@@ -147,6 +147,21 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A new API token with `role`, minted by the admin; returns its secret.
+    pub async fn token(&self, role: &str) -> String {
+        let r = self
+            .post(
+                "/api/tokens",
+                &json!({"name": format!("{role}-token"), "role": role}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        r.json::<Value>().await.unwrap()["token_secret"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// Creates the config set and repository most tests need; returns the repository id.
     pub async fn seed(&self) -> String {
         let cs = self.create_config_set("web").await;

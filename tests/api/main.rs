@@ -5,6 +5,7 @@ mod gitlab;
 mod helpers;
 
 mod auth;
+mod browser;
 mod catalog;
 mod cluster;
 mod contract_bus;
@@ -19,4 +20,5 @@ mod replicas;
 mod restart;
 mod secrets;
 mod sse;
+mod ui;
 mod validation;
