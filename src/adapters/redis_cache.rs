@@ -2,8 +2,9 @@
 //!
 //! Entries are `"{version}|{json}"`; a Lua script only ever replaces an entry with a higher
 //! version, so a slow reader can never put an older environment back over a newer one.
-//! Every write refreshes the entry; terminated environments are evicted. When Redis is down,
-//! reads and writes go straight to the store.
+//! Every write refreshes the entry; terminated environments are evicted, and so is the entry
+//! of a write that failed (a conflict says the entry may be stale). When Redis is down, reads
+//! and writes go straight to the store.
 
 use std::sync::Arc;
 
@@ -81,6 +82,17 @@ impl CachedStore {
         }
     }
 
+    async fn forget(&self, id: &str) {
+        let mut conn = self.redis.clone();
+        let result: redis::RedisResult<i64> = redis::cmd("DEL")
+            .arg(self.key(id))
+            .query_async(&mut conn)
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "environment cache eviction failed");
+        }
+    }
+
     async fn cached(&self, id: &str) -> Option<Environment> {
         let mut conn = self.redis.clone();
         let raw: Option<String> = redis::cmd("GET")
@@ -106,9 +118,20 @@ impl Store for CachedStore {
         env: &Environment,
         events: &[NewEvent],
     ) -> StoreResult<EnvironmentChange> {
-        let change = self.inner.save_environment(env, events).await?;
-        self.remember(&change.environment).await;
-        Ok(change)
+        match self.inner.save_environment(env, events).await {
+            Ok(change) => {
+                self.remember(&change.environment).await;
+                Ok(change)
+            }
+            Err(e) => {
+                // A conflict means the cache may hold an older version (a write it missed, or
+                // one the store committed while reporting an error); so may any failure whose
+                // outcome is unknown. Evict, so the caller's retry reads the store: otherwise
+                // every retry would read the same stale version and conflict again.
+                self.forget(env.id.as_str()).await;
+                Err(e)
+            }
+        }
     }
 
     async fn get_environment(&self, id: &EnvironmentId) -> StoreResult<Option<Environment>> {

@@ -383,6 +383,54 @@ contract!(
 );
 
 #[tokio::test]
+async fn a_write_the_cache_missed_costs_one_conflict_not_a_livelock() {
+    let (inner, _dir) = sqlite().await;
+    let prefix = format!("{}:", emulators::unique("t"));
+    let cached = CachedStore::connect(inner.clone(), emulators::redis(), &prefix)
+        .await
+        .unwrap();
+    let e = env("demo", "shop", 0);
+    let v1 = cached.save_environment(&e, &[]).await.unwrap().environment;
+    // Another writer reaches the store without the cache seeing it (a commit reported as a
+    // failure, a Redis hiccup while refreshing): the cache still says v1.
+    let mut behind = v1.clone();
+    behind.status = Status::Ready;
+    inner.save_environment(&behind, &[]).await.unwrap();
+    assert_eq!(
+        cached
+            .get_environment(&e.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1
+    );
+    let mut mine = v1.clone();
+    mine.status_message = Some("from the stale read".into());
+    assert!(matches!(
+        cached.save_environment(&mine, &[]).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let fresh = cached.get_environment(&e.id).await.unwrap().unwrap();
+    assert_eq!(
+        (fresh.version, fresh.status),
+        (2, Status::Ready),
+        "after a conflict the next read goes to the store"
+    );
+    let mut retry = fresh.clone();
+    retry.status_message = Some("retried".into());
+    assert_eq!(
+        cached
+            .save_environment(&retry, &[])
+            .await
+            .unwrap()
+            .environment
+            .version,
+        3
+    );
+}
+
+#[tokio::test]
 async fn a_write_on_one_replica_is_what_the_others_read_from_the_cache() {
     let (inner, _dir) = sqlite().await;
     let prefix = format!("{}:", emulators::unique("t"));
