@@ -90,6 +90,7 @@ impl Application {
                 project: config.argocd_project.clone(),
                 destination_server: config.destination_server.clone(),
                 base_domain: config.base_domain.clone(),
+                namespace_prefix: config.namespace_prefix.clone(),
             },
             max_attempts: config.max_attempts,
             retry_base_delay: config.retry_base_delay(),

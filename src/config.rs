@@ -11,6 +11,7 @@
 //! | `--in-cluster` | `BLUEBERRY_IN_CLUSTER` | off |
 //! | `--argocd-namespace` | `BLUEBERRY_ARGOCD_NAMESPACE` | `argocd` |
 //! | `--argocd-project` | `BLUEBERRY_ARGOCD_PROJECT` | `blueberry-environments` |
+//! | `--namespace-prefix` | `BLUEBERRY_NAMESPACE_PREFIX` | `bb-` |
 //! | `--destination-server` | `BLUEBERRY_DESTINATION_SERVER` | `https://kubernetes.default.svc` |
 //! | `--sim-ready-delay-ms` | `BLUEBERRY_SIM_READY_DELAY_MS` | `1500` |
 //! | `--workers` | `BLUEBERRY_WORKERS` | `4` |
@@ -177,6 +178,10 @@ pub struct Config {
         default_value = "blueberry-environments"
     )]
     pub argocd_project: String,
+
+    /// Environments run in namespace `{prefix}{id}`; the Argo CD project allows only those.
+    #[arg(long, env = "BLUEBERRY_NAMESPACE_PREFIX", default_value = "bb-")]
+    pub namespace_prefix: String,
 
     /// API server environments are deployed to (Application destination).
     #[arg(
@@ -396,6 +401,17 @@ impl Config {
     /// Checks that the chosen adapters have what they need; the message names the setting.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let fail = |m: &str| Err(ConfigError(m.to_owned()));
+        let p = &self.namespace_prefix;
+        if p.len() > 20
+            || !p.starts_with(|c: char| c.is_ascii_lowercase())
+            || !p
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return fail(
+                "--namespace-prefix (BLUEBERRY_NAMESPACE_PREFIX) must be 1 to 20 lowercase letters, digits or '-', starting with a letter",
+            );
+        }
         if self.store == StoreKind::Firestore && self.gcp_project.is_none() {
             return fail("--store firestore needs --gcp-project (BLUEBERRY_GCP_PROJECT)");
         }
@@ -530,6 +546,8 @@ mod tests {
                 ],
                 "--kubeconfig",
             ),
+            (vec!["--namespace-prefix", "Kube-"], "--namespace-prefix"),
+            (vec!["--namespace-prefix", ""], "--namespace-prefix"),
         ] {
             let err = parse(&args).validate().unwrap_err().to_string();
             assert!(err.contains(named), "{args:?}: {err}");

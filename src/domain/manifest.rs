@@ -142,6 +142,8 @@ pub struct ManifestSettings {
     pub destination_server: String,
     /// Environments are served on `{id}.{base_domain}`.
     pub base_domain: String,
+    /// Environments run in namespace `{namespace_prefix}{id}`.
+    pub namespace_prefix: String,
 }
 
 /// Builds the Application for `env` from its repository and config set.
@@ -210,7 +212,7 @@ pub fn build_application(
             destination: ApplicationDestination {
                 server: Some(settings.destination_server.clone()),
                 name: None,
-                namespace: id.to_owned(),
+                namespace: env.id.namespace(&settings.namespace_prefix),
             },
             sync_policy: Some(SyncPolicy {
                 automated: Some(AutomatedSync {

@@ -11,6 +11,7 @@ fn settings() -> ManifestSettings {
         project: "blueberry-environments".into(),
         destination_server: "https://kubernetes.default.svc".into(),
         base_domain: "preview.example.com".into(),
+        namespace_prefix: "bb-".into(),
     }
 }
 
@@ -146,7 +147,7 @@ fn hostile_input_cannot_inject_a_field() {
         ["destination", "project", "source", "syncPolicy"]
     );
     assert_eq!(doc["kind"], "Application");
-    assert_eq!(doc["spec"]["destination"]["namespace"], "pr-1-shop");
+    assert_eq!(doc["spec"]["destination"]["namespace"], "bb-pr-1-shop");
     assert_eq!(doc["spec"]["project"], "blueberry-environments");
     // Hostile text survives as data, byte for byte, and the round trip is lossless.
     assert_eq!(doc["spec"]["source"]["path"], HOSTILE);

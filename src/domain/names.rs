@@ -125,19 +125,29 @@ impl EnvironmentName {
     }
 }
 
+/// `full` when it is short enough for a label, else its head and a hash of the whole.
+fn fit_label(full: String) -> String {
+    if full.len() <= MAX_LABEL_LEN {
+        return full;
+    }
+    let digest = Sha256::digest(full.as_bytes());
+    let hash = &hex::encode(digest)[..8];
+    let head = full[..MAX_LABEL_LEN - hash.len() - 1].trim_end_matches('-');
+    format!("{head}-{hash}")
+}
+
 impl EnvironmentId {
     /// Derives the id of environment `name` in repository `repository`: `{name}-{repository}`,
     /// shortened with a hash suffix when that would exceed 63 characters. The store refuses a
     /// second environment with the same id, so the rare ambiguous pair cannot collide silently.
     pub fn derive(name: &EnvironmentName, repository: &RepositoryName) -> Self {
-        let full = format!("{name}-{repository}");
-        if full.len() <= MAX_LABEL_LEN {
-            return Self(full);
-        }
-        let digest = Sha256::digest(full.as_bytes());
-        let hash = &hex::encode(digest)[..8];
-        let head = full[..MAX_LABEL_LEN - hash.len() - 1].trim_end_matches('-');
-        Self(format!("{head}-{hash}"))
+        Self(fit_label(format!("{name}-{repository}")))
+    }
+
+    /// The Kubernetes namespace the environment runs in: `{prefix}{id}`, shortened like ids.
+    /// A fixed prefix lets the Argo CD project allow environments' namespaces and nothing else.
+    pub fn namespace(&self, prefix: &str) -> String {
+        fit_label(format!("{prefix}{}", self.0))
     }
 
     /// The Argo CD Application that delivers this environment.
@@ -237,6 +247,17 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn namespaces_are_valid_labels_with_the_prefix(name in label(), repo in label()) {
+            let id = EnvironmentId::derive(
+                &EnvironmentName::parse(name).unwrap(),
+                &RepositoryName::parse(repo).unwrap(),
+            );
+            let ns = id.namespace("bb-");
+            prop_assert!(ns.starts_with("bb-"));
+            prop_assert!(EnvironmentName::parse(ns.clone()).is_ok(), "{ns}");
+        }
+
         #[test]
         fn derived_ids_are_always_valid_labels(name in label(), repo in label()) {
             let id = EnvironmentId::derive(

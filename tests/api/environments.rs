@@ -23,7 +23,7 @@ async fn creating_an_environment_returns_201_with_the_seed_response_shape() {
     assert_eq!(env["urls"], json!(["https://demo-shop.preview.localhost"]));
     assert_eq!(env["git"]["branch"], "main");
     assert_eq!(env["git"]["repository_id"], repo.as_str());
-    assert_eq!(env["kubernetes"]["namespace"], "demo-shop");
+    assert_eq!(env["kubernetes"]["namespace"], "bb-demo-shop");
     assert_eq!(env["kubernetes"]["application"], "env-demo-shop");
     assert_eq!(env["terminated_at"], json!(null));
     let created =

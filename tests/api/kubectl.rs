@@ -168,6 +168,7 @@ fn rendered_manifest() -> blueberry::domain::manifest::Application {
         project: "default".into(),
         destination_server: "https://kubernetes.default.svc".into(),
         base_domain: "preview.localhost".into(),
+        namespace_prefix: "bb-".into(),
     };
     build_application(&env, &repo, &cs, &settings)
 }

@@ -69,7 +69,7 @@ async fn the_rendered_application_carries_the_environment_and_overrides() {
     app.wait_for_status("demo-shop", "ready", Duration::from_secs(10))
         .await;
     let obj = app.sim.state.get("argocd", "env-demo-shop").unwrap();
-    assert_eq!(obj["spec"]["destination"]["namespace"], "demo-shop");
+    assert_eq!(obj["spec"]["destination"]["namespace"], "bb-demo-shop");
     assert_eq!(obj["spec"]["source"]["targetRevision"], "feature/x");
     assert_eq!(
         obj["spec"]["source"]["helm"]["valuesObject"]["backend"]["replicas"],

@@ -125,7 +125,7 @@ impl EnvironmentResponse {
                 merge_request: env.merge_request.clone(),
             },
             kubernetes: KubernetesInfo {
-                namespace: env.id.to_string(),
+                namespace: env.id.namespace(&settings.manifest.namespace_prefix),
                 application: env.id.application_name(),
                 health: env.observed.health.clone(),
                 sync: env.observed.sync.clone(),

@@ -306,7 +306,7 @@ async fn status_page(
             url: safe_link(&mr.url),
             author: mr.author.clone(),
         }),
-        namespace: env.id.to_string(),
+        namespace: env.id.namespace(&ctx.settings.manifest.namespace_prefix),
         application: env.id.application_name(),
         health: env.observed.health.clone().unwrap_or_else(|| "—".into()),
         sync: env.observed.sync.clone().unwrap_or_else(|| "—".into()),
