@@ -49,6 +49,13 @@ enum Command {
     /// Manage API tokens from the command line (operators).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Exit 0 when a Blueberry answers /healthz: the container image's HEALTHCHECK (it has no
+    /// shell or curl).
+    Healthcheck {
+        /// The server to ask.
+        #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]
+        url: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -94,6 +101,7 @@ async fn main() -> ExitCode {
         None => serve(cli.serve).await,
         Some(Command::Serve(config)) => serve(config).await,
         Some(Command::SimCluster(args)) => blueberry::sim::run_standalone(args).await,
+        Some(Command::Healthcheck { url }) => healthcheck(&url).await,
         Some(Command::Token(TokenCommand::Create {
             name,
             role,
@@ -142,6 +150,18 @@ async fn create_token(
         token.role, token.name, token.id
     );
     println!("{secret}");
+    Ok(())
+}
+
+async fn healthcheck(url: &str) -> anyhow::Result<()> {
+    let status = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()?
+        .get(url)
+        .send()
+        .await?
+        .status();
+    anyhow::ensure!(status.is_success(), "{url} answered {status}");
     Ok(())
 }
 

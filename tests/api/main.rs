@@ -11,6 +11,7 @@ mod cluster;
 mod contract_bus;
 mod contract_queue;
 mod contract_store;
+mod deploy;
 mod environments;
 mod firebase;
 mod kubectl;

@@ -1,0 +1,3 @@
+output "namespace" {
+  value = helm_release.argocd.namespace
+}

@@ -1,0 +1,4 @@
+output "ingress_class" {
+  description = "helm/environment ingress.className"
+  value       = "nginx"
+}
