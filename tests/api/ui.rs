@@ -560,15 +560,15 @@ async fn repositories_config_sets_and_tokens_are_managed_from_their_pages() {
     let page = r.text().await.unwrap();
     let at = page.find("value=\"bb_").expect("the token is shown");
     let token = page[at + 7..at + 7 + page[at + 7..].find('"').unwrap()].to_owned();
-    assert_eq!(
+    let me_with_token = || async {
         crate::helpers::client_with(&token)
             .get(format!("{}/api/me", app.url))
             .send()
             .await
             .unwrap()
-            .status(),
-        StatusCode::OK
-    );
+            .status()
+    };
+    assert_eq!(me_with_token().await, StatusCode::OK);
     let listed = s.get("/tokens").await.text().await.unwrap();
     assert!(!listed.contains(&token), "the list never shows secrets");
     let tokens: serde_json::Value = app.get("/api/tokens").await.json().await.unwrap();
@@ -585,15 +585,7 @@ async fn repositories_config_sets_and_tokens_are_managed_from_their_pages() {
         .post(&format!("/tokens/{id}/revoke"), &[("confirm", "yes")])
         .await;
     assert_eq!(location(&r), "/tokens?done=revoked");
-    assert_eq!(
-        crate::helpers::client_with(&token)
-            .get(format!("{}/api/me", app.url))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(me_with_token().await, StatusCode::UNAUTHORIZED);
     let r = s
         .post("/tokens", &[("name", ""), ("role", "developer")])
         .await;

@@ -10,9 +10,8 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
-    Chrome, UiError,
-    environments::ConfirmPage,
-    forms::{self, FieldErrors},
+    Chrome, ConfirmPage, UiError,
+    forms::{self, ConfirmForm, FieldErrors},
     view::{OrPage, when},
 };
 use crate::{
@@ -44,8 +43,6 @@ pub struct SetForm {
     pub target_revision: String,
     #[serde(default)]
     pub values: String,
-    #[serde(default)]
-    pub confirm: String,
 }
 
 impl SetForm {
@@ -65,7 +62,6 @@ impl SetForm {
             } else {
                 forms::pretty(&serde_json::Value::Object(c.values.clone()))
             },
-            confirm: String::new(),
         }
     }
 
@@ -240,19 +236,16 @@ pub async fn delete(
     State(ctx): State<Context>,
     chrome: Chrome,
     Path(id): Path<String>,
-    Form(form): Form<SetForm>,
+    Form(form): Form<ConfirmForm>,
 ) -> Result<Response, UiError> {
     let set = ctx.catalog.get_config_set(&id).await.or_page(&chrome)?;
-    if form.confirm != "yes" {
-        return Ok(ConfirmPage {
-            question: format!("Delete the config set {}?", set.name),
-            action: format!("/config-sets/{id}/delete"),
-            button: "Delete".into(),
-            hours: None,
-            back: format!("/config-sets/{id}"),
-            chrome,
-        }
-        .into_response());
+    if !form.confirmed() {
+        let question = format!("Delete the config set {}?", set.name);
+        let (action, back) = (
+            format!("/config-sets/{id}/delete"),
+            format!("/config-sets/{id}"),
+        );
+        return Ok(ConfirmPage::ask(chrome, question, action, "Delete", back));
     }
     ctx.catalog
         .delete_config_set(&id, &chrome.actor())

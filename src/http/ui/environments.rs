@@ -14,7 +14,7 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
-    Chrome, UiError,
+    Chrome, ConfirmPage, UiError,
     forms::{self, FieldErrors},
     view::{Choice, OrPage, choices, relative, when},
 };
@@ -459,17 +459,6 @@ pub struct ActionForm {
     pub confirm: String,
     #[serde(default)]
     pub hours: String,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "confirm.html")]
-pub struct ConfirmPage {
-    pub chrome: Chrome,
-    pub question: String,
-    pub action: String,
-    pub button: String,
-    pub hours: Option<String>,
-    pub back: String,
 }
 
 /// `POST /environments/{id}/{action}`: redeploy, retry, extend or destroy. Without

@@ -73,6 +73,19 @@ impl FieldErrors {
     }
 }
 
+/// The form of a deletion or revocation: confirmed or not yet.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    pub confirm: String,
+}
+
+impl ConfirmForm {
+    pub fn confirmed(&self) -> bool {
+        self.confirm == "yes"
+    }
+}
+
 /// A form page answered with 422 because of what was typed.
 pub fn rejected(page: impl IntoResponse) -> Response {
     (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()

@@ -79,6 +79,43 @@ pub struct ErrorPage {
     pub detail: String,
 }
 
+/// "Are you sure?": what a browser without JavaScript sees before an action or a deletion
+/// (with JavaScript, htmx asks and sends `confirm=yes` itself).
+#[derive(Template, WebTemplate)]
+#[template(path = "confirm.html")]
+pub struct ConfirmPage {
+    pub chrome: Chrome,
+    pub question: String,
+    /// Where the confirmed form posts.
+    pub action: String,
+    pub button: String,
+    /// The hours field of `extend`, prefilled.
+    pub hours: Option<String>,
+    /// Where "Cancel" leads.
+    pub back: String,
+}
+
+impl ConfirmPage {
+    /// The question page for a plain confirmed post to `action`.
+    pub fn ask(
+        chrome: Chrome,
+        question: String,
+        action: String,
+        button: &str,
+        back: String,
+    ) -> Response {
+        ConfirmPage {
+            chrome,
+            question,
+            action,
+            button: button.to_owned(),
+            hours: None,
+            back,
+        }
+        .into_response()
+    }
+}
+
 /// Where an unauthenticated visitor of a page is sent: the login page, coming back after.
 pub fn login_redirect(parts: &Parts) -> Response {
     let back = parts

@@ -12,9 +12,8 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
-    Chrome, UiError,
-    environments::ConfirmPage,
-    forms::{self, FieldErrors},
+    Chrome, ConfirmPage, UiError,
+    forms::{self, ConfirmForm, FieldErrors},
     view::{Choice, OrPage, choices, when},
 };
 use crate::{
@@ -55,8 +54,6 @@ pub struct RepoForm {
     /// Write-only: blank keeps the current key.
     #[serde(default)]
     pub webhook_signing_key: String,
-    #[serde(default)]
-    pub confirm: String,
 }
 
 impl RepoForm {
@@ -72,7 +69,6 @@ impl RepoForm {
             exclude_labels: r.filters.exclude_labels.join(", "),
             target_branch_pattern: r.filters.target_branch_pattern.clone().unwrap_or_default(),
             webhook_signing_key: String::new(),
-            confirm: String::new(),
         }
     }
 
@@ -278,22 +274,25 @@ pub async fn delete(
     State(ctx): State<Context>,
     chrome: Chrome,
     Path(id): Path<String>,
-    Form(form): Form<RepoForm>,
+    Form(form): Form<ConfirmForm>,
 ) -> Result<Response, UiError> {
     let repo = ctx.catalog.get_repository(&id).await.or_page(&chrome)?;
-    if form.confirm != "yes" {
-        return Ok(ConfirmPage {
-            question: format!(
-                "Disconnect {}? GitLab's webhook calls will be refused from now on.",
-                repo.path_with_namespace
-            ),
-            action: format!("/repositories/{id}/delete"),
-            button: "Disconnect".into(),
-            hours: None,
-            back: format!("/repositories/{id}"),
+    if !form.confirmed() {
+        let question = format!(
+            "Disconnect {}? GitLab's webhook calls will be refused from now on.",
+            repo.path_with_namespace
+        );
+        let (action, back) = (
+            format!("/repositories/{id}/delete"),
+            format!("/repositories/{id}"),
+        );
+        return Ok(ConfirmPage::ask(
             chrome,
-        }
-        .into_response());
+            question,
+            action,
+            "Disconnect",
+            back,
+        ));
     }
     let actor = chrome.actor();
     ctx.catalog

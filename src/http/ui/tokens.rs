@@ -12,9 +12,8 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
-    Chrome, UiError,
-    environments::ConfirmPage,
-    forms::{self, FieldErrors},
+    Chrome, ConfirmPage, UiError,
+    forms::{self, ConfirmForm, FieldErrors},
     view::{Choice, OrPage, choices, when},
 };
 use crate::{
@@ -151,31 +150,24 @@ pub async fn create(
     ))
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct RevokeForm {
-    #[serde(default)]
-    pub confirm: String,
-}
-
 /// `POST /tokens/{id}/revoke`: asks first without `confirm=yes`.
 pub async fn revoke(
     State(ctx): State<Context>,
     chrome: Chrome,
     Path(id): Path<String>,
-    Form(form): Form<RevokeForm>,
+    Form(form): Form<ConfirmForm>,
 ) -> Result<Response, UiError> {
     let me = caller(&chrome)?;
-    if form.confirm != "yes" {
-        return Ok(ConfirmPage {
-            question: "Revoke this token? Scripts and sessions using it stop working at once."
-                .into(),
-            action: format!("/tokens/{id}/revoke"),
-            button: "Revoke".into(),
-            hours: None,
-            back: "/tokens".into(),
+    if !form.confirmed() {
+        let question = "Revoke this token? Scripts and sessions using it stop working at once.";
+        let action = format!("/tokens/{id}/revoke");
+        return Ok(ConfirmPage::ask(
             chrome,
-        }
-        .into_response());
+            question.into(),
+            action,
+            "Revoke",
+            "/tokens".into(),
+        ));
     }
     ctx.tokens.revoke(&me, &id).await.or_page(&chrome)?;
     Ok(Redirect::to("/tokens?done=revoked").into_response())
