@@ -100,6 +100,12 @@ impl Application {
             protect_metrics: config.protect_metrics,
             public_status_pages: config.public_status_pages,
             simulated_cluster: config.kubeconfig.is_none() && !config.in_cluster,
+            firebase_sign_in: config.firebase_api_key.as_ref().map(|key| {
+                crate::service::FirebaseSignIn {
+                    api_key: key.clone(),
+                    auth_url: config.firebase_auth_url.clone(),
+                }
+            }),
         };
         let mut ctx = Context::new(ports, settings, Arc::new(Metrics::default()));
         if let Some(project) = &config.firebase_project {

@@ -41,6 +41,7 @@
 //! | `--webhook-body-limit` | `BLUEBERRY_WEBHOOK_BODY_LIMIT` | `1048576` bytes |
 //! | `--bootstrap-token` | `BLUEBERRY_BOOTSTRAP_TOKEN` | none: a fresh admin token is printed once (secret) |
 //! | `--session-key` | `BLUEBERRY_SESSION_KEY` | random per process (secret; set it when running replicas) |
+//! | `--firebase-api-key` | `BLUEBERRY_FIREBASE_API_KEY` | none: no Firebase sign-in form |
 //! | `--protect-metrics` | `BLUEBERRY_PROTECT_METRICS` | off |
 //! | `--public-status-pages` | `BLUEBERRY_PUBLIC_STATUS_PAGES` | off |
 //! | `--log-format` | `BLUEBERRY_LOG_FORMAT` | `text` |
@@ -334,6 +335,15 @@ pub struct Config {
     #[arg(long, env = "BLUEBERRY_FIREBASE_JWKS_URL", default_value = "https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com", value_parser = parse_url)]
     pub firebase_jwks_url: String,
 
+    /// The Firebase project's Web API key (public, not a secret): the login page then offers
+    /// email and password sign-in through Firebase Auth.
+    #[arg(long, env = "BLUEBERRY_FIREBASE_API_KEY")]
+    pub firebase_api_key: Option<String>,
+
+    /// Firebase Auth's REST endpoint the login page signs in with.
+    #[arg(long, env = "BLUEBERRY_FIREBASE_AUTH_URL", default_value = "https://identitytoolkit.googleapis.com", value_parser = parse_url)]
+    pub firebase_auth_url: String,
+
     /// Emails or `@domains` that are admins (comma-separated).
     #[arg(long, env = "BLUEBERRY_FIREBASE_ADMINS", value_delimiter = ',')]
     pub firebase_admins: Vec<String>,
@@ -401,6 +411,11 @@ impl Config {
     /// Checks that the chosen adapters have what they need; the message names the setting.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let fail = |m: &str| Err(ConfigError(m.to_owned()));
+        if self.firebase_api_key.is_some() && self.firebase_project.is_none() {
+            return fail(
+                "--firebase-api-key needs --firebase-project (BLUEBERRY_FIREBASE_PROJECT): sign-in tokens are checked against it",
+            );
+        }
         let p = &self.namespace_prefix;
         if p.len() > 20
             || !p.starts_with(|c: char| c.is_ascii_lowercase())

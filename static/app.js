@@ -14,7 +14,7 @@ document.addEventListener("alpine:init", () => {
       clearInterval(this.timer);
     },
     tick() {
-      const expires = Date.parse(this.$el.dataset.expires);
+      const expires = Date.parse(this.$root.dataset.expires);
       if (Number.isNaN(expires)) return;
       const secs = Math.round((expires - Date.now()) / 1000);
       const abs = Math.abs(secs);
@@ -24,6 +24,50 @@ document.addEventListener("alpine:init", () => {
       else if (abs < 86400) text = `${Math.floor(abs / 3600)} h ${String(Math.floor((abs % 3600) / 60)).padStart(2, "0")} min`;
       else text = `${Math.floor(abs / 86400)} d ${Math.floor((abs % 86400) / 3600)} h`;
       this.text = secs > 0 ? `in ${text}` : `${text} ago`;
+    },
+  }));
+
+  // Email sign-in with Firebase Auth's REST API (no SDK): the ID token it returns is posted to
+  // /login, which verifies it and opens a session. Hidden until this runs: it needs JavaScript.
+  Alpine.data("firebaseLogin", () => ({
+    error: "",
+    busy: false,
+    init() {
+      this.$el.hidden = false;
+    },
+    async signIn() {
+      this.error = "";
+      this.busy = true;
+      // $root: in an event handler $el is the element that fired (the form).
+      const { apiKey, authUrl } = this.$root.dataset;
+      try {
+        const response = await fetch(
+          `${authUrl}/v1/accounts:signInWithPassword?key=${encodeURIComponent(apiKey)}`,
+          {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({
+              email: this.$refs.email.value,
+              password: this.$refs.password.value,
+              returnSecureToken: true,
+            }),
+          },
+        );
+        const body = await response.json();
+        if (!response.ok || !body.idToken) {
+          const code = (body.error && body.error.message) || String(response.status);
+          this.error = /INVALID|PASSWORD|EMAIL_NOT_FOUND/.test(code)
+            ? "Wrong email or password."
+            : `Sign-in failed (${code}).`;
+          return;
+        }
+        this.$refs.idToken.value = body.idToken;
+        this.$refs.exchange.submit();
+      } catch {
+        this.error = "Firebase Auth could not be reached; try again, or use an API token.";
+      } finally {
+        this.busy = false;
+      }
     },
   }));
 

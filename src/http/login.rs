@@ -32,6 +32,19 @@ pub struct LoginPage {
     pub chrome: Chrome,
     pub error: Option<String>,
     pub next: String,
+    /// Email sign-in through Firebase Auth, when configured.
+    pub firebase: Option<crate::service::FirebaseSignIn>,
+}
+
+impl LoginPage {
+    fn new(ctx: &Context, error: Option<String>, next: String) -> Self {
+        Self {
+            chrome: Chrome::anonymous(ctx),
+            error,
+            next,
+            firebase: ctx.settings.firebase_sign_in.clone(),
+        }
+    }
 }
 
 /// Only paths on this server: `/x`, never `//host` or `/\host` (which browsers treat as hosts).
@@ -65,11 +78,11 @@ async fn start_session(ctx: &Context, token: &str, next: String) -> Response {
             ([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
         }
         Ok(None) => {
-            let page = LoginPage {
-                chrome: Chrome::anonymous(ctx),
-                error: Some("That token is not valid (or it expired, or was revoked).".into()),
+            let page = LoginPage::new(
+                ctx,
+                Some("That token is not valid (or it expired, or was revoked).".into()),
                 next,
-            };
+            );
             (StatusCode::UNAUTHORIZED, page).into_response()
         }
         Err(e) => crate::http::errors::ApiError::from(e).into_response(),
@@ -81,12 +94,7 @@ pub async fn show(State(ctx): State<Context>, Query(q): Query<LoginInput>) -> Re
     let next = local_path(q.next.as_deref());
     match q.token {
         Some(token) => start_session(&ctx, &token, next).await,
-        None => LoginPage {
-            chrome: Chrome::anonymous(&ctx),
-            error: None,
-            next,
-        }
-        .into_response(),
+        None => LoginPage::new(&ctx, None, next).into_response(),
     }
 }
 

@@ -73,10 +73,22 @@ pub fn router_and_openapi() -> (Router<Context>, utoipa::openapi::OpenApi) {
 }
 
 /// Pages load scripts and styles from this server only: Alpine's CSP build and htmx with
-/// `allowEval: false` need no `unsafe-eval`, and no page has inline script or style.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-     img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
-     frame-ancestors 'none'; form-action 'self'";
+/// `allowEval: false` need no `unsafe-eval`, and no page has inline script or style. Scripts
+/// may connect to this server, and to Firebase Auth when the login page signs in with it.
+fn content_security_policy(settings: &crate::service::Settings) -> HeaderValue {
+    let firebase = settings
+        .firebase_sign_in
+        .as_ref()
+        .map(|f| format!(" {}", f.auth_url))
+        .unwrap_or_default();
+    let policy = format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'{firebase}; object-src 'none'; base-uri 'none'; \
+         frame-ancestors 'none'; form-action 'self'"
+    );
+    HeaderValue::from_str(&policy)
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'"))
+}
 
 /// The whole HTTP application.
 pub fn router(ctx: Context) -> Router {
@@ -100,7 +112,7 @@ pub fn router(ctx: Context) -> Router {
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+            content_security_policy(&ctx.settings),
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,

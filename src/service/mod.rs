@@ -51,6 +51,16 @@ pub struct Settings {
     pub public_status_pages: bool,
     /// The cluster is the built-in simulation: the UI says so on every page.
     pub simulated_cluster: bool,
+    /// Firebase email sign-in on the login page, when configured.
+    pub firebase_sign_in: Option<FirebaseSignIn>,
+}
+
+/// What the login page needs to sign people in with Firebase Auth (both values are public).
+#[derive(Debug, Clone)]
+pub struct FirebaseSignIn {
+    pub api_key: String,
+    /// Firebase Auth's REST endpoint, e.g. `https://identitytoolkit.googleapis.com`.
+    pub auth_url: String,
 }
 
 impl Settings {

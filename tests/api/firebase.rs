@@ -8,9 +8,9 @@ use wiremock::{Mock, MockServer, ResponseTemplate, matchers::path};
 
 use crate::helpers::{TestApp, client_with};
 
-const PROJECT: &str = "blueberry-test";
+pub const PROJECT: &str = "blueberry-test";
 
-fn fixture(name: &str) -> String {
+pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(format!(
         "{}/fixtures/firebase/{name}",
         env!("CARGO_MANIFEST_DIR")
@@ -18,7 +18,7 @@ fn fixture(name: &str) -> String {
     .unwrap()
 }
 
-fn claims(email: &str, adjust: impl FnOnce(&mut Value)) -> Value {
+pub fn claims(email: &str, adjust: impl FnOnce(&mut Value)) -> Value {
     let now = chrono::Utc::now().timestamp();
     let mut c = json!({
         "iss": format!("https://securetoken.google.com/{PROJECT}"), "aud": PROJECT, "sub": "uid-123",
@@ -39,7 +39,7 @@ fn sign_with(key_file: &str, kid: &str, claims: &Value) -> String {
     .unwrap()
 }
 
-fn sign(claims: &Value) -> String {
+pub fn sign(claims: &Value) -> String {
     sign_with("test-signing-key.pem", "test-key-1", claims)
 }
 

@@ -80,6 +80,10 @@ blueberry.io/part-of: platform
 {{- with .Values.firebase.project }}
 - name: BLUEBERRY_FIREBASE_PROJECT
   value: {{ . | quote }}
+{{- with $.Values.firebase.apiKey }}
+- name: BLUEBERRY_FIREBASE_API_KEY
+  value: {{ . | quote }}
+{{- end }}
 - name: BLUEBERRY_FIREBASE_ADMINS
   value: {{ join "," $.Values.firebase.admins | quote }}
 - name: BLUEBERRY_FIREBASE_DEVELOPERS
