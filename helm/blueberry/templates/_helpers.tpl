@@ -25,6 +25,8 @@ blueberry.io/part-of: platform
   value: {{ .Values.defaultTtlHours | quote }}
 - name: BLUEBERRY_IN_CLUSTER
   value: "true"
+- name: BLUEBERRY_PUBLIC_STATUS_PAGES
+  value: {{ .Values.publicStatusPages | quote }}
 - name: BLUEBERRY_ARGOCD_NAMESPACE
   value: {{ .Values.argocd.namespace | quote }}
 - name: BLUEBERRY_ARGOCD_PROJECT

@@ -50,3 +50,23 @@ resource "google_container_cluster" "this" {
 }
 
 data "google_project" "current" {}
+
+# Private nodes reach registries outside Google (Docker Hub, GitLab's registry) through NAT.
+resource "google_compute_router" "nat" {
+  name    = "${var.name}-nat"
+  region  = var.region
+  network = "default"
+}
+
+resource "google_compute_router_nat" "nat" {
+  name                               = "${var.name}-nat"
+  router                             = google_compute_router.nat.name
+  region                             = var.region
+  nat_ip_allocate_option             = "AUTO_ONLY"
+  source_subnetwork_ip_ranges_to_nat = "ALL_SUBNETWORKS_ALL_IP_RANGES"
+
+  log_config {
+    enable = true
+    filter = "ERRORS_ONLY"
+  }
+}
