@@ -11,6 +11,7 @@ mod config_sets;
 mod environments;
 mod forms;
 mod repositories;
+mod status_page;
 mod tokens;
 mod view;
 
@@ -44,8 +45,8 @@ pub fn router() -> Router<Context> {
             get(environments::list).post(environments::create),
         )
         .route("/environments/new", get(environments::new_form))
-        .route("/environments/{id}", get(environments::show))
-        .route("/environments/{id}/{action}", post(environments::act))
+        .route("/environments/{id}", get(status_page::show))
+        .route("/environments/{id}/{action}", post(status_page::act))
         .route(
             "/repositories",
             get(repositories::list).post(repositories::create),
