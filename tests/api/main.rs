@@ -22,4 +22,5 @@ mod restart;
 mod secrets;
 mod sse;
 mod ui;
+mod ui_forms;
 mod validation;
