@@ -1,5 +1,6 @@
 //! Lifecycle throughput: N environments created at once against the simulated cluster with zero
-//! Argo CD delay; prints create-to-ready latency percentiles and jobs per second.
+//! Argo CD delay; prints create-to-ready latency percentiles and jobs per second, then how
+//! fast the web UI renders the list and a status page with them.
 //!
 //! `cargo bench --bench lifecycle` (BENCH_ENVIRONMENTS, BENCH_WORKERS to change the load).
 
@@ -123,8 +124,56 @@ async fn main() -> anyhow::Result<()> {
         jobs / wall
     );
 
+    pages(&url).await?;
+
     let _ = stop.send(());
     server.await??;
+    Ok(())
+}
+
+/// The web UI with the environments above: server-side render time as a browser sees it
+/// (sequential requests over one session), for the list and for a status page.
+async fn pages(url: &str) -> anyhow::Result<()> {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let login = browser
+        .get(format!("{url}/login?token={TOKEN}"))
+        .send()
+        .await?;
+    let cookie = login.headers()[reqwest::header::SET_COOKIE]
+        .to_str()?
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let rounds = env_or("BENCH_PAGE_ROUNDS", 300);
+    println!("  web UI, {rounds} sequential requests each:");
+    for (what, path) in [
+        ("environment list (25 rows)", "/environments".to_owned()),
+        ("status page", "/environments/bench-0-shop".to_owned()),
+    ] {
+        let mut ms = Vec::with_capacity(rounds);
+        let mut bytes = 0;
+        for _ in 0..rounds {
+            let t = Instant::now();
+            let r = browser
+                .get(format!("{url}{path}"))
+                .header(reqwest::header::COOKIE, &cookie)
+                .send()
+                .await?;
+            anyhow::ensure!(r.status() == 200, "{path} answered {}", r.status());
+            bytes = r.bytes().await?.len();
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        ms.sort_by(|a, b| a.total_cmp(b));
+        println!(
+            "    {what}: p50 {:.2} ms  p99 {:.2} ms  ({} KiB)",
+            percentile(&ms, 0.5),
+            percentile(&ms, 0.99),
+            bytes / 1024
+        );
+    }
     Ok(())
 }
 
