@@ -16,7 +16,7 @@ use wiremock::{
 
 use crate::{
     firebase,
-    helpers::{ADMIN_TOKEN, Process, TestApp, free_port, wait_http},
+    helpers::{ADMIN_TOKEN, Process, TestApp, free_port, heavy_turn, wait_http},
 };
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -143,6 +143,7 @@ impl Browser {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_runs_an_environments_whole_life_in_chromium() {
+    let _turn = heavy_turn().await;
     // Slow enough that the list shows `pending` before `ready`.
     let app = TestApp::spawn_with(|c| c.sim_ready_delay_ms = 2_500).await;
     let browser = Browser::start().await;
@@ -324,6 +325,7 @@ async fn a_person_runs_an_environments_whole_life_in_chromium() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_merge_request_titles_render_as_text_in_chromium() {
+    let _turn = heavy_turn().await;
     let app = TestApp::spawn().await;
     let repo = app.seed().await;
     let hostile = crate::ui::hostile_environment(&app, &repo).await;
@@ -357,6 +359,7 @@ async fn hostile_merge_request_titles_render_as_text_in_chromium() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn people_sign_in_with_firebase_on_the_login_page() {
+    let _turn = heavy_turn().await;
     // Google, played by wiremock: the JWKS that verifies ID tokens, and Firebase Auth's
     // signInWithPassword, answering the browser's cross-origin calls as Google does.
     let google = MockServer::start().await;

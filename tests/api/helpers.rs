@@ -370,6 +370,13 @@ impl Drop for Process {
     }
 }
 
+/// Tests that load the machine most (real Chromium; several server processes on the emulators)
+/// take turns, so that on a 2-core CI machine one does not starve another past its deadline.
+pub async fn heavy_turn() -> tokio::sync::MutexGuard<'static, ()> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    TURN.lock().await
+}
+
 /// A loopback port nothing listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

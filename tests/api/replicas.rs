@@ -94,6 +94,7 @@ fn replica(role: &str, port: u16, shared: &Shared, dir: &Path) -> Process {
 
 #[tokio::test]
 async fn api_and_worker_replicas_share_the_work_and_every_sse_client_sees_every_change() {
+    let _turn = crate::helpers::heavy_turn().await;
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("k.yaml");
     let sim_port = free_port();
