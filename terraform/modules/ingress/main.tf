@@ -20,6 +20,11 @@ resource "helm_release" "ingress_nginx" {
         loadBalancerIP        = var.ip_address
         externalTrafficPolicy = "Local"
       }
+      # Environments' Ingresses name no certificate: the controller serves this wildcard one
+      # for *.base_domain (a Secret you create from your certificate, or cert-manager's).
+      extraArgs = {
+        "default-ssl-certificate" = "ingress-nginx/wildcard-tls"
+      }
       replicaCount = 2
       # Autopilot bills requests: set them.
       resources = {
