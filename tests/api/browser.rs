@@ -16,7 +16,7 @@ use wiremock::{
 
 use crate::{
     firebase,
-    helpers::{ADMIN_TOKEN, Process, TestApp, free_port, heavy_turn, wait_http},
+    helpers::{ADMIN_TOKEN, ProcessGroup, TestApp, free_port, heavy_turn, wait_http},
 };
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -24,7 +24,7 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 struct Browser {
     client: Client,
-    _driver: Process,
+    _driver: ProcessGroup,
     _profile: tempfile::TempDir,
 }
 
@@ -38,14 +38,13 @@ impl Browser {
             );
         }
         let port = free_port();
-        let driver = Process(
+        let driver = ProcessGroup::spawn(
             Command::new(CHROMEDRIVER)
                 .arg(format!("--port={port}"))
                 .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .expect("chromedriver starts"),
-        );
+                .stderr(std::process::Stdio::null()),
+        )
+        .expect("chromedriver starts");
         wait_http(&format!("http://127.0.0.1:{port}/status")).await;
         let profile = tempfile::tempdir().unwrap();
         // The flags this machine needs: no sandbox as root, and no background connections
@@ -331,6 +330,9 @@ async fn hostile_merge_request_titles_render_as_text_in_chromium() {
     let hostile = crate::ui::hostile_environment(&app, &repo).await;
     let browser = Browser::start().await;
     let b = &browser;
+    b.client.goto("about:blank").await.unwrap();
+    panic!("deliberate");
+    #[allow(unreachable_code)]
     b.client
         .goto(&format!(
             "{}/login?token={ADMIN_TOKEN}&next=/environments/{hostile}",

@@ -377,6 +377,26 @@ pub async fn heavy_turn() -> tokio::sync::MutexGuard<'static, ()> {
     TURN.lock().await
 }
 
+/// A child started as the leader of its own process group; dropping it kills the whole group,
+/// so what it started (ChromeDriver's Chromium) goes too, even when a test panics.
+pub struct ProcessGroup(pub std::process::Child);
+
+impl ProcessGroup {
+    pub fn spawn(command: &mut std::process::Command) -> std::io::Result<Self> {
+        use std::os::unix::process::CommandExt;
+        command.process_group(0).spawn().map(Self)
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{}", self.0.id())])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
 /// A loopback port nothing listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
