@@ -50,6 +50,9 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, ValueEnum};
 
+use self::parse::{
+    parse_domain, parse_positive, parse_secret, parse_session_key, parse_ttl, parse_url,
+};
 use crate::domain::TtlHours;
 
 /// Which parts of Blueberry this process runs.
@@ -98,42 +101,6 @@ pub enum CacheKind {
 pub enum LogFormat {
     Text,
     Json,
-}
-
-fn parse_ttl(s: &str) -> Result<TtlHours, String> {
-    let h: i64 = s
-        .parse()
-        .map_err(|_| format!("{s:?} is not a whole number of hours"))?;
-    TtlHours::new(h).map_err(|e| e.to_string())
-}
-
-fn parse_domain(s: &str) -> Result<String, String> {
-    let ok = !s.is_empty()
-        && s.len() <= 253 - 64
-        && s.split('.')
-            .all(|l| crate::domain::names::check_dns_label(l).is_ok());
-    if ok {
-        Ok(s.to_owned())
-    } else {
-        Err(format!(
-            "{s:?} is not a DNS domain (lowercase labels separated by dots)"
-        ))
-    }
-}
-
-fn parse_url(s: &str) -> Result<String, String> {
-    if (s.starts_with("http://") || s.starts_with("https://")) && s.len() > "https://".len() {
-        Ok(s.trim_end_matches('/').to_owned())
-    } else {
-        Err(format!("{s:?} is not an http(s) URL"))
-    }
-}
-
-fn parse_positive(s: &str) -> Result<u32, String> {
-    match s.parse::<u32>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err(format!("{s:?} must be a whole number greater than 0")),
-    }
 }
 
 /// Settings of `blueberry serve`. Every field is a flag and a `BLUEBERRY_*` variable.
@@ -369,20 +336,6 @@ pub struct Config {
     pub public_status_pages: bool,
 }
 
-fn parse_session_key(s: &str) -> Result<secrecy::SecretString, String> {
-    if s.len() < 32 {
-        return Err("must be at least 32 characters".into());
-    }
-    Ok(secrecy::SecretString::from(s.to_owned()))
-}
-
-fn parse_secret(s: &str) -> Result<secrecy::SecretString, String> {
-    if s.is_empty() {
-        return Err("must not be empty".into());
-    }
-    Ok(secrecy::SecretString::from(s.to_owned()))
-}
-
 /// A combination of settings that cannot work, named so the operator can fix it.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -407,209 +360,7 @@ impl Default for Config {
     }
 }
 
-impl Config {
-    /// Checks that the chosen adapters have what they need; the message names the setting.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let fail = |m: &str| Err(ConfigError(m.to_owned()));
-        if self.firebase_api_key.is_some() && self.firebase_project.is_none() {
-            return fail(
-                "--firebase-api-key needs --firebase-project (BLUEBERRY_FIREBASE_PROJECT): sign-in tokens are checked against it",
-            );
-        }
-        let p = &self.namespace_prefix;
-        if p.len() > 20
-            || !p.starts_with(|c: char| c.is_ascii_lowercase())
-            || !p
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        {
-            return fail(
-                "--namespace-prefix (BLUEBERRY_NAMESPACE_PREFIX) must be 1 to 20 lowercase letters, digits or '-', starting with a letter",
-            );
-        }
-        if self.store == StoreKind::Firestore && self.gcp_project.is_none() {
-            return fail("--store firestore needs --gcp-project (BLUEBERRY_GCP_PROJECT)");
-        }
-        if self.queue == QueueKind::Pubsub && self.gcp_project.is_none() {
-            return fail("--queue pubsub needs --gcp-project (BLUEBERRY_GCP_PROJECT)");
-        }
-        if (self.bus == BusKind::Redis || self.cache == CacheKind::Redis)
-            && self.redis_url.is_none()
-        {
-            return fail("--bus redis and --cache redis need --redis-url (BLUEBERRY_REDIS_URL)");
-        }
-        if self.gitlab_url.is_some() != self.gitlab_token.is_some() {
-            return fail(
-                "--gitlab-url and --gitlab-token (BLUEBERRY_GITLAB_URL, BLUEBERRY_GITLAB_TOKEN) go together",
-            );
-        }
-        if self.role != Role::All {
-            if self.queue == QueueKind::Embedded || self.store == StoreKind::Sqlite {
-                return fail(
-                    "--role api|worker runs replicas apart: they need a shared --store firestore and --queue pubsub",
-                );
-            }
-            if self.bus == BusKind::Local {
-                return fail(
-                    "--role api|worker needs --bus redis so every replica sees every change",
-                );
-            }
-            if self.kubeconfig.is_none() && !self.in_cluster {
-                return fail(
-                    "--role api|worker needs a shared cluster: --kubeconfig or --in-cluster",
-                );
-            }
-        }
-        Ok(())
-    }
-
-    pub fn public_url(&self, bound: SocketAddr) -> String {
-        self.public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{bound}"))
-    }
-
-    pub fn database_path(&self) -> PathBuf {
-        self.data_dir.join("blueberry.sqlite3")
-    }
-
-    pub fn retry_base_delay(&self) -> Duration {
-        Duration::from_millis(self.retry_base_delay_ms)
-    }
-
-    pub fn provision_timeout(&self) -> Duration {
-        Duration::from_secs(u64::from(self.provision_timeout_secs))
-    }
-
-    pub fn job_lease(&self) -> Duration {
-        Duration::from_secs(u64::from(self.job_lease_secs))
-    }
-
-    pub fn stale_after(&self) -> Duration {
-        Duration::from_secs(u64::from(self.stale_after_secs))
-    }
-
-    pub fn reaper_interval(&self) -> Duration {
-        Duration::from_secs(u64::from(self.reaper_interval_secs))
-    }
-}
-
+mod parse;
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        config: Config,
-    }
-
-    #[test]
-    fn defaults_match_the_documentation() {
-        let c = Config::default();
-        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(c.data_dir, PathBuf::from(".blueberry"));
-        assert_eq!(c.default_ttl_hours.hours(), 72);
-        assert_eq!(c.workers, 4);
-        assert!(c.kubeconfig.is_none());
-    }
-
-    #[test]
-    fn incomplete_adapter_choices_are_refused_with_the_missing_setting() {
-        let parse = |args: &[&str]| {
-            let mut all = vec!["x"];
-            all.extend_from_slice(args);
-            Cli::try_parse_from(all).unwrap().config
-        };
-        for (args, named) in [
-            (vec!["--store", "firestore"], "--gcp-project"),
-            (vec!["--queue", "pubsub"], "--gcp-project"),
-            (vec!["--bus", "redis"], "--redis-url"),
-            (vec!["--cache", "redis"], "--redis-url"),
-            (
-                vec!["--role", "api"],
-                "--store firestore and --queue pubsub",
-            ),
-            (
-                vec![
-                    "--role",
-                    "worker",
-                    "--store",
-                    "firestore",
-                    "--queue",
-                    "pubsub",
-                    "--gcp-project",
-                    "p",
-                ],
-                "--bus redis",
-            ),
-            (
-                vec![
-                    "--role",
-                    "api",
-                    "--store",
-                    "firestore",
-                    "--queue",
-                    "pubsub",
-                    "--gcp-project",
-                    "p",
-                    "--bus",
-                    "redis",
-                    "--redis-url",
-                    "redis://h",
-                ],
-                "--kubeconfig",
-            ),
-            (vec!["--namespace-prefix", "Kube-"], "--namespace-prefix"),
-            (vec!["--namespace-prefix", ""], "--namespace-prefix"),
-        ] {
-            let err = parse(&args).validate().unwrap_err().to_string();
-            assert!(err.contains(named), "{args:?}: {err}");
-        }
-        assert!(parse(&[]).validate().is_ok());
-        assert!(
-            parse(&[
-                "--store",
-                "firestore",
-                "--queue",
-                "pubsub",
-                "--gcp-project",
-                "p",
-                "--bus",
-                "redis",
-                "--redis-url",
-                "redis://h"
-            ])
-            .validate()
-            .is_ok()
-        );
-    }
-
-    #[test]
-    fn the_redis_url_is_kept_out_of_debug_output() {
-        let c = Cli::try_parse_from(["x", "--redis-url", "redis://:hunter2@h:6379"])
-            .unwrap()
-            .config;
-        assert!(!format!("{c:?}").contains("hunter2"));
-    }
-
-    #[test]
-    fn bad_settings_are_named_in_the_error() {
-        for (args, named) in [
-            (vec!["x", "--listen", "nowhere"], "--listen"),
-            (
-                vec!["x", "--default-ttl-hours", "500"],
-                "--default-ttl-hours",
-            ),
-            (vec!["x", "--base-domain", "Not A Domain"], "--base-domain"),
-            (vec!["x", "--workers", "0"], "--workers"),
-        ] {
-            let err = Cli::try_parse_from(&args)
-                .err()
-                .expect("refused")
-                .to_string();
-            assert!(err.contains(named), "{err}");
-        }
-    }
-}
+mod tests;
+mod validate;
