@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use firestore::{
-    FirestoreDb, FirestoreTransaction,
+    FirestoreDb, FirestoreTransaction, FirestoreValue,
     errors::{BackoffError, FirestoreError, FirestoreErrorInTransaction},
 };
 use futures::FutureExt;
@@ -132,60 +132,91 @@ pub async fn find_repository_by_project(
 
 /// Writes a repository if no other one has its name or GitLab project (`create`: none may exist
 /// with its id either).
-async fn put_repository(db: &FirestoreDb, repo: &Repository, create: bool) -> StoreResult<()> {
-    let doc = repo_doc(repo)?;
+/// A catalog document whose id, and some of whose fields, are unique in its collection.
+trait UniqueDoc: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
+    fn id(&self) -> &str;
+}
+
+impl UniqueDoc for RepoDoc {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl UniqueDoc for SetDoc {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// What must be unique about a document, and what to say when another one has it.
+struct Uniqueness {
+    collection: &'static str,
+    /// "repository", "config set"
+    what: &'static str,
+    fields: Vec<(&'static str, FirestoreValue)>,
+    clash: String,
+}
+
+/// Creates (`create`) or replaces a document in one transaction: the id must be new (or
+/// exist), and no other document may share any of the unique fields.
+async fn put_unique<D: UniqueDoc>(
+    db: &FirestoreDb,
+    doc: D,
+    unique: Uniqueness,
+    create: bool,
+) -> StoreResult<()> {
+    let unique = std::sync::Arc::new(unique);
     db.run_transaction_with_options(
         |db, tx| {
-            let doc = doc.clone();
+            let (doc, unique) = (doc.clone(), unique.clone());
             async move {
-                let existing: Option<RepoDoc> = db
+                let id = doc.id().to_owned();
+                let existing: Option<D> = db
                     .fluent()
                     .select()
-                    .by_id_in(REPOSITORIES)
+                    .by_id_in(unique.collection)
                     .obj()
-                    .one(&doc.id)
+                    .one(&id)
                     .await?;
+                let what = unique.what;
                 match (create, existing.is_some()) {
                     (true, true) => {
                         return Err(permanent(
                             tx,
-                            StoreError::Conflict(format!("repository `{}` already exists", doc.id)),
+                            StoreError::Conflict(format!("{what} `{id}` already exists")),
                         ));
                     }
                     (false, false) => {
                         return Err(permanent(
                             tx,
-                            StoreError::NotFound(format!("repository `{}`", doc.id)),
+                            StoreError::NotFound(format!("{what} `{id}`")),
                         ));
                     }
                     _ => {}
                 }
-                let clashes: Vec<RepoDoc> = db
+                let clashes: Vec<D> = db
                     .fluent()
                     .select()
-                    .from(REPOSITORIES)
+                    .from(unique.collection)
                     .filter(|q| {
-                        q.for_any([
-                            q.field("name").eq(doc.name.clone()),
-                            q.field("gitlab_project_id").eq(doc.gitlab_project_id),
-                        ])
+                        q.for_any(
+                            unique
+                                .fields
+                                .iter()
+                                .map(|(field, value)| q.field(*field).eq(value.clone())),
+                        )
                     })
                     .obj()
                     .query()
                     .await?;
-                if clashes.iter().any(|c| c.id != doc.id) {
-                    return Err(permanent(
-                        tx,
-                        StoreError::Conflict(format!(
-                            "a repository named `{}` or for GitLab project {} is already connected",
-                            doc.name, doc.gitlab_project_id
-                        )),
-                    ));
+                if clashes.iter().any(|c| c.id() != id) {
+                    return Err(permanent(tx, StoreError::Conflict(unique.clash.clone())));
                 }
                 db.fluent()
                     .update()
-                    .in_col(REPOSITORIES)
-                    .document_id(&doc.id)
+                    .in_col(unique.collection)
+                    .document_id(&id)
                     .object(&doc)
                     .add_to_transaction(tx)?;
                 Ok(())
@@ -196,6 +227,23 @@ async fn put_repository(db: &FirestoreDb, repo: &Repository, create: bool) -> St
     )
     .await
     .map_err(fs_err)
+}
+
+async fn put_repository(db: &FirestoreDb, repo: &Repository, create: bool) -> StoreResult<()> {
+    let doc = repo_doc(repo)?;
+    let unique = Uniqueness {
+        collection: REPOSITORIES,
+        what: "repository",
+        fields: vec![
+            ("name", doc.name.clone().into()),
+            ("gitlab_project_id", doc.gitlab_project_id.into()),
+        ],
+        clash: format!(
+            "a repository named `{}` or for GitLab project {} is already connected",
+            doc.name, doc.gitlab_project_id
+        ),
+    };
+    put_unique(db, doc, unique, create).await
 }
 
 pub async fn create_repository(db: &FirestoreDb, repo: &Repository) -> StoreResult<()> {
@@ -270,63 +318,13 @@ async fn put_config_set(db: &FirestoreDb, set: &ConfigSet, create: bool) -> Stor
         name: set.name.clone(),
         doc: serde_json::to_string(set).map_err(corrupt)?,
     };
-    db.run_transaction_with_options(
-        |db, tx| {
-            let doc = doc.clone();
-            async move {
-                let existing: Option<SetDoc> = db
-                    .fluent()
-                    .select()
-                    .by_id_in(CONFIG_SETS)
-                    .obj()
-                    .one(&doc.id)
-                    .await?;
-                match (create, existing.is_some()) {
-                    (true, true) => {
-                        return Err(permanent(
-                            tx,
-                            StoreError::Conflict(format!("config set `{}` already exists", doc.id)),
-                        ));
-                    }
-                    (false, false) => {
-                        return Err(permanent(
-                            tx,
-                            StoreError::NotFound(format!("config set `{}`", doc.id)),
-                        ));
-                    }
-                    _ => {}
-                }
-                let same_name: Vec<SetDoc> = db
-                    .fluent()
-                    .select()
-                    .from(CONFIG_SETS)
-                    .filter(|q| q.for_all([q.field("name").eq(doc.name.clone())]))
-                    .obj()
-                    .query()
-                    .await?;
-                if same_name.iter().any(|c| c.id != doc.id) {
-                    return Err(permanent(
-                        tx,
-                        StoreError::Conflict(format!(
-                            "a config set named `{}` already exists",
-                            doc.name
-                        )),
-                    ));
-                }
-                db.fluent()
-                    .update()
-                    .in_col(CONFIG_SETS)
-                    .document_id(&doc.id)
-                    .object(&doc)
-                    .add_to_transaction(tx)?;
-                Ok(())
-            }
-            .boxed()
-        },
-        super::transaction_options(),
-    )
-    .await
-    .map_err(fs_err)
+    let unique = Uniqueness {
+        collection: CONFIG_SETS,
+        what: "config set",
+        fields: vec![("name", doc.name.clone().into())],
+        clash: format!("a config set named `{}` already exists", doc.name),
+    };
+    put_unique(db, doc, unique, create).await
 }
 
 pub async fn create_config_set(db: &FirestoreDb, set: &ConfigSet) -> StoreResult<()> {
