@@ -15,6 +15,7 @@
 
 mod catalog;
 mod environments;
+mod records;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -190,19 +191,19 @@ impl Store for FirestoreStore {
         catalog::delete_config_set(&self.db, id).await
     }
     async fn append_audit(&self, e: &AuditEntry) -> StoreResult<()> {
-        catalog::append_audit(&self.db, e).await
+        records::append_audit(&self.db, e).await
     }
     async fn list_audit(&self, limit: u32) -> StoreResult<Vec<AuditEntry>> {
-        catalog::list_audit(&self.db, limit).await
+        records::list_audit(&self.db, limit).await
     }
     async fn remember_delivery(&self, key: &str, expires_at: DateTime<Utc>) -> StoreResult<bool> {
-        catalog::remember_delivery(&self.db, key, expires_at).await
+        records::remember_delivery(&self.db, key, expires_at).await
     }
     async fn create_token(&self, t: &ApiToken) -> StoreResult<()> {
-        catalog::put_token(&self.db, t, true).await
+        records::put_token(&self.db, t, true).await
     }
     async fn find_token_by_hash(&self, hash: &str) -> StoreResult<Option<ApiToken>> {
-        catalog::find_token_by_hash(&self.db, hash).await
+        records::find_token_by_hash(&self.db, hash).await
     }
     async fn get_token(&self, id: &str) -> StoreResult<Option<ApiToken>> {
         catalog::get_doc(&self.db, TOKENS, id).await
@@ -211,9 +212,9 @@ impl Store for FirestoreStore {
         catalog::list_docs(&self.db, TOKENS).await
     }
     async fn update_token(&self, t: &ApiToken) -> StoreResult<()> {
-        catalog::put_token(&self.db, t, false).await
+        records::put_token(&self.db, t, false).await
     }
     async fn forget_delivery(&self, key: &str) -> StoreResult<()> {
-        catalog::forget_delivery(&self.db, key).await
+        records::forget_delivery(&self.db, key).await
     }
 }

@@ -1,0 +1,199 @@
+//! Audit entries, webhook delivery records (dedupe) and API tokens on Firestore.
+
+use chrono::{DateTime, Utc};
+use firestore::FirestoreDb;
+use futures::FutureExt;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{
+    AUDIT, DELIVERIES, TOKENS,
+    catalog::{JsonDoc, corrupt, permanent},
+    environments::ts,
+    fs_err,
+};
+use crate::{
+    domain::auth::ApiToken,
+    ports::store::{AuditEntry, StoreError, StoreResult},
+};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct AuditDoc {
+    at: String,
+    actor: String,
+    action: String,
+    target: String,
+    detail: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct DeliveryDoc {
+    key_hash: String,
+    /// A timestamp, so a Firestore TTL policy can delete expired records.
+    #[serde(with = "firestore::serialize_as_timestamp")]
+    expires_at: jiff::Timestamp,
+}
+
+pub async fn append_audit(db: &FirestoreDb, e: &AuditEntry) -> StoreResult<()> {
+    let doc = AuditDoc {
+        at: ts(e.at),
+        actor: e.actor.clone(),
+        action: e.action.clone(),
+        target: e.target.clone(),
+        detail: e.detail.clone(),
+    };
+    db.fluent()
+        .insert()
+        .into(AUDIT)
+        .generate_document_id()
+        .object(&doc)
+        .execute::<AuditDoc>()
+        .await
+        .map(|_| ())
+        .map_err(fs_err)
+}
+
+pub async fn list_audit(db: &FirestoreDb, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+    let docs: Vec<AuditDoc> = db
+        .fluent()
+        .select()
+        .from(AUDIT)
+        .order(|o| o.fields([o.field("at").desc()]))
+        .limit(limit)
+        .obj()
+        .query()
+        .await
+        .map_err(fs_err)?;
+    docs.into_iter()
+        .map(|d| {
+            Ok(AuditEntry {
+                at: DateTime::parse_from_rfc3339(&d.at)
+                    .map_err(corrupt)?
+                    .with_timezone(&Utc),
+                actor: d.actor,
+                action: d.action,
+                target: d.target,
+                detail: d.detail,
+            })
+        })
+        .collect()
+}
+
+pub async fn remember_delivery(
+    db: &FirestoreDb,
+    key: &str,
+    expires_at: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let key_hash = hex::encode(Sha256::digest(key.as_bytes()));
+    db.run_transaction_with_options(
+        |db, tx| {
+            let key_hash = key_hash.clone();
+            async move {
+                let existing: Option<DeliveryDoc> = db
+                    .fluent()
+                    .select()
+                    .by_id_in(DELIVERIES)
+                    .obj()
+                    .one(&key_hash)
+                    .await?;
+                if existing.is_some_and(|d| d.expires_at > jiff::Timestamp::now()) {
+                    return Ok(false);
+                }
+                let expires_at = jiff::Timestamp::from_second(expires_at.timestamp())
+                    .map_err(|e| permanent(tx, corrupt(e)))?;
+                let doc = DeliveryDoc {
+                    key_hash: key_hash.clone(),
+                    expires_at,
+                };
+                db.fluent()
+                    .update()
+                    .in_col(DELIVERIES)
+                    .document_id(&key_hash)
+                    .object(&doc)
+                    .add_to_transaction(tx)?;
+                Ok(true)
+            }
+            .boxed()
+        },
+        super::transaction_options(),
+    )
+    .await
+    .map_err(fs_err)
+}
+
+pub async fn forget_delivery(db: &FirestoreDb, key: &str) -> StoreResult<()> {
+    let key_hash = hex::encode(Sha256::digest(key.as_bytes()));
+    db.fluent()
+        .delete()
+        .from(DELIVERIES)
+        .document_id(&key_hash)
+        .execute()
+        .await
+        .map_err(fs_err)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TokenDoc {
+    id: String,
+    /// Listed by name like the other catalog collections.
+    name: String,
+    hash: String,
+    doc: String,
+}
+
+pub async fn put_token(db: &FirestoreDb, t: &ApiToken, create: bool) -> StoreResult<()> {
+    let doc = TokenDoc {
+        id: t.id.clone(),
+        name: t.id.clone(),
+        hash: t.hash.clone(),
+        doc: serde_json::to_string(t).map_err(corrupt)?,
+    };
+    if create {
+        db.fluent()
+            .insert()
+            .into(TOKENS)
+            .document_id(&doc.id)
+            .object(&doc)
+            .execute::<TokenDoc>()
+            .await
+            .map(|_| ())
+            .map_err(fs_err)
+    } else {
+        let exists: Option<TokenDoc> = db
+            .fluent()
+            .select()
+            .by_id_in(TOKENS)
+            .obj()
+            .one(&doc.id)
+            .await
+            .map_err(fs_err)?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound(format!("token `{}`", doc.id)));
+        }
+        db.fluent()
+            .update()
+            .in_col(TOKENS)
+            .document_id(&doc.id)
+            .object(&doc)
+            .execute::<TokenDoc>()
+            .await
+            .map(|_| ())
+            .map_err(fs_err)
+    }
+}
+
+pub async fn find_token_by_hash(db: &FirestoreDb, hash: &str) -> StoreResult<Option<ApiToken>> {
+    let docs: Vec<JsonDoc> = db
+        .fluent()
+        .select()
+        .from(TOKENS)
+        .filter(|q| q.for_all([q.field("hash").eq(hash.to_owned())]))
+        .limit(1)
+        .obj()
+        .query()
+        .await
+        .map_err(fs_err)?;
+    docs.first()
+        .map(|d| serde_json::from_str(&d.doc).map_err(corrupt))
+        .transpose()
+}
