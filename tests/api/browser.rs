@@ -9,27 +9,19 @@ use std::{path::PathBuf, process::Command, time::Duration};
 use fantoccini::{Client, ClientBuilder, Locator, elements::Element};
 use serde_json::json;
 
-use wiremock::{
-    Mock, MockServer, ResponseTemplate,
-    matchers::{body_partial_json, method, path, query_param},
-};
-
-use crate::{
-    firebase,
-    helpers::{ADMIN_TOKEN, ProcessGroup, TestApp, free_port, heavy_turn, wait_http},
-};
+use crate::helpers::{ADMIN_TOKEN, ProcessGroup, TestApp, free_port, heavy_turn, wait_http};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
-struct Browser {
-    client: Client,
+pub struct Browser {
+    pub client: Client,
     _driver: ProcessGroup,
     _profile: tempfile::TempDir,
 }
 
 impl Browser {
-    async fn start() -> Self {
+    pub async fn start() -> Self {
         for tool in [CHROMIUM, CHROMEDRIVER] {
             assert!(
                 std::path::Path::new(tool).exists(),
@@ -74,7 +66,7 @@ impl Browser {
         }
     }
 
-    async fn find(&self, css: &str) -> Element {
+    pub async fn find(&self, css: &str) -> Element {
         self.client
             .wait()
             .at_most(Duration::from_secs(10))
@@ -83,13 +75,13 @@ impl Browser {
             .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
     }
 
-    async fn fill(&self, css: &str, text: &str) {
+    pub async fn fill(&self, css: &str, text: &str) {
         let field = self.find(css).await;
         field.clear().await.unwrap();
         field.send_keys(text).await.unwrap();
     }
 
-    async fn select(&self, css: &str, label: &str) {
+    pub async fn select(&self, css: &str, label: &str) {
         self.find(css)
             .await
             .select_by_label(label)
@@ -97,12 +89,12 @@ impl Browser {
             .unwrap_or_else(|e| panic!("{css} has no option {label:?}: {e}"));
     }
 
-    async fn text(&self, css: &str) -> String {
+    pub async fn text(&self, css: &str) -> String {
         self.find(css).await.text().await.unwrap()
     }
 
     /// Waits until `css` exists and its text contains `wanted`.
-    async fn wait_text(&self, css: &str, wanted: &str, within: Duration) -> String {
+    pub async fn wait_text(&self, css: &str, wanted: &str, within: Duration) -> String {
         let deadline = tokio::time::Instant::now() + within;
         let mut last = String::new();
         while tokio::time::Instant::now() < deadline {
@@ -120,7 +112,7 @@ impl Browser {
     }
 
     /// Clicks a button guarded by `hx-confirm` and accepts the browser's confirmation.
-    async fn click_and_confirm(&self, css: &str) {
+    pub async fn click_and_confirm(&self, css: &str) {
         self.find(css).await.click().await.unwrap();
         for _ in 0..50 {
             if self.client.accept_alert().await.is_ok() {
@@ -131,7 +123,7 @@ impl Browser {
         panic!("clicking {css} asked for no confirmation");
     }
 
-    async fn screenshot(&self, name: &str) -> PathBuf {
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(format!("{name}.png"));
@@ -352,100 +344,6 @@ async fn hostile_merge_request_titles_render_as_text_in_chromium() {
         .await
         .unwrap();
     assert_eq!(injected, json!(0));
-    browser.client.close().await.unwrap();
-    app.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn people_sign_in_with_firebase_on_the_login_page() {
-    let _turn = heavy_turn().await;
-    // Google, played by wiremock: the JWKS that verifies ID tokens, and Firebase Auth's
-    // signInWithPassword, answering the browser's cross-origin calls as Google does.
-    let google = MockServer::start().await;
-    Mock::given(path("/jwks"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw(firebase::fixture("jwks.json"), "application/json"),
-        )
-        .mount(&google)
-        .await;
-    let sign_in = "/v1/accounts:signInWithPassword";
-    let cors = |t: ResponseTemplate| {
-        t.insert_header("access-control-allow-origin", "*")
-            .insert_header("access-control-allow-headers", "content-type")
-            .insert_header("access-control-allow-methods", "POST")
-    };
-    Mock::given(method("OPTIONS"))
-        .and(path(sign_in))
-        .respond_with(cors(ResponseTemplate::new(204)))
-        .mount(&google)
-        .await;
-    let id_token = firebase::sign(&firebase::claims("dev@example.com", |_| {}));
-    Mock::given(method("POST"))
-        .and(path(sign_in))
-        .and(query_param("key", "web-api-key"))
-        .and(body_partial_json(
-            json!({"email": "dev@example.com", "password": "right horse"}),
-        ))
-        .respond_with(cors(ResponseTemplate::new(200)).set_body_json(json!({"idToken": id_token})))
-        .with_priority(1)
-        .mount(&google)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(sign_in))
-        .respond_with(
-            cors(ResponseTemplate::new(400))
-                .set_body_json(json!({"error": {"message": "INVALID_LOGIN_CREDENTIALS"}})),
-        )
-        .with_priority(10)
-        .mount(&google)
-        .await;
-    let (jwks, auth) = (format!("{}/jwks", google.uri()), google.uri());
-    let app = TestApp::spawn_with(|c| {
-        c.firebase_project = Some(firebase::PROJECT.into());
-        c.firebase_jwks_url = jwks;
-        c.firebase_developers = vec!["@example.com".into()];
-        c.firebase_api_key = Some("web-api-key".into());
-        c.firebase_auth_url = auth;
-    })
-    .await;
-    let csp = reqwest::get(format!("{}/login", app.url))
-        .await
-        .unwrap()
-        .headers()["content-security-policy"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(
-        csp.contains(&format!("connect-src 'self' {}", google.uri())),
-        "{csp}"
-    );
-
-    let browser = Browser::start().await;
-    let b = &browser;
-    b.client
-        .goto(&format!("{}/login?next=/tokens", app.url))
-        .await
-        .unwrap();
-    b.fill("#fb-email", "dev@example.com").await;
-    b.fill("#fb-password", "wrong").await;
-    b.find("#fb-submit").await.click().await.unwrap();
-
-    b.wait_text(
-        "#fb-error",
-        "Wrong email or password",
-        Duration::from_secs(5),
-    )
-    .await;
-    b.fill("#fb-password", "right horse").await;
-    b.find("#fb-submit").await.click().await.unwrap();
-    b.wait_text("h1", "API tokens", Duration::from_secs(10))
-        .await;
-    let who = b.text("header .user").await;
-    assert!(
-        who.contains("dev@example.com") && who.contains("developer"),
-        "{who}"
-    );
     browser.client.close().await.unwrap();
     app.stop().await;
 }

@@ -6,6 +6,7 @@ mod helpers;
 
 mod auth;
 mod browser;
+mod browser_firebase;
 mod catalog;
 mod cluster;
 mod contract_bus;
@@ -21,6 +22,7 @@ mod replicas;
 mod restart;
 mod secrets;
 mod sse;
+mod sse_client;
 mod ui;
 mod ui_forms;
 mod validation;
