@@ -196,11 +196,12 @@ async fn identify(
 }
 
 /// The CSRF token a write carries: the `X-CSRF-Token` header, or for an HTML form posted with
-/// a session cookie, its `csrf` field (the body is read and put back).
-async fn sent_csrf(req: Request) -> (Request, Option<String>) {
+/// a session cookie, its `csrf` field (the body is read and put back; a form over the body
+/// limit is refused with 413 rather than passed on empty).
+async fn sent_csrf(req: Request) -> Result<(Request, Option<String>), Response> {
     if let Some(v) = req.headers().get(CSRF_HEADER) {
         let v = v.to_str().ok().map(str::to_owned);
-        return (req, v);
+        return Ok((req, v));
     }
     let is_form = req
         .headers()
@@ -211,19 +212,26 @@ async fn sent_csrf(req: Request) -> (Request, Option<String>) {
         || !is_form
         || cookie(req.headers(), SESSION_COOKIE).is_none()
     {
-        return (req, None);
+        return Ok((req, None));
     }
     let (parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, super::BODY_LIMIT).await else {
-        return (Request::from_parts(parts, axum::body::Body::empty()), None);
-    };
+    let bytes = axum::body::to_bytes(body, super::BODY_LIMIT)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                format!("the form is larger than {} bytes", super::BODY_LIMIT),
+            )
+            .into_response()
+        })?;
     let token = form_urlencoded::parse(&bytes)
         .find(|(k, _)| k == "csrf")
         .map(|(_, v)| v.into_owned());
-    (
+    Ok((
         Request::from_parts(parts, axum::body::Body::from(bytes)),
         token,
-    )
+    ))
 }
 
 /// A refusal, as a page for the UI's routes and as problem+json for the API.
@@ -268,7 +276,10 @@ pub async fn authorize(
         )
         .into_response();
     };
-    let (mut req, csrf) = sent_csrf(req).await;
+    let (mut req, csrf) = match sent_csrf(req).await {
+        Ok(read) => read,
+        Err(refused) => return refused,
+    };
     let identified = identify(&ctx, req.method(), req.headers(), csrf.as_deref()).await;
     let principal = match (access, identified) {
         (Access::Public, Ok(p)) => p,

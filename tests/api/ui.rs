@@ -232,6 +232,19 @@ async fn forms_need_the_sessions_csrf_token() {
         0,
         "nothing was created"
     );
+    let huge = "x".repeat(blueberry::http::BODY_LIMIT + 1);
+    let r = admin
+        .post(
+            "/environments",
+            &[("name", "big"), ("helm_values_override", huge.as_str())],
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "refused, not passed on empty"
+    );
+    assert!(r.text().await.unwrap().contains("larger than"));
     let r = admin.post("/environments", &form).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), "/environments/demo-shop?done=created");
