@@ -25,6 +25,22 @@ pub struct MergeRequest {
 pub struct ClusterObservation {
     pub health: Option<String>,
     pub sync: Option<String>,
+    /// What Argo CD is doing, or why the deployment is failing, in its words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Where the current deployment attempt is, as the reconciler records it. A worker never
+/// waits: "not ready yet" is `deadline` on the record and a requeue, not a held task.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Rollout {
+    /// The deployment (`{generation}.{attempt}`) whose Application was last applied.
+    pub applied: Option<String>,
+    pub applied_at: Option<DateTime<Utc>>,
+    /// The attempt fails if Argo CD has not made it ready by then.
+    pub deadline: Option<DateTime<Utc>>,
+    /// The attempt is not applied before then (the back-off after a failed attempt).
+    pub not_before: Option<DateTime<Utc>>,
 }
 
 /// The merge request's sticky note and what it last said.
@@ -65,6 +81,9 @@ pub struct Environment {
     /// When the current deployment became ready.
     pub ready_at: Option<DateTime<Utc>>,
     pub observed: ClusterObservation,
+    /// The reconciler's bookkeeping for the current attempt.
+    #[serde(default)]
+    pub rollout: Rollout,
     /// What was last told to GitLab about this environment.
     #[serde(default)]
     pub feedback: GitLabFeedback,
@@ -109,6 +128,7 @@ impl Environment {
             deployment_started_at: now,
             ready_at: None,
             observed: ClusterObservation::default(),
+            rollout: Rollout::default(),
             feedback: GitLabFeedback::default(),
             version: 0,
         }
@@ -167,7 +187,14 @@ impl Environment {
         self.generation += 1;
         self.attempt = 1;
         self.deployment_started_at = now;
+        self.rollout = Rollout::default();
         Ok(())
+    }
+
+    /// `{generation}.{attempt}`: names the current attempt on the Application (annotation and
+    /// sync operation info), so its status can be told apart from an older attempt's.
+    pub fn deployment_id(&self) -> String {
+        format!("{}.{}", self.generation, self.attempt)
     }
 
     /// The revision Argo CD should deploy: the commit when known, else the branch.

@@ -24,6 +24,12 @@ pub const ANNOTATION_DEPLOYMENT: &str = "blueberry.io/deployment";
 /// Asks Argo CD to refresh (and, with automated sync, sync) now; Argo CD removes it.
 pub const ANNOTATION_REFRESH: &str = "argocd.argoproj.io/refresh";
 
+/// The `operation.info` entry that names the deployment (`{generation}.{attempt}`) a sync was
+/// requested for; Argo CD copies it into `status.operationState.operation.info`.
+pub const INFO_DEPLOYMENT: &str = "blueberry.io/deployment";
+/// Who Blueberry's sync operations are initiated by.
+pub const INITIATOR: &str = "blueberry";
+
 /// `argoproj.io/v1alpha1` `Application`, the fields Blueberry writes and reads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -32,8 +38,47 @@ pub struct Application {
     pub kind: String,
     pub metadata: ObjectMeta,
     pub spec: ApplicationSpec,
+    /// A requested operation (Argo CD runs it, records it in `status.operationState` and
+    /// clears this field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<Operation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<ApplicationStatus>,
+}
+
+/// An Argo CD operation (only sync operations are used).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Operation {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<SyncOperation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initiated_by: Option<OperationInitiator>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub info: Vec<Info>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncOperation {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    #[serde(default)]
+    pub prune: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OperationInitiator {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub automated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Info {
+    pub name: String,
+    pub value: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,7 +140,8 @@ pub struct AutomatedSync {
     pub self_heal: bool,
 }
 
-/// The part of `.status` Argo CD writes and Blueberry reads.
+/// The part of `.status` Argo CD writes and Blueberry reads (Argo CD's `ApplicationStatus`;
+/// see ARCHITECTURE.md for which fields decide a verdict).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationStatus {
@@ -105,6 +151,43 @@ pub struct ApplicationStatus {
     pub sync: Option<SyncStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation_state: Option<OperationState>,
+    /// When the controller last compared the Application with its source (refresh).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconciled_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<ResourceStatus>,
+}
+
+/// `status.conditions[]`: comparison and sync errors, warnings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Condition {
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+/// `status.resources[]`: one managed resource with its sync state, health and sync wave.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceStatus {
+    #[serde(default)]
+    pub group: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub namespace: String,
+    #[serde(default)]
+    pub name: String,
+    /// `Synced`, `OutOfSync`.
+    #[serde(default)]
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthStatus>,
+    #[serde(default)]
+    pub sync_wave: i64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -116,19 +199,44 @@ pub struct HealthStatus {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SyncStatus {
     #[serde(default)]
     pub status: String,
+    /// The commit the comparison was made at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<String>,
+    /// The source and destination the comparison was made against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compared_to: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct OperationState {
+    /// The operation as requested (with its `info`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<Operation>,
+    /// `Running`, `Terminating`, `Succeeded`, `Failed`, `Error`.
     #[serde(default)]
     pub phase: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_result: Option<SyncResult>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SyncResult {
+    /// The commit the operation synced (a branch resolved in that operation).
+    #[serde(default)]
+    pub revision: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Value>,
 }
 
 /// Platform settings the manifest depends on.
@@ -180,18 +288,30 @@ pub fn build_application(
     }
     deep_merge(&mut values, &platform_values(env, repo, settings));
 
+    let deployment = env.deployment_id();
     Application {
         api_version: API_VERSION.to_owned(),
         kind: KIND.to_owned(),
+        operation: Some(Operation {
+            sync: Some(SyncOperation {
+                revision: Some(target_revision.clone()),
+                prune: true,
+            }),
+            initiated_by: Some(OperationInitiator {
+                username: Some(INITIATOR.to_owned()),
+                automated: false,
+            }),
+            info: vec![Info {
+                name: INFO_DEPLOYMENT.to_owned(),
+                value: deployment.clone(),
+            }],
+        }),
         metadata: ObjectMeta {
             name: Some(env.id.application_name()),
             namespace: Some(settings.argocd_namespace.clone()),
             labels: Some(labels),
             annotations: Some(BTreeMap::from([
-                (
-                    ANNOTATION_DEPLOYMENT.to_owned(),
-                    format!("{}.{}", env.generation, env.attempt),
-                ),
+                (ANNOTATION_DEPLOYMENT.to_owned(), deployment),
                 (ANNOTATION_REFRESH.to_owned(), "normal".to_owned()),
             ])),
             finalizers: Some(vec![CASCADE_FINALIZER.to_owned()]),

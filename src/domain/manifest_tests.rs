@@ -141,7 +141,10 @@ fn hostile_input_cannot_inject_a_field() {
     // The document has exactly the fields the builder writes, whatever the input held.
     let doc = serde_json::to_value(&app).unwrap();
     let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
-    assert_eq!(keys(&doc), ["apiVersion", "kind", "metadata", "spec"]);
+    assert_eq!(
+        keys(&doc),
+        ["apiVersion", "kind", "metadata", "operation", "spec"]
+    );
     assert_eq!(
         keys(&doc["spec"]),
         ["destination", "project", "source", "syncPolicy"]

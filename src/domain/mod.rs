@@ -1,5 +1,6 @@
 //! The pure domain: no I/O, no async, no framework types.
 
+pub mod argo;
 pub mod auth;
 pub mod commands;
 pub mod environment;
@@ -8,6 +9,7 @@ pub mod feedback;
 pub mod git;
 pub mod gitlab;
 pub mod job;
+pub mod lifecycle;
 pub mod manifest;
 pub mod names;
 pub mod overrides;
@@ -17,7 +19,7 @@ pub mod ttl;
 pub mod webhook;
 
 pub use environment::{
-    ClusterObservation, Environment, GitLabFeedback, MergeRequest, NewEnvironment,
+    ClusterObservation, Environment, GitLabFeedback, MergeRequest, NewEnvironment, Rollout,
 };
 pub use event::{EnvironmentEvent, EventKind, NewEvent};
 pub use git::{BranchName, CommitSha};

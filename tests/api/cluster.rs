@@ -53,6 +53,7 @@ fn app(name: &str, revision: &str) -> Application {
             },
             sync_policy: None,
         },
+        operation: None,
         status: None,
     }
 }
@@ -86,16 +87,16 @@ async fn applying_twice_is_idempotent_and_status_goes_progressing_then_healthy()
         (first.health.as_str(), first.sync.as_str()),
         ("Progressing", "OutOfSync")
     );
-    let rv = sim.state.get("argocd", "env-a").unwrap()["metadata"]["resourceVersion"].clone();
+    let rv = sim.store().get("argocd", "env-a").unwrap()["metadata"]["resourceVersion"].clone();
     eventually_healthy(&cluster, "env-a").await;
     let rv_healthy =
-        sim.state.get("argocd", "env-a").unwrap()["metadata"]["resourceVersion"].clone();
+        sim.store().get("argocd", "env-a").unwrap()["metadata"]["resourceVersion"].clone();
     assert_ne!(rv, rv_healthy);
     // The same spec again changes nothing: same resourceVersion, still Healthy.
     let again = cluster.apply(&app("env-a", "abc1234")).await.unwrap();
     assert_eq!(again.health, "Healthy");
     assert_eq!(
-        sim.state.get("argocd", "env-a").unwrap()["metadata"]["resourceVersion"],
+        sim.store().get("argocd", "env-a").unwrap()["metadata"]["resourceVersion"],
         rv_healthy
     );
     let state = cluster.state("env-a").await.unwrap().unwrap();
@@ -107,7 +108,7 @@ async fn applying_twice_is_idempotent_and_status_goes_progressing_then_healthy()
 #[tokio::test]
 async fn a_degraded_application_reports_its_message() {
     let (sim, cluster) = sim(50).await;
-    sim.state.set_fault("env-bad", Some(FaultMode::Degraded));
+    sim.set_fault("env-bad", Some(FaultMode::Degraded));
     cluster.apply(&app("env-bad", "main")).await.unwrap();
     let mut state = None;
     for _ in 0..100 {
@@ -143,7 +144,7 @@ async fn delete_waits_for_the_cascade_finalizer() {
         started.elapsed() >= Duration::from_millis(100),
         "returned before the finalizer ran"
     );
-    assert!(sim.state.get("argocd", "env-d").is_err());
+    assert!(sim.store().get("argocd", "env-d").is_err());
     // Deleting what is gone is fine.
     cluster.delete("env-d").await.unwrap();
 }
@@ -151,14 +152,14 @@ async fn delete_waits_for_the_cascade_finalizer() {
 #[tokio::test]
 async fn server_errors_surface_as_retriable() {
     let (sim, cluster) = sim(10).await;
-    sim.state.update_settings(|s| s.error_rate = 1.0);
+    sim.update_settings(|s| s.error_rate = 1.0);
     let err = cluster.apply(&app("env-x", "main")).await.unwrap_err();
     assert!(err.is_retriable(), "{err:?}");
     assert!(matches!(
         cluster.state("env-x").await,
         Err(ClusterError::Retriable(_))
     ));
-    sim.state.update_settings(|s| s.error_rate = 0.0);
+    sim.update_settings(|s| s.error_rate = 0.0);
     cluster.apply(&app("env-x", "main")).await.unwrap();
 }
 
@@ -179,8 +180,8 @@ async fn a_watch_survives_a_restart_of_the_stream_and_expired_history() {
     let first = watch.next().await.unwrap().unwrap().unwrap();
     assert_eq!(first.health, "Progressing");
     // Cut every watch stream and forget the history: the watcher must relist and go on.
-    sim.state.close_all_watches();
-    sim.state.compact();
+    sim.store().close_all_watches();
+    sim.store().compact();
     let mut healthy = false;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while let Ok(Some(item)) = tokio::time::timeout_at(deadline, watch.next()).await {

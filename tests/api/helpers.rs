@@ -264,7 +264,7 @@ impl TestApp {
 
     /// Names of the Applications in the simulated cluster.
     pub fn applications(&self) -> Vec<String> {
-        let (items, _) = self.sim.state.list(&Default::default());
+        let (items, _) = self.sim.store().list(&Default::default());
         items
             .iter()
             .map(|o| o["metadata"]["name"].as_str().unwrap().to_owned())
@@ -344,4 +344,21 @@ pub async fn wait_http(url: &str) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("{url} never answered");
+}
+
+/// Polls `check` every 20 ms until it holds; Ok(how long it took), or Err after `within`.
+pub async fn wait_until(
+    within: Duration,
+    mut check: impl FnMut() -> bool,
+) -> Result<Duration, Duration> {
+    let start = tokio::time::Instant::now();
+    loop {
+        if check() {
+            return Ok(start.elapsed());
+        }
+        if start.elapsed() >= within {
+            return Err(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

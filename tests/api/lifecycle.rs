@@ -68,7 +68,7 @@ async fn the_rendered_application_carries_the_environment_and_overrides() {
     .await;
     app.wait_for_status("demo-shop", "ready", Duration::from_secs(10))
         .await;
-    let obj = app.sim.state.get("argocd", "env-demo-shop").unwrap();
+    let obj = app.sim.store().get("argocd", "env-demo-shop").unwrap();
     assert_eq!(obj["spec"]["destination"]["namespace"], "bb-demo-shop");
     assert_eq!(obj["spec"]["source"]["targetRevision"], "feature/x");
     assert_eq!(
@@ -98,7 +98,6 @@ async fn a_degraded_application_is_retried_with_growing_delays_then_fails_and_re
     .await;
     let repo = app.seed().await;
     app.sim
-        .state
         .set_fault("env-demo-shop", Some(FaultMode::Degraded));
     app.create_environment("demo", &repo).await;
     let failed = app
@@ -129,7 +128,7 @@ async fn a_degraded_application_is_retried_with_growing_delays_then_fails_and_re
     assert_eq!(events.last().unwrap()["kind"], "failed");
 
     // Retrying a failed environment that is still broken is allowed; retrying a ready one is not.
-    app.sim.state.set_fault("env-demo-shop", None);
+    app.sim.set_fault("env-demo-shop", None);
     let r = app
         .post("/api/environments/demo-shop/retry", &json!({}))
         .await;
@@ -154,14 +153,14 @@ async fn redeploy_starts_a_new_deployment_and_reaches_ready_again() {
     app.create_environment("demo", &repo).await;
     app.wait_for_status("demo-shop", "ready", Duration::from_secs(10))
         .await;
-    let before = app.sim.state.get("argocd", "env-demo-shop").unwrap();
+    let before = app.sim.store().get("argocd", "env-demo-shop").unwrap();
     let r = app
         .post("/api/environments/demo-shop/redeploy", &json!({}))
         .await;
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     app.wait_for_status("demo-shop", "ready", Duration::from_secs(10))
         .await;
-    let after = app.sim.state.get("argocd", "env-demo-shop").unwrap();
+    let after = app.sim.store().get("argocd", "env-demo-shop").unwrap();
     assert_eq!(
         before["metadata"]["annotations"]["blueberry.io/deployment"],
         "1.1"
@@ -281,7 +280,7 @@ async fn a_terminated_name_can_be_used_again() {
 async fn transient_cluster_errors_are_retried_inside_the_step() {
     let app = TestApp::spawn().await;
     let repo = app.seed().await;
-    app.sim.state.update_settings(|s| s.error_rate = 0.5);
+    app.sim.update_settings(|s| s.error_rate = 0.5);
     for i in 0..5 {
         app.create_environment(&format!("flaky-{i}"), &repo).await;
     }
@@ -289,7 +288,7 @@ async fn transient_cluster_errors_are_retried_inside_the_step() {
         app.wait_for_status(&format!("flaky-{i}-shop"), "ready", Duration::from_secs(30))
             .await;
     }
-    app.sim.state.update_settings(|s| s.error_rate = 0.0);
+    app.sim.update_settings(|s| s.error_rate = 0.0);
     let text = app.get("/metrics").await.text().await.unwrap();
     assert!(
         text.contains("blueberry_retries_total{kind=\"apply\",outcome=\"transient\"}"),

@@ -1,8 +1,10 @@
 //! Integration tests: the real app on port 0, driven over HTTP.
 
 mod emulators;
+mod fake_gitlab;
 mod gitlab;
 mod helpers;
+mod hooks;
 
 mod auth;
 mod browser;
@@ -12,6 +14,7 @@ mod cluster;
 mod contract_bus;
 mod contract_queue;
 mod contract_store;
+mod controller;
 mod deploy;
 mod environments;
 mod firebase;

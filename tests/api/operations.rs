@@ -20,7 +20,7 @@ async fn health_and_readiness_report_the_simulated_cluster() {
 #[tokio::test]
 async fn readiness_fails_when_the_cluster_does_not_answer() {
     let app = TestApp::spawn().await;
-    app.sim.state.update_settings(|s| s.error_rate = 1.0);
+    app.sim.update_settings(|s| s.error_rate = 1.0);
     let r = app.get("/readyz").await;
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = r.json().await.unwrap();

@@ -1,6 +1,8 @@
-//! The simulator's Kubernetes API routes for `applications.argoproj.io`, plus `/sim/*` controls.
+//! The simulated API server's HTTP face: the Kubernetes routes for `applications.argoproj.io`
+//! (list, watch, get, create, server-side apply, merge patch, put, delete), discovery, and the
+//! server-level faults (latency, a rate of 503s).
 
-use std::{convert::Infallible, sync::Arc, time::Duration};
+use std::{convert::Infallible, time::Duration};
 
 use axum::{
     Json, Router,
@@ -9,7 +11,7 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::{get, post, put},
+    routing::get,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -17,17 +19,17 @@ use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio_stream::{StreamExt, wrappers::ReceiverStream};
 
 use super::{
-    argo::FaultMode,
+    SimHandles,
     discovery::{self, GROUP_VERSION},
     selector::{FieldSelector, LabelSelector},
-    state::{ApiFailure, Filter, SimState, WatchEvent},
+    store::{ApiFailure, Filter, WatchEvent},
 };
 
-type Sim = Arc<SimState>;
+type Sim = SimHandles;
 
 const APPS: &str = "/apis/argoproj.io/v1alpha1";
 
-pub fn router(state: Sim) -> Router {
+pub fn router(state: Sim) -> Router<Sim> {
     let kube = Router::new()
         .route("/version", get(|| async { Json(discovery::version()) }))
         .route("/api", get(|| async { Json(discovery::core_versions()) }))
@@ -73,12 +75,8 @@ pub fn router(state: Sim) -> Router {
                 None,
             ))
         })
-        .layer(middleware::from_fn_with_state(state.clone(), inject_faults));
-    let control = Router::new()
-        .route("/sim/faults/{name}", put(set_fault).delete(clear_fault))
-        .route("/sim/settings", put(update_settings))
-        .route("/sim/close-watches", post(close_watches));
-    kube.merge(control).with_state(state)
+        .layer(middleware::from_fn_with_state(state, inject_faults));
+    kube
 }
 
 /// Server-level faults: added latency and a rate of 503 answers.
@@ -181,7 +179,7 @@ fn list_or_watch(
             table,
         );
     }
-    let (items, rv) = state.list(&filter);
+    let (items, rv) = state.store.list(&filter);
     if table {
         return Json(discovery::table(&items, rv)).into_response();
     }
@@ -207,9 +205,9 @@ fn watch(
     table: bool,
 ) -> Response {
     let (tx, rx) = mpsc::channel::<Bytes>(256);
-    let mut events = state.subscribe();
-    let mut close = state.close_watches.subscribe();
-    let start = state.watch_start(since, &filter);
+    let mut events = state.store.subscribe();
+    let mut close = state.store.close_watches.subscribe();
+    let start = state.store.watch_start(since, &filter);
     let encode = move |e: &WatchEvent| {
         let obj = if table {
             discovery::table(std::slice::from_ref(&e.object), e.rv)
@@ -292,12 +290,12 @@ async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let result = parse_body(&headers, &body).and_then(|v| s.create(&ns, &v));
+    let result = parse_body(&headers, &body).and_then(|v| s.store.create(&ns, &v));
     reply(result, StatusCode::CREATED)
 }
 
 async fn get_one(State(s): State<Sim>, Path((ns, name)): Path<(String, String)>) -> Response {
-    reply(s.get(&ns, &name), StatusCode::OK)
+    reply(s.store.get(&ns, &name), StatusCode::OK)
 }
 
 async fn patch_one(
@@ -316,7 +314,7 @@ async fn patch_one(
         Err(f) => return failure(f),
     };
     if ct.starts_with("application/apply-patch") {
-        return match s.apply(&ns, &name, &body) {
+        return match s.store.apply(&ns, &name, &body) {
             Ok((obj, true)) => (StatusCode::CREATED, Json(obj)).into_response(),
             Ok((obj, false)) => Json(obj).into_response(),
             Err(f) => failure(f),
@@ -325,7 +323,7 @@ async fn patch_one(
     if ct.starts_with("application/merge-patch+json")
         || ct.starts_with("application/strategic-merge-patch+json")
     {
-        return reply(s.patch(&ns, &name, &body), StatusCode::OK);
+        return reply(s.store.patch(&ns, &name, &body), StatusCode::OK);
     }
     failure(ApiFailure::new(
         415,
@@ -341,77 +339,10 @@ async fn put_one(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let result = parse_body(&headers, &body).and_then(|v| s.replace(&ns, &name, &v));
+    let result = parse_body(&headers, &body).and_then(|v| s.store.replace(&ns, &name, &v));
     reply(result, StatusCode::OK)
 }
 
 async fn delete_one(State(s): State<Sim>, Path((ns, name)): Path<(String, String)>) -> Response {
-    reply(s.delete(&ns, &name), StatusCode::OK)
-}
-
-#[derive(Deserialize)]
-struct FaultBody {
-    mode: String,
-}
-
-/// `PUT /sim/faults/{name}` {"mode": "degraded|slow|flap|stuck|none"}
-async fn set_fault(
-    State(s): State<Sim>,
-    Path(name): Path<String>,
-    Json(b): Json<FaultBody>,
-) -> Response {
-    match FaultMode::parse(&b.mode) {
-        Some(mode) => {
-            s.set_fault(&name, Some(mode));
-            StatusCode::NO_CONTENT.into_response()
-        }
-        None => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "mode must be one of none, degraded, slow, flap, stuck",
-        )
-            .into_response(),
-    }
-}
-
-/// `DELETE /sim/faults/{name}`
-async fn clear_fault(State(s): State<Sim>, Path(name): Path<String>) -> StatusCode {
-    s.set_fault(&name, None);
-    StatusCode::NO_CONTENT
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SettingsBody {
-    ready_delay_ms: Option<u64>,
-    error_rate: Option<f64>,
-    latency_ms: Option<u64>,
-}
-
-/// `PUT /sim/settings` {"ready_delay_ms", "error_rate", "latency_ms"}
-async fn update_settings(State(s): State<Sim>, Json(b): Json<SettingsBody>) -> Response {
-    if b.error_rate.is_some_and(|r| !(0.0..=1.0).contains(&r)) {
-        return (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "error_rate must be between 0 and 1",
-        )
-            .into_response();
-    }
-    s.update_settings(|st| {
-        if let Some(ms) = b.ready_delay_ms {
-            st.ready_delay = Duration::from_millis(ms);
-        }
-        if let Some(r) = b.error_rate {
-            st.error_rate = r;
-        }
-        if let Some(ms) = b.latency_ms {
-            st.latency = Duration::from_millis(ms);
-        }
-    });
-    StatusCode::NO_CONTENT.into_response()
-}
-
-/// `POST /sim/close-watches`: ends every open watch stream.
-async fn close_watches(State(s): State<Sim>) -> StatusCode {
-    s.close_all_watches();
-    StatusCode::NO_CONTENT
+    reply(s.store.delete(&ns, &name), StatusCode::OK)
 }

@@ -1,10 +1,10 @@
-//! The simulator's object store: Applications by namespace and name, a global
-//! `resourceVersion`, a bounded watch history and a broadcast of changes.
+//! The simulated API server's object store: Applications by namespace and name, a global
+//! `resourceVersion`, a bounded watch history and a broadcast of changes. It knows nothing of
+//! Argo CD: the Argo stand-in (`super::argo`) is one more client that watches and writes.
 
 use std::{
-    collections::{BTreeMap, HashMap, VecDeque},
+    collections::{BTreeMap, VecDeque},
     sync::{Arc, Mutex},
-    time::Duration,
 };
 
 use chrono::{SecondsFormat, Utc};
@@ -12,7 +12,6 @@ use serde_json::{Map, Value, json};
 use tokio::sync::{broadcast, watch};
 
 use super::{
-    argo::{self, FaultMode},
     discovery::{GROUP_VERSION, status},
     selector::{FieldSelector, LabelSelector},
 };
@@ -85,27 +84,6 @@ impl Filter {
     }
 }
 
-/// Server-wide behaviour, adjustable at run time.
-#[derive(Debug, Clone)]
-pub struct SimSettings {
-    /// How long Argo CD "takes" to sync an Application (and to run its finalizer).
-    pub ready_delay: Duration,
-    /// Fraction of API calls answered with 503, 0.0..=1.0.
-    pub error_rate: f64,
-    /// Added to every API call.
-    pub latency: Duration,
-}
-
-impl Default for SimSettings {
-    fn default() -> Self {
-        Self {
-            ready_delay: Duration::from_millis(1500),
-            error_rate: 0.0,
-            latency: Duration::ZERO,
-        }
-    }
-}
-
 #[derive(Default)]
 struct Inner {
     objects: BTreeMap<(String, String), Value>,
@@ -113,21 +91,17 @@ struct Inner {
     history: VecDeque<WatchEvent>,
     /// Watches from before this resource version cannot be resumed.
     compacted_through: u64,
-    /// Bumped on every sync the Argo stand-in starts, so an outdated timer does nothing.
-    operations: HashMap<(String, String), u64>,
 }
 
-/// Shared state of one simulated cluster.
-pub struct SimState {
+/// The objects of one simulated cluster.
+pub struct SimStore {
     inner: Mutex<Inner>,
     events: broadcast::Sender<WatchEvent>,
-    pub(crate) settings: Mutex<SimSettings>,
-    faults: Mutex<HashMap<String, FaultMode>>,
     /// Changing the value ends every open watch stream (to test clients' resumption).
     pub(crate) close_watches: watch::Sender<u64>,
 }
 
-fn now_ts() -> String {
+pub(crate) fn now_ts() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
@@ -151,67 +125,17 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
     }
 }
 
-impl SimState {
-    pub fn new(settings: SimSettings) -> Arc<Self> {
+impl SimStore {
+    pub fn new() -> Arc<Self> {
         Arc::new(Self {
             inner: Mutex::new(Inner::default()),
             events: broadcast::channel(HISTORY).0,
-            settings: Mutex::new(settings),
-            faults: Mutex::new(HashMap::new()),
             close_watches: watch::channel(0).0,
         })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub fn settings(&self) -> SimSettings {
-        self.settings
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    pub fn update_settings(&self, f: impl FnOnce(&mut SimSettings)) {
-        f(&mut self.settings.lock().unwrap_or_else(|p| p.into_inner()));
-    }
-
-    /// The fault for Application `name`: its `blueberry.io/sim` annotation, else a server rule.
-    pub fn fault_for(&self, obj: &Value) -> FaultMode {
-        let name = meta_str(obj, "name").unwrap_or_default();
-        obj.pointer("/metadata/annotations/blueberry.io~1sim")
-            .and_then(Value::as_str)
-            .and_then(FaultMode::parse)
-            .or_else(|| {
-                self.faults
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get(name)
-                    .copied()
-            })
-            .unwrap_or(FaultMode::None)
-    }
-
-    /// Sets or clears the fault rule for Application `name` and lets Argo re-evaluate it.
-    pub fn set_fault(self: &Arc<Self>, name: &str, mode: Option<FaultMode>) {
-        {
-            let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
-            match mode {
-                Some(m) => faults.insert(name.to_owned(), m),
-                None => faults.remove(name),
-            };
-        }
-        let keys: Vec<_> = self
-            .lock()
-            .objects
-            .keys()
-            .filter(|(_, n)| n == name)
-            .cloned()
-            .collect();
-        for (ns, n) in keys {
-            argo::start_sync(self, &ns, &n);
-        }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<WatchEvent> {
@@ -357,13 +281,7 @@ impl SimState {
         Ok(body_name.to_owned())
     }
 
-    fn insert_new(
-        self: &Arc<Self>,
-        inner: &mut Inner,
-        ns: &str,
-        name: &str,
-        body: &Value,
-    ) -> Value {
+    fn insert_new(&self, inner: &mut Inner, ns: &str, name: &str, body: &Value) -> Value {
         let mut obj = body.clone();
         if let Some(map) = obj.as_object_mut() {
             map.remove("status");
@@ -374,6 +292,7 @@ impl SimState {
         meta.insert("creationTimestamp".into(), json!(now_ts()));
         meta.insert("generation".into(), json!(1));
         meta.remove("deletionTimestamp");
+        meta.remove("resourceVersion");
         let obj = self.record(inner, "ADDED", obj);
         inner
             .objects
@@ -381,94 +300,105 @@ impl SimState {
         obj
     }
 
-    pub fn create(self: &Arc<Self>, ns: &str, body: &Value) -> ApiResult<Value> {
+    pub fn create(&self, ns: &str, body: &Value) -> ApiResult<Value> {
         let name = Self::check_body(ns, None, body)?;
-        let obj = {
-            let mut inner = self.lock();
-            if inner.objects.contains_key(&(ns.to_owned(), name.clone())) {
-                return Err(ApiFailure::new(
-                    409,
-                    "AlreadyExists",
-                    format!("applications.argoproj.io \"{name}\" already exists"),
-                    Some(&name),
-                ));
-            }
-            self.insert_new(&mut inner, ns, &name, body)
-        };
-        argo::start_sync(self, ns, &name);
-        Ok(self.get(ns, &name).unwrap_or(obj))
+        let mut inner = self.lock();
+        if inner.objects.contains_key(&(ns.to_owned(), name.clone())) {
+            return Err(ApiFailure::new(
+                409,
+                "AlreadyExists",
+                format!("applications.argoproj.io \"{name}\" already exists"),
+                Some(&name),
+            ));
+        }
+        Ok(self.insert_new(&mut inner, ns, &name, body))
     }
 
-    /// Server-side apply: creates, or takes over spec, labels, annotations and finalizers.
-    pub fn apply(self: &Arc<Self>, ns: &str, name: &str, body: &Value) -> ApiResult<(Value, bool)> {
+    /// Server-side apply: creates, or takes over spec, labels, annotations, finalizers and a
+    /// requested `operation`. Returns the object and whether it was created.
+    pub fn apply(&self, ns: &str, name: &str, body: &Value) -> ApiResult<(Value, bool)> {
         Self::check_body(ns, Some(name), body)?;
-        let (obj, created, sync) = {
-            let mut inner = self.lock();
-            let key = (ns.to_owned(), name.to_owned());
-            match inner.objects.get(&key).cloned() {
-                None => (self.insert_new(&mut inner, ns, name, body), true, true),
-                Some(existing) => {
-                    let mut next = existing.clone();
-                    for field in ["labels", "annotations", "finalizers"] {
-                        if let Some(v) = body["metadata"].get(field) {
-                            next["metadata"][field] = v.clone();
-                        }
-                    }
-                    let spec_changed = body.get("spec").is_some_and(|s| s != &existing["spec"]);
-                    if spec_changed {
-                        next["spec"] = body["spec"].clone();
-                        let generation =
-                            existing["metadata"]["generation"].as_u64().unwrap_or(1) + 1;
-                        next["metadata"]["generation"] = json!(generation);
-                    }
-                    let refresh = next
-                        .pointer("/metadata/annotations/argocd.argoproj.io~1refresh")
-                        .is_some();
-                    if next == existing {
-                        (existing, false, refresh)
-                    } else {
-                        let obj = self.record(&mut inner, "MODIFIED", next);
-                        inner.objects.insert(key, obj.clone());
-                        (obj, false, spec_changed || refresh)
-                    }
-                }
-            }
+        let mut inner = self.lock();
+        let key = (ns.to_owned(), name.to_owned());
+        let Some(existing) = inner.objects.get(&key).cloned() else {
+            return Ok((self.insert_new(&mut inner, ns, name, body), true));
         };
-        if sync {
-            argo::start_sync(self, ns, name);
-            // Answer with what Argo CD made of it (Progressing), as a real server would soon after.
-            return Ok((self.get(ns, name).unwrap_or(obj), created));
+        if existing.pointer("/metadata/deletionTimestamp").is_some() {
+            // The API server refuses to change an object being deleted only in its finalizers'
+            // favour; a re-apply of spec is accepted but changes nothing that matters here.
+            return Ok((existing, false));
         }
-        Ok((obj, created))
+        let mut next = existing.clone();
+        for field in ["labels", "annotations", "finalizers"] {
+            if let Some(v) = body["metadata"].get(field) {
+                next["metadata"][field] = v.clone();
+            }
+        }
+        if let Some(op) = body.get("operation") {
+            next["operation"] = op.clone();
+        }
+        if body.get("spec").is_some_and(|s| s != &existing["spec"]) {
+            next["spec"] = body["spec"].clone();
+            let generation = existing["metadata"]["generation"].as_u64().unwrap_or(1) + 1;
+            next["metadata"]["generation"] = json!(generation);
+        }
+        if next == existing {
+            return Ok((existing, false));
+        }
+        let obj = self.record(&mut inner, "MODIFIED", next);
+        inner.objects.insert(key, obj.clone());
+        Ok((obj, false))
     }
 
     /// JSON merge patch (what `kubectl annotate` and `kubectl label` send for custom resources).
-    pub fn patch(self: &Arc<Self>, ns: &str, name: &str, patch: &Value) -> ApiResult<Value> {
-        let obj = self.modify(ns, name, |obj| {
+    pub fn patch(&self, ns: &str, name: &str, patch: &Value) -> ApiResult<Value> {
+        self.modify(ns, name, |obj| {
+            let spec_before = obj["spec"].clone();
             merge_patch(obj, patch);
+            if obj["spec"] != spec_before {
+                let generation = obj["metadata"]["generation"].as_u64().unwrap_or(1) + 1;
+                obj["metadata"]["generation"] = json!(generation);
+            }
             Ok(())
-        })?;
-        argo::start_sync(self, ns, name);
-        Ok(obj)
+        })
     }
 
     /// PUT: replaces the object; a stale `resourceVersion` is a 409 Conflict.
-    pub fn replace(self: &Arc<Self>, ns: &str, name: &str, body: &Value) -> ApiResult<Value> {
+    pub fn replace(&self, ns: &str, name: &str, body: &Value) -> ApiResult<Value> {
         Self::check_body(ns, Some(name), body)?;
         let given_rv = meta_str(body, "resourceVersion").map(str::to_owned);
         self.modify(ns, name, |obj| {
             if let Some(rv) = &given_rv
-                && meta_str(obj, "resourceVersion") != Some(rv) {
-                    return Err(ApiFailure::new(409, "Conflict", format!("Operation cannot be fulfilled on applications.argoproj.io \"{name}\": the object has been modified; please apply your changes to the latest version and try again"), Some(name)));
-                }
-            let keep: Map<String, Value> = ["uid", "creationTimestamp", "generation", "deletionTimestamp", "namespace"]
-                .iter()
-                .filter_map(|k| obj["metadata"].get(*k).map(|v| ((*k).to_owned(), v.clone())))
-                .collect();
+                && meta_str(obj, "resourceVersion") != Some(rv)
+            {
+                return Err(ApiFailure::new(
+                    409,
+                    "Conflict",
+                    format!(
+                        "Operation cannot be fulfilled on applications.argoproj.io \"{name}\": the object has been modified; please apply your changes to the latest version and try again"
+                    ),
+                    Some(name),
+                ));
+            }
+            let keep: Map<String, Value> = [
+                "uid",
+                "creationTimestamp",
+                "generation",
+                "deletionTimestamp",
+                "namespace",
+            ]
+            .iter()
+            .filter_map(|k| obj["metadata"].get(*k).map(|v| ((*k).to_owned(), v.clone())))
+            .collect();
             let status = obj.get("status").cloned();
+            let spec_changed = body.get("spec") != obj.get("spec");
             *obj = body.clone();
             for (k, v) in keep {
                 obj["metadata"][k] = v;
+            }
+            if spec_changed {
+                let generation = obj["metadata"]["generation"].as_u64().unwrap_or(1) + 1;
+                obj["metadata"]["generation"] = json!(generation);
             }
             if let Some(s) = status {
                 obj["status"] = s;
@@ -503,7 +433,6 @@ impl SimState {
             .is_none_or(Vec::is_empty);
         if obj.pointer("/metadata/deletionTimestamp").is_some() && finalizers_empty {
             inner.objects.remove(&key);
-            inner.operations.remove(&key);
             return Ok(self.record(&mut inner, "DELETED", obj));
         }
         let obj = self.record(&mut inner, "MODIFIED", obj);
@@ -511,40 +440,24 @@ impl SimState {
         Ok(obj)
     }
 
-    /// DELETE: with finalizers, marks the object and lets Argo run them; otherwise removes it.
-    pub fn delete(self: &Arc<Self>, ns: &str, name: &str) -> ApiResult<Value> {
-        let obj = self.modify(ns, name, |obj| {
+    /// DELETE: with finalizers, marks the object (its finalizers' owners finish the job);
+    /// otherwise removes it.
+    pub fn delete(&self, ns: &str, name: &str) -> ApiResult<Value> {
+        self.modify(ns, name, |obj| {
             if obj.pointer("/metadata/deletionTimestamp").is_none() {
                 obj["metadata"]["deletionTimestamp"] = json!(now_ts());
             }
             Ok(())
-        })?;
-        if self
-            .lock()
-            .objects
-            .contains_key(&(ns.to_owned(), name.to_owned()))
-        {
-            argo::start_finalizer(self, ns, name);
-        }
-        Ok(obj)
+        })
     }
 
-    /// Starts a new Argo operation on the object and returns its number.
-    pub(crate) fn next_operation(&self, ns: &str, name: &str) -> u64 {
-        let mut inner = self.lock();
-        let op = inner
-            .operations
-            .entry((ns.to_owned(), name.to_owned()))
-            .or_insert(0);
-        *op += 1;
-        *op
+    /// How many objects are stored.
+    pub fn len(&self) -> usize {
+        self.lock().objects.len()
     }
 
-    pub(crate) fn current_operation(&self, ns: &str, name: &str) -> Option<u64> {
-        self.lock()
-            .operations
-            .get(&(ns.to_owned(), name.to_owned()))
-            .copied()
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 

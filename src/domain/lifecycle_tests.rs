@@ -1,0 +1,311 @@
+use chrono::TimeZone;
+
+use super::*;
+use crate::domain::{
+    BranchName, CommitSha, EnvironmentId, EnvironmentName, NewEnvironment, RepositoryName,
+    TtlHours,
+    argo::{ObservedOperation, ObservedResource},
+};
+
+const SHA: &str = "da1560886d4f094c3e6c9ef40349f7d38b5d27d7";
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 2, 9, 0, 0).unwrap()
+}
+
+fn secs(n: i64) -> DateTime<Utc> {
+    t0() + chrono::Duration::seconds(n)
+}
+
+fn env() -> Environment {
+    let name = EnvironmentName::parse("demo").unwrap();
+    Environment::create(
+        EnvironmentId::derive(&name, &RepositoryName::parse("shop").unwrap()),
+        NewEnvironment {
+            name,
+            repository_id: "r".into(),
+            config_set_id: None,
+            branch: BranchName::parse("main").unwrap(),
+            sha: Some(CommitSha::parse(SHA).unwrap()),
+            merge_request: None,
+            ttl_hours: TtlHours::new(2).unwrap(),
+            helm_values_override: None,
+        },
+        t0(),
+    )
+}
+
+/// `env` after its current attempt was applied at `applied_s` with a 60 s deadline.
+fn applied(mut env: Environment, applied_s: i64) -> Environment {
+    env.rollout.applied = Some(env.deployment_id());
+    env.rollout.applied_at = Some(secs(applied_s));
+    env.rollout.deadline = Some(secs(applied_s + 60));
+    env
+}
+
+fn app(deployment: &str, phase: &str, health: &str) -> ObservedApplication {
+    ObservedApplication {
+        name: "env-demo-shop".into(),
+        deployment: Some(deployment.into()),
+        health: health.into(),
+        sync: if phase == "Succeeded" {
+            "Synced"
+        } else {
+            "OutOfSync"
+        }
+        .into(),
+        sync_revision: Some(SHA.into()),
+        reconciled_at: Some(secs(20)),
+        operation: Some(ObservedOperation {
+            deployment: Some(deployment.into()),
+            phase: phase.into(),
+            finished_at: (phase != "Running").then(|| secs(10)),
+            revision: Some(SHA.into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn policy() -> Policy {
+    Policy::default()
+}
+
+#[test]
+fn a_new_environment_is_applied_then_waits_for_argo_cd_until_its_deadline() {
+    let e = env();
+    assert_eq!(
+        decide(&e, Observation::Absent, secs(0), true, &policy()),
+        Step::Apply
+    );
+    let e = applied(e, 0);
+    let running = app("1.1", "Running", "Progressing");
+    assert!(matches!(
+        decide(&e, Observation::Present(&running), secs(5), true, &policy()),
+        Step::Observe { health, .. } if health == "Progressing"
+    ));
+    let mut seen = e.clone();
+    seen.observed.health = Some("Progressing".into());
+    seen.observed.sync = Some("OutOfSync".into());
+    seen.observed.message = Some(running.progress());
+    assert_eq!(
+        decide(
+            &seen,
+            Observation::Present(&running),
+            secs(5),
+            true,
+            &policy()
+        ),
+        Step::Wait(Duration::from_secs(55)),
+        "nothing new: look again at the deadline (the watch triggers sooner)"
+    );
+    assert!(matches!(
+        decide(&seen, Observation::Present(&running), secs(60), true, &policy()),
+        Step::AttemptFailed { reason } if reason.contains("within 60 s")
+    ));
+}
+
+#[test]
+fn a_deadline_is_no_verdict_while_the_watch_reconnects() {
+    let e = applied(env(), 0);
+    let running = app("1.1", "Running", "Progressing");
+    assert_eq!(
+        decide(
+            &e,
+            Observation::Present(&running),
+            secs(61),
+            false,
+            &policy()
+        ),
+        Step::Wait(SHORT)
+    );
+}
+
+#[test]
+fn ready_and_failed_come_only_from_argo_cds_verdict_on_this_attempt() {
+    let e = applied(env(), 0);
+    assert_eq!(
+        decide(
+            &e,
+            Observation::Present(&app("1.1", "Succeeded", "Healthy")),
+            secs(30),
+            true,
+            &policy()
+        ),
+        Step::MarkReady {
+            revision: SHA.into()
+        }
+    );
+    assert!(matches!(
+        decide(
+            &e,
+            Observation::Present(&app("1.1", "Failed", "Missing")),
+            secs(30),
+            true,
+            &policy()
+        ),
+        Step::AttemptFailed { .. }
+    ));
+    // The previous attempt's verdicts are stale for attempt 2.
+    let mut second = env();
+    second.attempt = 2;
+    let second = applied(second, 0);
+    let mut old = app("1.1", "Failed", "Degraded");
+    old.deployment = Some("1.2".into());
+    assert!(matches!(
+        decide(
+            &second,
+            Observation::Present(&old),
+            secs(30),
+            true,
+            &policy()
+        ),
+        Step::Observe { .. }
+    ));
+}
+
+#[test]
+fn an_apply_the_watch_has_not_shown_yet_is_awaited_then_repeated() {
+    let e = applied(env(), 0);
+    let older = app("0.9", "Succeeded", "Healthy");
+    assert_eq!(
+        decide(&e, Observation::Present(&older), secs(1), true, &policy()),
+        Step::Wait(SHORT)
+    );
+    assert_eq!(
+        decide(&e, Observation::Absent, secs(1), true, &policy()),
+        Step::Wait(SHORT)
+    );
+    assert_eq!(
+        decide(&e, Observation::Present(&older), secs(31), true, &policy()),
+        Step::Apply
+    );
+    assert_eq!(
+        decide(&e, Observation::Absent, secs(31), true, &policy()),
+        Step::Apply
+    );
+}
+
+#[test]
+fn the_next_attempt_waits_for_its_back_off() {
+    let mut e = env();
+    e.attempt = 2;
+    e.rollout.not_before = Some(secs(10));
+    assert_eq!(
+        decide(&e, Observation::Absent, secs(4), true, &policy()),
+        Step::Wait(Duration::from_secs(6))
+    );
+    assert_eq!(
+        decide(&e, Observation::Absent, secs(10), true, &policy()),
+        Step::Apply
+    );
+    assert_eq!(next_attempt_delay(&policy(), 1), Duration::from_secs(5));
+    assert_eq!(next_attempt_delay(&policy(), 3), Duration::from_secs(20));
+}
+
+#[test]
+fn expiry_wins_over_everything_live() {
+    let mut e = applied(env(), 0);
+    let later = e.expires_at;
+    for status in [Status::Pending, Status::Ready, Status::Failed] {
+        e.status = status;
+        assert_eq!(
+            decide(&e, Observation::Absent, later, true, &policy()),
+            Step::Expire
+        );
+    }
+    e.status = Status::Deleting;
+    assert_eq!(
+        decide(&e, Observation::Absent, later, true, &policy()),
+        Step::Terminate
+    );
+}
+
+#[test]
+fn ready_environments_are_repaired_and_watched_for_drift() {
+    let mut e = applied(env(), 0);
+    e.status = Status::Ready;
+    assert!(matches!(
+        decide(&e, Observation::Absent, secs(30), true, &policy()),
+        Step::Redeploy { .. }
+    ));
+    let mut degraded = app("1.1", "Succeeded", "Degraded");
+    degraded.resources = vec![ObservedResource {
+        kind: "Deployment".into(),
+        name: "x".into(),
+        health: Some("Degraded".into()),
+        ..Default::default()
+    }];
+    assert!(matches!(
+        decide(&e, Observation::Present(&degraded), secs(30), true, &policy()),
+        Step::Observe { health, .. } if health == "Degraded"
+    ));
+    let healthy = app("1.1", "Succeeded", "Healthy");
+    e.observed.health = Some("Healthy".into());
+    e.observed.sync = Some("Synced".into());
+    e.observed.message = Some(healthy.progress());
+    assert_eq!(
+        decide(
+            &e,
+            Observation::Present(&healthy),
+            secs(30),
+            true,
+            &policy()
+        ),
+        Step::Wait(policy().resync),
+        "settled: look again at the resync period"
+    );
+    e.expires_at = secs(90);
+    assert_eq!(
+        decide(
+            &e,
+            Observation::Present(&healthy),
+            secs(30),
+            true,
+            &policy()
+        ),
+        Step::Wait(Duration::from_secs(60)),
+        "or at expiry, whichever comes first"
+    );
+}
+
+#[test]
+fn teardown_deletes_once_and_finishes_when_the_application_is_gone() {
+    let mut e = env();
+    e.status = Status::Deleting;
+    let live = app("1.1", "Succeeded", "Healthy");
+    assert_eq!(
+        decide(&e, Observation::Present(&live), secs(1), true, &policy()),
+        Step::Delete
+    );
+    let mut going = live.clone();
+    going.deleting = true;
+    assert_eq!(
+        decide(&e, Observation::Present(&going), secs(1), true, &policy()),
+        Step::Wait(DELETE_POLL)
+    );
+    assert_eq!(
+        decide(&e, Observation::Absent, secs(1), true, &policy()),
+        Step::Terminate
+    );
+}
+
+#[test]
+fn only_a_terminated_record_removes_a_leftover_application() {
+    let mut e = env();
+    e.status = Status::Terminated;
+    let live = app("1.1", "Succeeded", "Healthy");
+    assert_eq!(
+        decide(&e, Observation::Present(&live), secs(1), true, &policy()),
+        Step::Delete
+    );
+    assert_eq!(
+        decide(&e, Observation::Absent, secs(1), true, &policy()),
+        Step::Idle
+    );
+    e.status = Status::Failed;
+    assert!(matches!(
+        decide(&e, Observation::Present(&live), secs(1), true, &policy()),
+        Step::Wait(_)
+    ));
+}
