@@ -25,6 +25,7 @@ use crate::{
     config::{BusKind, CacheKind, Config, QueueKind, StoreKind},
     domain::{
         auth::{Role, RoleRules},
+        lifecycle::Policy,
         manifest::ManifestSettings,
     },
     metrics::Metrics,
@@ -92,9 +93,12 @@ impl Application {
                 base_domain: config.base_domain.clone(),
                 namespace_prefix: config.namespace_prefix.clone(),
             },
-            max_attempts: config.max_attempts,
-            retry_base_delay: config.retry_base_delay(),
-            provision_timeout: config.provision_timeout(),
+            lifecycle: Policy {
+                max_attempts: config.max_attempts,
+                retry_base_delay: config.retry_base_delay(),
+                provision_timeout: config.provision_timeout(),
+                resync: config.resync(),
+            },
             webhook_body_limit: config.webhook_body_limit as usize,
             session_key: session_key(&config),
             protect_metrics: config.protect_metrics,
@@ -166,28 +170,23 @@ impl Application {
         let mut tasks = JoinSet::new();
         let ctx = self.ctx.clone();
         if self.config.role.runs_workers() {
-            match worker::reaper::resume_unfinished(&ctx).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(count = n, "resumed unfinished environments"),
-                Err(e) => tracing::warn!(error = %e, "could not resume unfinished environments"),
-            }
-            if let Err(e) = worker::reconcile::reconcile_once(&ctx).await {
-                tracing::warn!(error = %e, "could not compare environments with the cluster");
-            }
-            worker::spawn_pool(
+            // Every live environment is reconciled once the watch has listed the cluster.
+            worker::spawn(
                 ctx.clone(),
-                self.config.workers,
-                self.config.job_lease(),
-                stop_rx.clone(),
+                worker::WorkerSettings {
+                    workers: self.config.workers,
+                    lease: self.config.job_lease(),
+                    reaper_interval: self.config.reaper_interval(),
+                },
+                &stop_rx,
                 &mut tasks,
             );
-            tasks.spawn(worker::reaper::run(
-                ctx.clone(),
-                self.config.reaper_interval(),
-                self.config.stale_after(),
-                stop_rx.clone(),
-            ));
         }
+        tasks.spawn(worker::relay::run(
+            ctx.clone(),
+            Duration::from_secs(5),
+            stop_rx.clone(),
+        ));
 
         let router = crate::http::router(ctx);
         let mut http_stop = stop_rx.clone();

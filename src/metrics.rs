@@ -34,6 +34,11 @@ pub struct Metrics {
     pub queue_depth: Family<StateLabels, Gauge>,
     pub create_to_ready_seconds: Histogram,
     pub job_seconds: Histogram,
+    pub reconcile_seconds: Histogram,
+    /// Jobs and reconciles that panicked (caught; they are retried).
+    pub panics: Counter,
+    /// Managed Applications seen without an environment record (left alone).
+    pub unowned: Counter,
 }
 
 impl Default for Metrics {
@@ -45,6 +50,24 @@ impl Default for Metrics {
         let queue_depth = Family::<StateLabels, Gauge>::default();
         let create_to_ready_seconds = Histogram::new(exponential_buckets(0.05, 2.0, 16));
         let job_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 20));
+        let reconcile_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 20));
+        let panics = Counter::default();
+        let unowned = Counter::default();
+        registry.register(
+            "blueberry_reconcile_duration_seconds",
+            "Time one reconcile took (it never waits for Argo CD)",
+            reconcile_seconds.clone(),
+        );
+        registry.register(
+            "blueberry_panics",
+            "Jobs and reconciles that panicked; caught, counted and retried",
+            panics.clone(),
+        );
+        registry.register(
+            "blueberry_unowned_applications",
+            "Managed Applications seen with no environment record; never deleted for that",
+            unowned.clone(),
+        );
         registry.register(
             "blueberry_environments_created",
             "Environments created (including recreated)",
@@ -83,6 +106,9 @@ impl Default for Metrics {
             queue_depth,
             create_to_ready_seconds,
             job_seconds,
+            reconcile_seconds,
+            panics,
+            unowned,
         }
     }
 }

@@ -17,6 +17,9 @@ use crate::{
     ports::githost::{AccessLevel, CommitState, GitHost, GitHostError, MergeRequestRef},
 };
 
+/// How many pages of 100 notes `find_note` looks through.
+const FIND_NOTE_PAGES: u32 = 5;
+
 pub struct GitLabHost {
     http: reqwest::Client,
     api: String,
@@ -151,33 +154,59 @@ impl GitHost for GitLabHost {
         true
     }
 
-    async fn upsert_note(
+    async fn find_note(
         &self,
         mr: &MergeRequestRef,
-        existing: Option<u64>,
-        body: &str,
-    ) -> Result<u64, GitHostError> {
+        marker: &str,
+    ) -> Result<Option<u64>, GitHostError> {
+        // Newest first; Blueberry's notes are few and recent, so a few pages are plenty.
+        for page in 1..=FIND_NOTE_PAGES {
+            let path = format!(
+                "/projects/{}/merge_requests/{}/notes?sort=desc&order_by=created_at&per_page=100&page={page}",
+                mr.project_id, mr.iid
+            );
+            let Some(notes) = self.send(Method::GET, &path, None).await? else {
+                return Ok(None);
+            };
+            let notes = notes.as_array().cloned().unwrap_or_default();
+            if let Some(n) = notes
+                .iter()
+                .find(|n| n["body"].as_str().is_some_and(|b| b.contains(marker)))
+            {
+                return id_of(n).map(Some);
+            }
+            if notes.len() < 100 {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    async fn create_note(&self, mr: &MergeRequestRef, body: &str) -> Result<u64, GitHostError> {
         let base = format!(
             "/projects/{}/merge_requests/{}/notes",
             mr.project_id, mr.iid
         );
-        if let Some(id) = existing {
-            // A note someone deleted is written anew.
-            if let Some(v) = self
-                .send(
-                    Method::PUT,
-                    &format!("{base}/{id}"),
-                    Some(json!({"body": body})),
-                )
-                .await?
-            {
-                return id_of(&v);
-            }
-        }
         let created = self
             .send(Method::POST, &base, Some(json!({"body": body})))
             .await?;
         id_of(&Self::required(created, "merge request")?)
+    }
+
+    async fn edit_note(
+        &self,
+        mr: &MergeRequestRef,
+        note_id: u64,
+        body: &str,
+    ) -> Result<bool, GitHostError> {
+        let path = format!(
+            "/projects/{}/merge_requests/{}/notes/{note_id}",
+            mr.project_id, mr.iid
+        );
+        Ok(self
+            .send(Method::PUT, &path, Some(json!({"body": body})))
+            .await?
+            .is_some())
     }
 
     async fn set_commit_status(

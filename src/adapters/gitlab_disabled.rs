@@ -16,12 +16,13 @@ impl GitHost for DisabledGitHost {
     fn is_configured(&self) -> bool {
         false
     }
-    async fn upsert_note(
-        &self,
-        _: &MergeRequestRef,
-        _: Option<u64>,
-        _: &str,
-    ) -> Result<u64, GitHostError> {
+    async fn find_note(&self, _: &MergeRequestRef, _: &str) -> Result<Option<u64>, GitHostError> {
+        Err(disabled())
+    }
+    async fn create_note(&self, _: &MergeRequestRef, _: &str) -> Result<u64, GitHostError> {
+        Err(disabled())
+    }
+    async fn edit_note(&self, _: &MergeRequestRef, _: u64, _: &str) -> Result<bool, GitHostError> {
         Err(disabled())
     }
     async fn set_commit_status(

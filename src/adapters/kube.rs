@@ -16,7 +16,7 @@ use kube::{
 
 use crate::{
     domain::manifest::{Application, LABEL_MANAGED_BY, MANAGED_BY},
-    ports::cluster::{ApplicationState, Cluster, ClusterError, ClusterResult},
+    ports::cluster::{Cluster, ClusterError, ClusterEvent, ClusterResult, ObservedApplication},
 };
 
 /// The field manager Blueberry's server-side applies use.
@@ -125,35 +125,6 @@ async fn timed<T>(
     }
 }
 
-/// Reads what Argo CD reports from an Application's status.
-pub fn state_of(app: &Application) -> ApplicationState {
-    let status = app.status.clone().unwrap_or_default();
-    let health = status.health.unwrap_or_default();
-    let sync = status.sync.unwrap_or_default();
-    let op = status.operation_state;
-    let or_unknown = |s: String| {
-        if s.is_empty() {
-            "Unknown".to_owned()
-        } else {
-            s
-        }
-    };
-    ApplicationState {
-        health: or_unknown(health.status),
-        sync: or_unknown(sync.status),
-        revision: sync.revision,
-        operation_phase: op
-            .as_ref()
-            .map(|o| o.phase.clone())
-            .filter(|p| !p.is_empty()),
-        message: health
-            .message
-            .or_else(|| op.and_then(|o| o.message))
-            .filter(|m| !m.is_empty()),
-        deleting: app.metadata.deletion_timestamp.is_some(),
-    }
-}
-
 #[async_trait]
 impl Cluster for KubeCluster {
     fn is_simulated(&self) -> bool {
@@ -166,27 +137,19 @@ impl Cluster for KubeCluster {
     }
 
     #[tracing::instrument(skip_all, fields(application = app.name()))]
-    async fn apply(&self, app: &Application) -> ClusterResult<ApplicationState> {
+    async fn apply(&self, app: &Application) -> ClusterResult<ObservedApplication> {
         let mut body = app.clone();
         body.status = None;
         let params = PatchParams::apply(FIELD_MANAGER).force();
         let applied = timed(self.api.patch(app.name(), &params, &Patch::Apply(&body))).await?;
-        Ok(state_of(&applied))
+        Ok(ObservedApplication::from(&applied))
     }
 
-    async fn list_managed(&self) -> ClusterResult<Vec<String>> {
-        let selector = format!("{LABEL_MANAGED_BY}={MANAGED_BY}");
-        let params = kube::api::ListParams::default().labels(&selector);
-        let list = timed(self.api.list_metadata(&params)).await?;
-        Ok(list
-            .items
-            .into_iter()
-            .filter_map(|m| m.metadata.name)
-            .collect())
-    }
-
-    async fn state(&self, name: &str) -> ClusterResult<Option<ApplicationState>> {
-        Ok(timed(self.api.get_opt(name)).await?.as_ref().map(state_of))
+    async fn get(&self, name: &str) -> ClusterResult<Option<ObservedApplication>> {
+        Ok(timed(self.api.get_opt(name))
+            .await?
+            .as_ref()
+            .map(ObservedApplication::from))
     }
 
     #[tracing::instrument(skip(self))]
@@ -197,34 +160,37 @@ impl Cluster for KubeCluster {
         }
     }
 
-    async fn wait_gone(&self, name: &str, timeout: Duration) -> ClusterResult<()> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if timed(self.api.get_opt(name)).await?.is_none() {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(ClusterError::Retriable(format!(
-                    "Application {name} still exists after {timeout:?} (finalizers running)"
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    fn watch(&self, name: &str) -> BoxStream<'static, ClusterResult<Option<ApplicationState>>> {
-        let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    fn watch_managed(&self) -> BoxStream<'static, ClusterResult<ClusterEvent>> {
+        let config = watcher::Config::default().labels(&format!("{LABEL_MANAGED_BY}={MANAGED_BY}"));
+        // The watcher relists after `410 Gone` and on restarts (Init … InitDone); the items of
+        // a relist are gathered and reported as one complete set.
+        let mut listing: Option<Vec<ObservedApplication>> = None;
         watcher(self.api.clone(), config)
             .default_backoff()
-            .filter_map(|event| async move {
-                match event {
-                    Ok(watcher::Event::Apply(app) | watcher::Event::InitApply(app)) => {
-                        Some(Ok(Some(state_of(&app))))
+            .filter_map(move |event| {
+                let out = match event {
+                    Ok(watcher::Event::Init) => {
+                        listing = Some(Vec::new());
+                        None
                     }
-                    Ok(watcher::Event::Delete(_)) => Some(Ok(None)),
-                    Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
+                    Ok(watcher::Event::InitApply(app)) => {
+                        listing
+                            .get_or_insert_with(Vec::new)
+                            .push(ObservedApplication::from(&app));
+                        None
+                    }
+                    Ok(watcher::Event::InitDone) => Some(Ok(ClusterEvent::Relisted(
+                        listing.take().unwrap_or_default(),
+                    ))),
+                    Ok(watcher::Event::Apply(app)) => Some(Ok(ClusterEvent::Applied(Box::new(
+                        ObservedApplication::from(&app),
+                    )))),
+                    Ok(watcher::Event::Delete(app)) => Some(Ok(ClusterEvent::Deleted(Box::new(
+                        ObservedApplication::from(&app),
+                    )))),
                     Err(e) => Some(Err(ClusterError::Retriable(format!("watch: {e}")))),
-                }
+                };
+                futures::future::ready(out)
             })
             .boxed()
     }

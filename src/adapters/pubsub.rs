@@ -363,6 +363,31 @@ impl Queue for PubSubQueue {
         Ok(())
     }
 
+    async fn defer(&self, d: &Delivery, delay: Duration) -> QueueResult<()> {
+        let held = self.take_lease(d)?;
+        let due = self.clock.now() + chrono::Duration::from_std(delay).unwrap_or_default();
+        // Re-published with the same delivery count: waiting is not failing.
+        let republished = self
+            .publish(
+                &self.publisher,
+                &held.key,
+                &held.payload,
+                Some(due),
+                held.deliveries.saturating_sub(1),
+            )
+            .await;
+        match republished {
+            Ok(_) => held.handler.ack(),
+            Err(e) => {
+                held.handler.nack();
+                self.notify.notify_waiters();
+                return Err(e);
+            }
+        }
+        self.notify.notify_waiters();
+        Ok(())
+    }
+
     async fn nack(&self, d: &Delivery, delay: Duration) -> QueueResult<()> {
         let held = self.take_lease(d)?;
         let due = self.clock.now() + chrono::Duration::from_std(delay).unwrap_or_default();

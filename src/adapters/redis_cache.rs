@@ -18,8 +18,12 @@ use crate::{
     domain::{
         ConfigSet, Environment, EnvironmentEvent, EnvironmentId, NewEvent, Repository, Status,
     },
-    ports::store::{
-        AuditEntry, EnvironmentChange, EnvironmentFilter, Page, PageRequest, Store, StoreResult,
+    ports::{
+        queue::NewJob,
+        store::{
+            AuditEntry, EnvironmentChange, EnvironmentFilter, IngestOutcome, OutboxEntry, Page,
+            PageRequest, Saved, Store, StoreResult, WebhookIngest,
+        },
     },
 };
 
@@ -117,11 +121,12 @@ impl Store for CachedStore {
         &self,
         env: &Environment,
         events: &[NewEvent],
-    ) -> StoreResult<EnvironmentChange> {
-        match self.inner.save_environment(env, events).await {
-            Ok(change) => {
-                self.remember(&change.environment).await;
-                Ok(change)
+        jobs: &[NewJob],
+    ) -> StoreResult<Saved> {
+        match self.inner.save_environment(env, events, jobs).await {
+            Ok(saved) => {
+                self.remember(&saved.change.environment).await;
+                Ok(saved)
             }
             Err(e) => {
                 // A conflict means the cache may hold an older version (a write it missed, or
@@ -211,8 +216,24 @@ impl Store for CachedStore {
     async fn list_audit(&self, limit: u32) -> StoreResult<Vec<AuditEntry>> {
         self.inner.list_audit(limit).await
     }
-    async fn remember_delivery(&self, key: &str, expires_at: DateTime<Utc>) -> StoreResult<bool> {
-        self.inner.remember_delivery(key, expires_at).await
+    async fn ingest_webhook(
+        &self,
+        ingest: &WebhookIngest,
+    ) -> StoreResult<(IngestOutcome, Vec<OutboxEntry>)> {
+        self.inner.ingest_webhook(ingest).await
+    }
+    async fn merge_request_event(&self, key: &str) -> StoreResult<Option<serde_json::Value>> {
+        self.inner.merge_request_event(key).await
+    }
+    async fn outbox_pending(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxEntry>> {
+        self.inner.outbox_pending(before, limit).await
+    }
+    async fn outbox_delete(&self, ids: &[String]) -> StoreResult<()> {
+        self.inner.outbox_delete(ids).await
     }
     async fn create_token(&self, t: &ApiToken) -> StoreResult<()> {
         self.inner.create_token(t).await
@@ -228,8 +249,5 @@ impl Store for CachedStore {
     }
     async fn update_token(&self, t: &ApiToken) -> StoreResult<()> {
         self.inner.update_token(t).await
-    }
-    async fn forget_delivery(&self, key: &str) -> StoreResult<()> {
-        self.inner.forget_delivery(key).await
     }
 }

@@ -20,7 +20,7 @@
 //! | `--provision-timeout-secs` | `BLUEBERRY_PROVISION_TIMEOUT_SECS` | `600` |
 //! | `--reaper-interval-secs` | `BLUEBERRY_REAPER_INTERVAL_SECS` | `60` |
 //! | `--job-lease-secs` | `BLUEBERRY_JOB_LEASE_SECS` | `60` |
-//! | `--stale-after-secs` | `BLUEBERRY_STALE_AFTER_SECS` | `900` |
+//! | `--resync-secs` | `BLUEBERRY_RESYNC_SECS` | `600` |
 //! | `--max-deliveries` | `BLUEBERRY_MAX_DELIVERIES` | `20` |
 //! | `--role` | `BLUEBERRY_ROLE` | `all` (`api`, `worker`) |
 //! | `--store` | `BLUEBERRY_STORE` | `sqlite` (`firestore`) |
@@ -289,10 +289,10 @@ pub struct Config {
     #[arg(long, env = "BLUEBERRY_SESSION_KEY", value_parser = parse_session_key, hide_env_values = true)]
     pub session_key: Option<secrecy::SecretString>,
 
-    /// A pending or deleting environment that has not changed for this long gets its next step
-    /// queued again (a job lost with a crashed worker). Keep it above the provision timeout.
-    #[arg(long, env = "BLUEBERRY_STALE_AFTER_SECS", default_value = "900", value_parser = parse_positive)]
-    pub stale_after_secs: u32,
+    /// Every live environment is reconciled at least this often, whatever the watch reported
+    /// (a level-triggered safety net; the watch and the job queue trigger sooner).
+    #[arg(long, alias = "stale-after-secs", env = "BLUEBERRY_RESYNC_SECS", default_value = "600", value_parser = parse_positive)]
+    pub resync_secs: u32,
 
     /// Firebase project whose ID tokens are accepted (`aud`); off when absent.
     #[arg(long, env = "BLUEBERRY_FIREBASE_PROJECT")]

@@ -80,8 +80,8 @@ impl Config {
         Duration::from_secs(u64::from(self.job_lease_secs))
     }
 
-    pub fn stale_after(&self) -> Duration {
-        Duration::from_secs(u64::from(self.stale_after_secs))
+    pub fn resync(&self) -> Duration {
+        Duration::from_secs(u64::from(self.resync_secs))
     }
 
     pub fn reaper_interval(&self) -> Duration {

@@ -87,6 +87,10 @@ pub struct Environment {
     /// What was last told to GitLab about this environment.
     #[serde(default)]
     pub feedback: GitLabFeedback,
+    /// GitLab note ids of the `/blueberry` commands applied (the newest 50), so a
+    /// redelivered command takes effect once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applied_notes: Vec<u64>,
     /// Bumped by the store on every write; a write with a stale version is refused.
     pub version: u64,
 }
@@ -130,6 +134,7 @@ impl Environment {
             observed: ClusterObservation::default(),
             rollout: Rollout::default(),
             feedback: GitLabFeedback::default(),
+            applied_notes: Vec::new(),
             version: 0,
         }
     }
@@ -146,10 +151,15 @@ impl Environment {
                 to: Status::Pending,
             });
         }
-        let (version, generation, feedback) =
-            (self.version, self.generation, self.feedback.clone());
+        let (version, generation, feedback, notes) = (
+            self.version,
+            self.generation,
+            self.feedback.clone(),
+            std::mem::take(&mut self.applied_notes),
+        );
         *self = Self::create(self.id.clone(), new, now);
         self.version = version;
+        self.applied_notes = notes;
         self.feedback = GitLabFeedback {
             note_id: feedback.note_id,
             synced: None,
@@ -203,6 +213,20 @@ impl Environment {
             .as_ref()
             .map(CommitSha::as_str)
             .unwrap_or(self.branch.as_str())
+    }
+
+    /// Whether the command of GitLab note `note_id` was applied already.
+    pub fn applied_note(&self, note_id: u64) -> bool {
+        self.applied_notes.contains(&note_id)
+    }
+
+    /// Records that the command of GitLab note `note_id` was applied (keeps the newest 50).
+    pub fn record_note(&mut self, note_id: u64) {
+        if !self.applied_note(note_id) {
+            self.applied_notes.push(note_id);
+            let excess = self.applied_notes.len().saturating_sub(50);
+            self.applied_notes.drain(..excess);
+        }
     }
 
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {

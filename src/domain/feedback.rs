@@ -6,8 +6,21 @@ use serde::{Deserialize, Serialize};
 
 use super::{Environment, Status};
 
-/// Hidden marker in every note Blueberry writes, so its own notes are never read as commands.
-pub const MARKER: &str = "<!-- blueberry -->";
+/// How every note Blueberry writes begins, so its own notes are never read as commands.
+pub const MARKER_PREFIX: &str = "<!-- blueberry";
+/// The sticky note's marker: found by it when its id was lost.
+pub const MARKER: &str = "<!-- blueberry:sticky -->";
+
+/// The marker of a reply to `reply_to` (a comment's `note:{id}`, or another unique tag), found
+/// by it before the reply is posted again.
+pub fn reply_marker(reply_to: &str) -> String {
+    format!("<!-- blueberry:reply:{reply_to} -->")
+}
+
+/// Whether a note was written by Blueberry.
+pub fn is_own_note(body: &str) -> bool {
+    body.contains(MARKER_PREFIX)
+}
 
 /// GitLab's commit status states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,12 +1,25 @@
 //! GitLab webhook payloads (the fields Blueberry reads) and the pure rules that turn a merge
 //! request event into a lifecycle decision.
 
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
     CommitSha,
     repository::{RepositoryFilters, glob_matches},
 };
+
+/// Reads a time as GitLab writes it in webhooks: RFC 3339 (`2013-12-03T17:23:34Z`, with an
+/// offset) or the older `2013-12-03 17:23:34 UTC`.
+pub fn parse_gitlab_time(s: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    let naive = s.strip_suffix(" UTC")?;
+    NaiveDateTime::parse_from_str(naive, "%Y-%m-%d %H:%M:%S")
+        .ok()
+        .map(|t| t.and_utc())
+}
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Label {
@@ -29,6 +42,8 @@ pub struct Project {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Commit {
     pub id: String,
+    #[serde(default)]
+    pub timestamp: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -42,6 +57,8 @@ pub struct MergeRequestAttributes {
     pub target_project_id: u64,
     #[serde(default)]
     pub state: String,
+    #[serde(default)]
+    pub updated_at: Option<String>,
     #[serde(default)]
     pub action: Option<String>,
     #[serde(default)]
@@ -86,12 +103,21 @@ pub struct NoteHook {
     pub merge_request: Option<NotedMergeRequest>,
 }
 
-/// What the queue carries for a merge request event: the facts, already parsed.
+/// What is kept of a merge request event: the facts, already parsed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MergeRequestEvent {
     pub project_id: u64,
     pub iid: u64,
     pub action: String,
+    /// `opened`, `closed`, `merged`, `locked`.
+    #[serde(default)]
+    pub state: String,
+    /// `object_attributes.updated_at`.
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
+    /// The head commit's timestamp.
+    #[serde(default)]
+    pub commit_at: Option<DateTime<Utc>>,
     pub title: String,
     pub url: String,
     pub author: String,
@@ -111,6 +137,13 @@ impl From<&MergeRequestHook> for MergeRequestEvent {
             project_id: h.project.id,
             iid: a.iid,
             action: a.action.clone().unwrap_or_default(),
+            state: a.state.clone(),
+            updated_at: a.updated_at.as_deref().and_then(parse_gitlab_time),
+            commit_at: a
+                .last_commit
+                .as_ref()
+                .and_then(|c| c.timestamp.as_deref())
+                .and_then(parse_gitlab_time),
             title: a.title.clone(),
             url: a.url.clone(),
             author: h.user.username.clone(),
@@ -125,6 +158,25 @@ impl From<&MergeRequestHook> for MergeRequestEvent {
             labels: h.labels.iter().map(|l| l.title.clone()).collect(),
             from_fork: a.source_project_id != a.target_project_id,
         }
+    }
+}
+
+impl MergeRequestEvent {
+    /// Where this event stands among its merge request's events, as sortable text:
+    /// `updated_at`, then the head commit's time (an event without them sorts first).
+    pub fn order(&self) -> String {
+        let t = |t: Option<DateTime<Utc>>| {
+            t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+                .unwrap_or_default()
+        };
+        // Fixed-width times; a space (below every digit) stands between them and for none.
+        format!("{} {}", t(self.updated_at), t(self.commit_at))
+    }
+
+    /// Closed or merged: the merge request wants no environment.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.action.as_str(), "close" | "merge")
+            || matches!(self.state.as_str(), "closed" | "merged")
     }
 }
 
@@ -175,44 +227,61 @@ pub enum MergeRequestDecision {
     Ignore(String),
 }
 
-/// Decides from the event, the repository's filters and whether the environment is live.
-pub fn decide(ev: &MergeRequestEvent, f: &RepositoryFilters, live: bool) -> MergeRequestDecision {
+/// What the merge request's environment is now, as far as deciding goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Current<'a> {
+    /// It is live (not terminated).
+    pub live: bool,
+    /// The commit it deploys.
+    pub sha: Option<&'a CommitSha>,
+}
+
+/// Decides from the newest event, the repository's filters and the environment, level-wise:
+/// the environment should exist, at the merge request's head, exactly when the merge request is
+/// open and wanted. Running it again on the same facts asks for nothing new.
+pub fn decide(
+    ev: &MergeRequestEvent,
+    f: &RepositoryFilters,
+    now: Current<'_>,
+) -> MergeRequestDecision {
     use MergeRequestDecision::*;
-    match ev.action.as_str() {
-        "close" | "merge" => {
-            return if live {
-                Teardown(format!(
-                    "merge request {}",
-                    if ev.action == "merge" {
-                        "merged"
-                    } else {
-                        "closed"
-                    }
-                ))
-            } else {
-                Ignore("no live environment to tear down".into())
-            };
-        }
-        "open" | "reopen" | "update" => {}
-        other => return Ignore(format!("action `{other}` does not change environments")),
-    }
-    if ev.from_fork && !f.allow_forks {
-        return if ev.action == "update" {
-            Ignore("merge requests from forks are not deployed".into())
+    if ev.is_closed() {
+        return if now.live {
+            Teardown(format!(
+                "merge request {}",
+                if ev.action == "merge" || ev.state == "merged" {
+                    "merged"
+                } else {
+                    "closed"
+                }
+            ))
         } else {
-            RefuseFork
+            Ignore("no live environment to tear down".into())
         };
     }
-    let wanted = admits(ev, f);
-    match (wanted, live) {
-        (Ok(()), false) => Create,
-        (Ok(()), true) if ev.new_commits => match &ev.head_sha {
-            Some(sha) => Redeploy(sha.clone()),
-            None => Ignore("new commits but no head sha in the event".into()),
+    // Other actions (approvals, …) change nothing by themselves, but as the newest event they
+    // still say where the merge request is: a push coalesced behind one is not lost.
+    let opens = matches!(ev.action.as_str(), "open" | "reopen" | "update");
+    if ev.from_fork && !f.allow_forks {
+        return if ev.action == "open" || ev.action == "reopen" {
+            RefuseFork
+        } else {
+            Ignore("merge requests from forks are not deployed".into())
+        };
+    }
+    match (admits(ev, f), now.live) {
+        (Ok(()), false) if opens => Create,
+        (Ok(()), false) => Ignore(format!(
+            "action `{}` does not create environments",
+            ev.action
+        )),
+        (Ok(()), true) => match &ev.head_sha {
+            Some(head) if now.sha != Some(head) => Redeploy(head.clone()),
+            Some(_) => Ignore("the environment already runs the merge request's head".into()),
+            None => Ignore("the event names no head commit".into()),
         },
-        (Ok(()), true) => Ignore("environment already exists; no new commits".into()),
-        (Err(why), true) if ev.action == "update" => Teardown(format!("no longer wanted: {why}")),
-        (Err(why), _) => Ignore(why),
+        (Err(why), true) => Teardown(format!("no longer wanted: {why}")),
+        (Err(why), false) => Ignore(why),
     }
 }
 
@@ -221,17 +290,28 @@ mod tests {
     use super::*;
     use MergeRequestDecision::*;
 
+    const HEAD: &str = "da1560886d4f094c3e6c9ef40349f7d38b5d27d7";
+    const OLD: &str = "b6568db1bc1dcd7f8b4d5a946b0b91f9dacd7327";
+
     fn ev(action: &str) -> MergeRequestEvent {
         MergeRequestEvent {
             project_id: 15,
             iid: 42,
             action: action.into(),
+            state: match action {
+                "close" => "closed",
+                "merge" => "merged",
+                _ => "opened",
+            }
+            .into(),
+            updated_at: None,
+            commit_at: None,
             title: "t".into(),
             url: "u".into(),
             author: "alice".into(),
             source_branch: "feature/x".into(),
             target_branch: "main".into(),
-            head_sha: Some(CommitSha::parse("da1560886d4f094c3e6c9ef40349f7d38b5d27d7").unwrap()),
+            head_sha: Some(CommitSha::parse(HEAD).unwrap()),
             new_commits: false,
             draft: false,
             labels: vec!["preview".into()],
@@ -239,66 +319,116 @@ mod tests {
         }
     }
 
+    fn none() -> Current<'static> {
+        Current {
+            live: false,
+            sha: None,
+        }
+    }
+
+    fn live_at(sha: &CommitSha) -> Current<'_> {
+        Current {
+            live: true,
+            sha: Some(sha),
+        }
+    }
+
     #[test]
     fn open_and_reopen_create_and_close_and_merge_tear_down() {
         let f = RepositoryFilters::default();
-        assert_eq!(decide(&ev("open"), &f, false), Create);
-        assert_eq!(decide(&ev("reopen"), &f, false), Create);
+        let head = CommitSha::parse(HEAD).unwrap();
+        assert_eq!(decide(&ev("open"), &f, none()), Create);
+        assert_eq!(decide(&ev("reopen"), &f, none()), Create);
         assert!(
-            matches!(decide(&ev("open"), &f, true), Ignore(_)),
-            "duplicate open does nothing"
+            matches!(decide(&ev("open"), &f, live_at(&head)), Ignore(_)),
+            "a repeated open does nothing"
         );
-        assert!(matches!(decide(&ev("close"), &f, true), Teardown(_)));
-        assert!(matches!(decide(&ev("merge"), &f, true), Teardown(r) if r.contains("merged")));
-        assert!(matches!(decide(&ev("merge"), &f, false), Ignore(_)));
-        assert!(matches!(decide(&ev("approved"), &f, true), Ignore(_)));
+        assert!(matches!(
+            decide(&ev("close"), &f, live_at(&head)),
+            Teardown(_)
+        ));
+        assert!(
+            matches!(decide(&ev("merge"), &f, live_at(&head)), Teardown(r) if r.contains("merged"))
+        );
+        assert!(matches!(decide(&ev("merge"), &f, none()), Ignore(_)));
+        assert!(matches!(
+            decide(&ev("approved"), &f, live_at(&head)),
+            Ignore(_)
+        ));
+        assert!(
+            matches!(decide(&ev("approved"), &f, none()), Ignore(_)),
+            "approving creates nothing"
+        );
+        let old = CommitSha::parse(OLD).unwrap();
+        assert_eq!(
+            decide(&ev("approved"), &f, live_at(&old)),
+            Redeploy(head.clone()),
+            "an approval newer than a push still carries the push's head"
+        );
+        let mut closed_state = ev("update");
+        closed_state.state = "closed".into();
+        assert!(matches!(
+            decide(&closed_state, &f, live_at(&head)),
+            Teardown(_)
+        ));
     }
 
     #[test]
-    fn new_commits_redeploy_at_the_new_head() {
+    fn the_environment_follows_the_head_commit_whatever_the_event_says_about_commits() {
         let f = RepositoryFilters::default();
+        let old = CommitSha::parse(OLD).unwrap();
+        let head = CommitSha::parse(HEAD).unwrap();
         let mut e = ev("update");
         e.new_commits = true;
-        assert_eq!(decide(&e, &f, true), Redeploy(e.head_sha.clone().unwrap()));
+        assert_eq!(decide(&e, &f, live_at(&old)), Redeploy(head.clone()));
+        assert!(
+            matches!(decide(&e, &f, live_at(&head)), Ignore(_)),
+            "already at the head: delivering it again changes nothing"
+        );
+        // A label-only update that is the newest event still carries the head commit: a push
+        // coalesced behind it is not lost.
+        e.new_commits = false;
+        assert_eq!(decide(&e, &f, live_at(&old)), Redeploy(head));
         assert_eq!(
-            decide(&e, &f, false),
+            decide(&e, &f, none()),
             Create,
             "a wanted MR without environment gets one"
         );
-        e.new_commits = false;
-        assert!(matches!(decide(&e, &f, true), Ignore(_)));
     }
 
     #[test]
-    fn filters_are_rechecked_on_update() {
+    fn filters_decide_whether_an_environment_is_wanted() {
         let f = RepositoryFilters::default();
+        let head = CommitSha::parse(HEAD).unwrap();
         let mut e = ev("update");
         e.draft = true;
         assert!(
-            matches!(decide(&e, &f, true), Teardown(r) if r.contains("draft")),
+            matches!(decide(&e, &f, live_at(&head)), Teardown(r) if r.contains("draft")),
             "marked draft"
         );
-        assert!(matches!(decide(&e, &f, false), Ignore(_)));
+        assert!(matches!(decide(&e, &f, none()), Ignore(_)));
         e.draft = false;
-        assert_eq!(decide(&e, &f, false), Create, "marked ready");
+        assert_eq!(decide(&e, &f, none()), Create, "marked ready");
         let labelled = RepositoryFilters {
             include_labels: vec!["deploy".into()],
             ..f.clone()
         };
-        assert!(matches!(decide(&e, &labelled, true), Teardown(r) if r.contains("deploy")));
+        assert!(
+            matches!(decide(&e, &labelled, live_at(&head)), Teardown(r) if r.contains("deploy"))
+        );
         let excluded = RepositoryFilters {
             exclude_labels: vec!["preview".into()],
             ..f.clone()
         };
         assert!(
-            matches!(decide(&ev("open"), &excluded, false), Ignore(r) if r.contains("preview"))
+            matches!(decide(&ev("open"), &excluded, none()), Ignore(r) if r.contains("preview"))
         );
         let release = RepositoryFilters {
             target_branch_pattern: Some("release/*".into()),
             ..f
         };
         assert!(
-            matches!(decide(&ev("open"), &release, false), Ignore(r) if r.contains("release/*"))
+            matches!(decide(&ev("open"), &release, none()), Ignore(r) if r.contains("release/*"))
         );
     }
 
@@ -306,11 +436,40 @@ mod tests {
     fn forks_are_refused_unless_allowed() {
         let mut e = ev("open");
         e.from_fork = true;
-        assert_eq!(decide(&e, &RepositoryFilters::default(), false), RefuseFork);
+        assert_eq!(
+            decide(&e, &RepositoryFilters::default(), none()),
+            RefuseFork
+        );
         let allowed = RepositoryFilters {
             allow_forks: true,
             ..Default::default()
         };
-        assert_eq!(decide(&e, &allowed, false), Create);
+        assert_eq!(decide(&e, &allowed, none()), Create);
+    }
+
+    #[test]
+    fn events_order_by_update_time_then_commit_time() {
+        let at = |s: &str| parse_gitlab_time(s);
+        assert_eq!(
+            at("2013-12-03 17:23:34 UTC"),
+            at("2013-12-03T17:23:34Z"),
+            "both of GitLab's formats"
+        );
+        assert_eq!(at("2012-01-03T23:36:29+02:00"), at("2012-01-03T21:36:29Z"));
+        assert_eq!(at("yesterday"), None);
+        let mut older = ev("update");
+        older.updated_at = at("2026-12-01T08:00:00Z");
+        older.commit_at = at("2026-12-01T07:00:00Z");
+        let mut newer = older.clone();
+        newer.commit_at = at("2026-12-01T07:30:00Z");
+        assert!(
+            older.order() < newer.order(),
+            "same update time: the later commit wins"
+        );
+        let mut later = older.clone();
+        later.updated_at = at("2026-12-01T08:00:01Z");
+        later.commit_at = at("2020-01-01T00:00:00Z");
+        assert!(newer.order() < later.order(), "update time first");
+        assert!(ev("open").order() < older.order(), "no times sort first");
     }
 }

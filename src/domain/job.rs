@@ -1,42 +1,27 @@
-//! Lifecycle jobs as data: what the queue carries. The worker (`crate::worker::jobs`) runs them.
+//! Durable jobs as data: what the queue carries. The worker (`crate::worker`) runs them.
+//!
+//! A `Reconcile` is a reason to look again, not a recipe: the controller decides what to do
+//! from the record and the cluster. The others carry what only the event knows (which merge
+//! request, which comment) or talk to GitLab, under their own keys so that GitLab never holds
+//! the lifecycle.
 
 use serde::{Deserialize, Serialize};
 
-use super::{CommitSha, EnvironmentId};
+use super::EnvironmentId;
 
-/// One lifecycle step for one environment. The ordering key is always the environment id.
+/// One durable job. Ordering key and coalescing key per kind: see the methods.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "job", rename_all = "snake_case")]
 pub enum LifecycleJob {
-    /// Render and apply the Application for deployment `generation`, attempt `attempt`.
-    Apply {
-        environment_id: EnvironmentId,
-        generation: u64,
-        attempt: u32,
-    },
-    /// Wait until the Application is Healthy and Synced at the desired revision.
-    Provision {
-        environment_id: EnvironmentId,
-        generation: u64,
-        attempt: u32,
-    },
-    /// Start a new deployment (new commits, `/blueberry redeploy`), at `sha` when given.
-    Redeploy {
-        environment_id: EnvironmentId,
-        sha: Option<CommitSha>,
-        actor: String,
-    },
-    /// Delete the Application and wait until it is gone.
-    Teardown { environment_id: EnvironmentId },
-    /// Tear the environment down if it is past its expiry.
-    Expire { environment_id: EnvironmentId },
-    /// A merge request event from GitLab: create, redeploy or tear down as the rules say.
+    /// Look at the environment again (it changed, or may have).
+    Reconcile { environment_id: EnvironmentId },
+    /// Bring the merge request's environment in line with the newest event recorded for it.
     MergeRequest {
         environment_id: EnvironmentId,
         repository_id: String,
-        event: super::gitlab::MergeRequestEvent,
+        iid: u64,
     },
-    /// A `/blueberry` command from a merge request comment.
+    /// A `/blueberry` command from a merge request comment (takes effect once per note id).
     Command {
         environment_id: EnvironmentId,
         repository_id: String,
@@ -44,42 +29,61 @@ pub enum LifecycleJob {
     },
     /// Tell GitLab where the environment is (sticky note, commit status, deployment).
     Notify { environment_id: EnvironmentId },
+    /// Post `text` on the merge request once (a command's answer; found by its marker
+    /// before posting again).
+    Reply {
+        environment_id: EnvironmentId,
+        project_id: u64,
+        iid: u64,
+        /// What the reply answers: a comment's note id, or another unique tag.
+        reply_to: String,
+        text: String,
+    },
 }
 
 impl LifecycleJob {
     pub fn environment_id(&self) -> &EnvironmentId {
         match self {
-            LifecycleJob::Apply { environment_id, .. }
-            | LifecycleJob::Provision { environment_id, .. }
-            | LifecycleJob::Redeploy { environment_id, .. }
-            | LifecycleJob::Teardown { environment_id }
-            | LifecycleJob::Expire { environment_id }
+            LifecycleJob::Reconcile { environment_id }
             | LifecycleJob::MergeRequest { environment_id, .. }
             | LifecycleJob::Command { environment_id, .. }
-            | LifecycleJob::Notify { environment_id } => environment_id,
+            | LifecycleJob::Notify { environment_id }
+            | LifecycleJob::Reply { environment_id, .. } => environment_id,
         }
     }
 
-    /// Jobs of one environment run in order; notifications have their own order, so a GitLab
-    /// outage delays notes but never the lifecycle.
+    /// Lifecycle jobs of one environment run one at a time; GitLab's (notes, replies and the
+    /// commands, whose permission check asks GitLab) have their own order, so a GitLab outage
+    /// delays them but never the lifecycle.
     pub fn ordering_key(&self) -> String {
+        let id = self.environment_id();
         match self {
-            LifecycleJob::Notify { environment_id } => format!("notify:{environment_id}"),
-            other => other.environment_id().to_string(),
+            LifecycleJob::Reconcile { .. } | LifecycleJob::MergeRequest { .. } => id.to_string(),
+            LifecycleJob::Command { .. }
+            | LifecycleJob::Notify { .. }
+            | LifecycleJob::Reply { .. } => format!("gitlab:{id}"),
+        }
+    }
+
+    /// Jobs that say "look again" merge while they wait; a command or a reply is unique.
+    pub fn coalesce_key(&self) -> Option<String> {
+        let id = self.environment_id();
+        match self {
+            LifecycleJob::Reconcile { .. } => Some(format!("reconcile:{id}")),
+            LifecycleJob::MergeRequest { .. } => Some(format!("merge_request:{id}")),
+            LifecycleJob::Notify { .. } => Some(format!("notify:{id}")),
+            LifecycleJob::Command { .. } | LifecycleJob::Reply { .. } => None,
         }
     }
 
     /// Job name for logs and metrics.
     pub fn name(&self) -> &'static str {
         match self {
-            LifecycleJob::Apply { .. } => "apply",
-            LifecycleJob::Provision { .. } => "provision",
-            LifecycleJob::Redeploy { .. } => "redeploy",
-            LifecycleJob::Teardown { .. } => "teardown",
-            LifecycleJob::Expire { .. } => "expire",
+            LifecycleJob::Reconcile { .. } => "reconcile",
             LifecycleJob::MergeRequest { .. } => "merge_request",
             LifecycleJob::Command { .. } => "command",
             LifecycleJob::Notify { .. } => "notify",
+            LifecycleJob::Reply { .. } => "reply",
         }
     }
 }
@@ -98,12 +102,37 @@ mod tests {
 
     #[test]
     fn jobs_serialize_with_their_name() {
-        let job = LifecycleJob::Teardown {
+        let job = LifecycleJob::Reconcile {
             environment_id: EnvironmentId::parse("pr-1-shop").unwrap(),
         };
         let v = serde_json::to_value(&job).unwrap();
-        assert_eq!(v["job"], "teardown");
+        assert_eq!(v["job"], "reconcile");
         assert_eq!(serde_json::from_value::<LifecycleJob>(v).unwrap(), job);
+    }
+
+    #[test]
+    fn gitlab_work_has_its_own_order_and_only_reasons_to_look_again_coalesce() {
+        let id = EnvironmentId::parse("pr-1-shop").unwrap();
+        let reconcile = LifecycleJob::Reconcile {
+            environment_id: id.clone(),
+        };
+        let notify = LifecycleJob::Notify {
+            environment_id: id.clone(),
+        };
+        assert_eq!(reconcile.ordering_key(), "pr-1-shop");
+        assert_eq!(notify.ordering_key(), "gitlab:pr-1-shop");
+        assert_eq!(
+            reconcile.coalesce_key().as_deref(),
+            Some("reconcile:pr-1-shop")
+        );
+        let reply = LifecycleJob::Reply {
+            environment_id: id,
+            project_id: 1,
+            iid: 1,
+            reply_to: "note:5".into(),
+            text: "hi".into(),
+        };
+        assert_eq!(reply.coalesce_key(), None);
     }
 
     #[test]

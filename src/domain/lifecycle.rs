@@ -108,18 +108,18 @@ pub fn decide(
                 reason: "the Application was missing from the cluster".into(),
             },
             Observation::Present(app) if app.deleting => Step::Wait(DELETE_POLL),
-            Observation::Present(app) => {
-                let message = app.progress();
-                if already_observed(env, &app.health, &app.sync, &message) {
-                    settled(env)
-                } else {
-                    Step::Observe {
-                        health: app.health.clone(),
-                        sync: app.sync.clone(),
-                        message,
-                    }
-                }
+            // Drift after ready (health or sync moved) is recorded; its wording alone is not.
+            Observation::Present(app)
+                if env.observed.health.as_deref() == Some(app.health.as_str())
+                    && env.observed.sync.as_deref() == Some(app.sync.as_str()) =>
+            {
+                settled(env)
             }
+            Observation::Present(app) => Step::Observe {
+                health: app.health.clone(),
+                sync: app.sync.clone(),
+                message: app.progress(),
+            },
         },
         Status::Failed => settled(env),
         Status::Deleting => match observed {

@@ -75,6 +75,12 @@ impl IntoResponse for ApiError {
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // Every 503 here is temporary: say when to come back.
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        }
         response
     }
 }
@@ -86,6 +92,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::BadRequest(m) => ApiError::new(StatusCode::BAD_REQUEST, "bad-request", m),
             ServiceError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
             ServiceError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            ServiceError::Contention(m) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "contention", m)
+            }
             ServiceError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
             ServiceError::Unavailable(what, cause) => {
                 tracing::warn!(error = format!("{cause:#}"), "{what} is unavailable");

@@ -34,13 +34,22 @@ impl AccessLevel {
 pub trait GitHost: Send + Sync + 'static {
     /// False when no GitLab is configured: callers then only record what they would send.
     fn is_configured(&self) -> bool;
-    /// Creates the sticky note, or edits `existing` in place. Returns the note id.
-    async fn upsert_note(
+    /// The newest note on the merge request whose body contains `marker`, if any (so a note
+    /// whose id was lost in a crash is found instead of posted twice).
+    async fn find_note(
         &self,
         mr: &MergeRequestRef,
-        existing: Option<u64>,
+        marker: &str,
+    ) -> Result<Option<u64>, GitHostError>;
+    /// Posts a note; returns its id.
+    async fn create_note(&self, mr: &MergeRequestRef, body: &str) -> Result<u64, GitHostError>;
+    /// Replaces a note's text; false when the note no longer exists.
+    async fn edit_note(
+        &self,
+        mr: &MergeRequestRef,
+        note_id: u64,
         body: &str,
-    ) -> Result<u64, GitHostError>;
+    ) -> Result<bool, GitHostError>;
     async fn set_commit_status(
         &self,
         project_id: u64,

@@ -8,9 +8,10 @@ pub mod queue;
 pub mod store;
 
 pub use bus::{Bus, BusError, BusMessage};
-pub use cluster::{ApplicationState, Cluster, ClusterError};
+pub use cluster::{Cluster, ClusterError, ClusterEvent, ObservedApplication};
 pub use githost::GitHost;
 pub use queue::{Delivery, NewJob, Queue, QueueDepth, QueueError};
 pub use store::{
-    AuditEntry, EnvironmentChange, EnvironmentFilter, Page, PageRequest, Store, StoreError,
+    AuditEntry, EnvironmentChange, EnvironmentFilter, IngestOutcome, MergeRequestMark, OutboxEntry,
+    Page, PageRequest, Saved, Store, StoreError, WebhookIngest,
 };

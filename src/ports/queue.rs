@@ -22,7 +22,7 @@ pub enum QueueError {
 pub type QueueResult<T> = Result<T, QueueError>;
 
 /// A job to publish.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NewJob {
     /// Jobs with the same key are delivered one at a time, in publish order (the environment id).
     pub ordering_key: String,
@@ -30,6 +30,12 @@ pub struct NewJob {
     pub payload: Value,
     /// Not delivered before this time (delayed retry).
     pub not_before: Option<DateTime<Utc>>,
+    /// Jobs with the same coalescing key are one job while waiting: publishing another while
+    /// one waits (not leased) adds nothing (the waiting one becomes due at the earlier time).
+    /// A reason to look again, not a recipe, so it can merge; None for jobs that carry
+    /// something unique (a comment command).
+    #[serde(default)]
+    pub coalesce_key: Option<String>,
 }
 
 /// A leased job. Ack it when done, nack it to have it redelivered later.
@@ -60,8 +66,11 @@ pub trait Queue: Send + Sync + 'static {
     /// Leases the next deliverable job for `lease`, waiting at most `max_wait` for one.
     async fn receive(&self, lease: Duration, max_wait: Duration) -> QueueResult<Option<Delivery>>;
     async fn ack(&self, delivery: &Delivery) -> QueueResult<()>;
-    /// Releases the job for redelivery after `delay`.
+    /// Releases the job for redelivery after `delay`; the delivery counts as failed.
     async fn nack(&self, delivery: &Delivery, delay: Duration) -> QueueResult<()>;
+    /// Releases the job for redelivery after `delay` without counting a failed delivery: the
+    /// job is waiting on the lifecycle (e.g. for a teardown to finish), not failing.
+    async fn defer(&self, delivery: &Delivery, delay: Duration) -> QueueResult<()>;
     async fn extend_lease(&self, delivery: &Delivery, lease: Duration) -> QueueResult<()>;
     async fn depth(&self) -> QueueResult<QueueDepth>;
 }

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::queue::NewJob;
 use crate::domain::{
     ConfigSet, Environment, EnvironmentEvent, EnvironmentId, NewEvent, Repository, Status,
     auth::ApiToken,
@@ -61,6 +62,56 @@ pub struct EnvironmentChange {
     pub environment: Environment,
 }
 
+/// What a write stored, and the jobs it left in the store's outbox for the caller to publish
+/// (empty when the store and the queue share a transaction, as SQLite's do).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Saved {
+    pub change: EnvironmentChange,
+    pub outbox: Vec<OutboxEntry>,
+}
+
+/// A job written in the same transaction as a change, waiting to be published to the queue
+/// (the transactional outbox). Published, then deleted; a publish lost to a crash is found
+/// again by `outbox_pending`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub id: String,
+    pub job: NewJob,
+}
+
+/// Where a merge request event stands in its merge request's order: GitLab's
+/// `object_attributes.updated_at`, then the head commit's timestamp, as sortable text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeRequestMark {
+    /// `{repository_id}:{iid}`.
+    pub key: String,
+    pub order: String,
+    /// The event (`domain::gitlab::MergeRequestEvent`) to apply.
+    pub event: serde_json::Value,
+}
+
+/// One webhook delivery, recorded in one transaction: its id (so a redelivery is a
+/// duplicate), for merge request events the newest event of the merge request (so an older
+/// one is stale), and the job it queues.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookIngest {
+    pub delivery_key: Option<String>,
+    /// Until when the delivery id is remembered.
+    pub expires_at: DateTime<Utc>,
+    pub merge_request: Option<MergeRequestMark>,
+    pub job: NewJob,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// Recorded and queued.
+    Queued,
+    /// This delivery id was recorded before: nothing done.
+    Duplicate,
+    /// An event newer than this one was recorded for its merge request: nothing queued.
+    Stale,
+}
+
 /// Something an operator or user did, kept for audit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {
@@ -76,14 +127,16 @@ pub trait Store: Send + Sync + 'static {
     /// Cheap round trip for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
 
-    /// Writes `env` with `events` and a change-log entry, atomically. `env.version == 0` creates
-    /// (conflict if the id exists); otherwise the stored version must equal `env.version`.
-    /// Returns the environment as stored (version bumped) and its change.
+    /// Writes `env` with `events`, a change-log entry and `jobs`, atomically. `env.version == 0`
+    /// creates (conflict if the id exists); otherwise the stored version must equal
+    /// `env.version`. Returns the environment as stored (version bumped), its change, and the
+    /// jobs the caller must publish (the outbox; empty when the jobs went to the queue).
     async fn save_environment(
         &self,
         env: &Environment,
         events: &[NewEvent],
-    ) -> StoreResult<EnvironmentChange>;
+        jobs: &[NewJob],
+    ) -> StoreResult<Saved>;
     async fn get_environment(&self, id: &EnvironmentId) -> StoreResult<Option<Environment>>;
     /// Newest first.
     async fn list_environments(
@@ -131,8 +184,21 @@ pub trait Store: Send + Sync + 'static {
     async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
     async fn list_audit(&self, limit: u32) -> StoreResult<Vec<AuditEntry>>;
 
-    /// Remembers a webhook delivery key until `expires_at`; false when it was already seen.
-    async fn remember_delivery(&self, key: &str, expires_at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Records a webhook delivery and queues its job, atomically (see [`WebhookIngest`]).
+    async fn ingest_webhook(
+        &self,
+        ingest: &WebhookIngest,
+    ) -> StoreResult<(IngestOutcome, Vec<OutboxEntry>)>;
+    /// The newest recorded event of a merge request (`{repository_id}:{iid}`).
+    async fn merge_request_event(&self, key: &str) -> StoreResult<Option<serde_json::Value>>;
+    /// Outbox entries written before `before` (their fast-path publish may have been lost).
+    async fn outbox_pending(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxEntry>>;
+    /// Removes published outbox entries.
+    async fn outbox_delete(&self, ids: &[String]) -> StoreResult<()>;
     /// Conflict if the hash exists (practically impossible for random secrets).
     async fn create_token(&self, token: &ApiToken) -> StoreResult<()>;
     async fn find_token_by_hash(&self, hash: &str) -> StoreResult<Option<ApiToken>>;
@@ -140,7 +206,4 @@ pub trait Store: Send + Sync + 'static {
     async fn list_tokens(&self) -> StoreResult<Vec<ApiToken>>;
     /// Replaces a token's record (revocation, last use).
     async fn update_token(&self, token: &ApiToken) -> StoreResult<()>;
-
-    /// Forgets a delivery key (its event could not be queued, so GitLab's retry must be taken).
-    async fn forget_delivery(&self, key: &str) -> StoreResult<()>;
 }

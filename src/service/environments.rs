@@ -1,12 +1,16 @@
-//! Environment use cases: create, read, list, redeploy, retry, extend, tear down.
+//! Environment use cases: create, read, list, redeploy, retry, extend, tear down. Each is one
+//! versioned write whose reconcile (and GitLab feedback) commits with it; the controller does
+//! the rest.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{Ports, ServiceError, Settings};
-use crate::domain::feedback::signature;
+use super::{
+    Ports, ServiceError, Settings,
+    writes::{Change, Trigger, Writer},
+};
 use crate::{
     domain::{
         BranchName, CommitSha, Environment, EnvironmentEvent, EnvironmentId, EnvironmentName,
@@ -14,7 +18,7 @@ use crate::{
         Status, TtlHours, overrides::OverrideError, ttl::extended_expiry,
     },
     metrics::Metrics,
-    ports::{EnvironmentFilter, NewJob, Page, PageRequest, StoreError},
+    ports::{EnvironmentFilter, Page, PageRequest},
 };
 
 /// A create request as it arrives (API, UI or webhook); parsed by [`EnvironmentService::create`].
@@ -30,37 +34,130 @@ pub struct CreateEnvironment {
     pub merge_request: Option<MergeRequest>,
 }
 
-/// How many times a read-modify-write is retried when another writer got there first.
-const MAX_WRITE_RETRIES: usize = 8;
+/// A change asked for by a GitLab comment: it takes effect once per note id, and its reply
+/// commits with it.
+pub struct Once<'a> {
+    pub note_id: u64,
+    /// The reply to post, from the environment as changed.
+    pub reply: &'a (dyn Fn(&Environment) -> LifecycleJob + Send + Sync),
+}
+
+/// What a change asked for by a comment did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Now,
+    /// The same note was applied before (a redelivery): nothing was done again.
+    Already,
+}
 
 #[derive(Clone)]
 pub struct EnvironmentService {
-    ports: Ports,
+    writer: Writer,
     settings: Arc<Settings>,
     metrics: Arc<Metrics>,
+}
+
+/// Applies `once` around a change: skips it when the note was applied, records the note and
+/// adds the reply otherwise.
+fn with_once(
+    env: &mut Environment,
+    once: Option<&Once<'_>>,
+    applied: &mut Applied,
+    change: impl FnOnce(&mut Environment) -> Result<Option<Change>, ServiceError>,
+) -> Result<Option<Change>, ServiceError> {
+    if let Some(o) = once
+        && env.applied_note(o.note_id)
+    {
+        *applied = Applied::Already;
+        return Ok(None);
+    }
+    *applied = Applied::Now;
+    let Some(mut c) = change(env)? else {
+        return Ok(None);
+    };
+    if let Some(o) = once {
+        env.record_note(o.note_id);
+        c.jobs.push((o.reply)(env));
+    }
+    Ok(Some(c))
 }
 
 impl EnvironmentService {
     pub fn new(ports: Ports, settings: Arc<Settings>, metrics: Arc<Metrics>) -> Self {
         Self {
-            ports,
+            writer: Writer::new(ports),
             settings,
             metrics,
         }
     }
 
-    fn now(&self) -> DateTime<Utc> {
-        self.ports.clock.now()
+    pub fn writer(&self) -> &Writer {
+        &self.writer
     }
 
-    /// Creates an environment (or brings a terminated one with the same id back) and enqueues
-    /// its first deployment.
+    fn now(&self) -> DateTime<Utc> {
+        self.writer.ports.clock.now()
+    }
+
+    /// Creates an environment (or brings a terminated one with the same id back); its first
+    /// reconcile commits with it.
     #[tracing::instrument(skip_all, fields(name = %req.name, repository_id = %req.repository_id))]
     pub async fn create(
         &self,
         req: CreateEnvironment,
         actor: &str,
     ) -> Result<Environment, ServiceError> {
+        let new = self.parse(req).await?;
+        let (repo, id) = new;
+        let now = self.now();
+        let store = &self.writer.ports.store;
+        let env = match store.get_environment(&id.id).await? {
+            None => Environment::create(id.id.clone(), id.new, now),
+            Some(existing)
+                if existing.repository_id != id.new.repository_id
+                    || existing.name != id.new.name =>
+            {
+                return Err(ServiceError::Conflict(format!(
+                    "environment id `{}` is already used by another repository's environment; choose another name",
+                    id.id
+                )));
+            }
+            Some(existing) if existing.status.is_live() => {
+                return Err(ServiceError::Conflict(format!(
+                    "environment `{}` already exists in repository `{}` (status {})",
+                    existing.name, repo.name, existing.status
+                )));
+            }
+            Some(mut existing) => {
+                existing
+                    .recreate(id.new, now)
+                    .map_err(|e| ServiceError::Conflict(e.to_string()))?;
+                existing
+            }
+        };
+        let message = format!(
+            "created by {actor} for {} at {}",
+            repo.path_with_namespace,
+            env.target_revision()
+        );
+        let env = self
+            .writer
+            .save(
+                &env,
+                &[NewEvent::new(EventKind::Created, actor, message)],
+                Trigger::Reconcile,
+                &[],
+            )
+            .await?;
+        self.metrics.environments_created.inc();
+        Ok(env)
+    }
+
+    /// Validates a create request against the catalog.
+    async fn parse(
+        &self,
+        req: CreateEnvironment,
+    ) -> Result<(crate::domain::Repository, Parsed), ServiceError> {
         let name = EnvironmentName::parse(req.name.as_str())
             .map_err(|e| ServiceError::invalid("name", e))?;
         let branch = BranchName::parse(req.branch.unwrap_or_else(|| "main".to_owned()))
@@ -82,7 +179,7 @@ impl EnvironmentService {
         if req.repository_id.is_empty() {
             return Err(ServiceError::invalid("repository_id", "must not be empty"));
         }
-        let store = &self.ports.store;
+        let store = &self.writer.ports.store;
         let repo = store
             .get_repository(&req.repository_id)
             .await?
@@ -92,17 +189,14 @@ impl EnvironmentService {
                     format!("no repository with id `{}`", req.repository_id),
                 )
             })?;
-        let config_set_id = match req.config_set_id.or_else(|| repo.config_set_id.clone()) {
-            Some(id) => id,
-            None => {
-                return Err(ServiceError::invalid(
-                    "config_set_id",
-                    format!(
-                        "repository `{}` has no default config set; name one",
-                        repo.name
-                    ),
-                ));
-            }
+        let Some(config_set_id) = req.config_set_id.or_else(|| repo.config_set_id.clone()) else {
+            return Err(ServiceError::invalid(
+                "config_set_id",
+                format!(
+                    "repository `{}` has no default config set; name one",
+                    repo.name
+                ),
+            ));
         };
         if store.get_config_set(&config_set_id).await?.is_none() {
             return Err(ServiceError::invalid(
@@ -110,7 +204,6 @@ impl EnvironmentService {
                 format!("no config set with id `{config_set_id}`"),
             ));
         }
-
         let id = EnvironmentId::derive(&name, &repo.name);
         let new = NewEnvironment {
             name,
@@ -122,51 +215,12 @@ impl EnvironmentService {
             ttl_hours,
             helm_values_override,
         };
-        let now = self.now();
-        let env = match store.get_environment(&id).await? {
-            None => Environment::create(id, new, now),
-            Some(existing)
-                if existing.repository_id != new.repository_id || existing.name != new.name =>
-            {
-                return Err(ServiceError::Conflict(format!(
-                    "environment id `{id}` is already used by another repository's environment; choose another name"
-                )));
-            }
-            Some(existing) if existing.status.is_live() => {
-                return Err(ServiceError::Conflict(format!(
-                    "environment `{}` already exists in repository `{}` (status {})",
-                    existing.name, repo.name, existing.status
-                )));
-            }
-            Some(mut existing) => {
-                existing
-                    .recreate(new, now)
-                    .map_err(|e| ServiceError::Conflict(e.to_string()))?;
-                existing
-            }
-        };
-        let message = format!(
-            "created by {actor} for {} at {}",
-            repo.path_with_namespace,
-            env.target_revision()
-        );
-        let env = self
-            .save(&env, &[NewEvent::new(EventKind::Created, actor, message)])
-            .await?;
-        self.metrics.environments_created.inc();
-        self.enqueue_apply(&env).await?;
-        Ok(env)
+        Ok((repo, Parsed { id, new }))
     }
 
     /// Finds an environment by id; ids that are not DNS labels cannot exist.
     pub async fn get(&self, id: &str) -> Result<Environment, ServiceError> {
-        let not_found = || ServiceError::NotFound(format!("environment `{id}`"));
-        let id = EnvironmentId::parse(id).map_err(|_| not_found())?;
-        self.ports
-            .store
-            .get_environment(&id)
-            .await?
-            .ok_or_else(not_found)
+        self.writer.get(id).await
     }
 
     pub async fn list(
@@ -174,53 +228,101 @@ impl EnvironmentService {
         filter: &EnvironmentFilter,
         page: &PageRequest,
     ) -> Result<Page<Environment>, ServiceError> {
-        Ok(self.ports.store.list_environments(filter, page).await?)
+        Ok(self
+            .writer
+            .ports
+            .store
+            .list_environments(filter, page)
+            .await?)
     }
 
     /// The environment's history, oldest first.
     pub async fn events(&self, id: &str) -> Result<Vec<EnvironmentEvent>, ServiceError> {
         let env = self.get(id).await?;
-        Ok(self.ports.store.list_events(&env.id, 0, 10_000).await?)
+        Ok(self
+            .writer
+            .ports
+            .store
+            .list_events(&env.id, 0, 10_000)
+            .await?)
     }
 
-    /// Marks the environment `deleting` and enqueues its teardown. Idempotent while deleting.
+    /// Marks the environment `deleting`; the controller deletes its Application. Idempotent
+    /// while deleting.
     pub async fn request_teardown(
         &self,
         id: &str,
         actor: &str,
         reason: &str,
     ) -> Result<Environment, ServiceError> {
+        Ok(self.request_teardown_with(id, actor, reason, None).await?.0)
+    }
+
+    /// [`Self::request_teardown`], once per GitLab note when `once` is given.
+    pub async fn request_teardown_with(
+        &self,
+        id: &str,
+        actor: &str,
+        reason: &str,
+        once: Option<&Once<'_>>,
+    ) -> Result<(Environment, Applied), ServiceError> {
         let now = self.now();
+        let mut applied = Applied::Now;
         let env = self
-            .update(id, |env| match env.status {
-                Status::Deleting => Ok(None),
-                Status::Terminated => Err(ServiceError::Conflict(format!(
-                    "environment `{}` is already terminated",
-                    env.id
-                ))),
-                _ => {
-                    env.transition(
-                        Status::Deleting,
-                        Some(format!("teardown requested: {reason}")),
-                        now,
-                    )
-                    .map_err(|e| ServiceError::Conflict(e.to_string()))?;
-                    Ok(Some(vec![NewEvent::new(
-                        EventKind::TeardownRequested,
-                        actor,
-                        format!("{reason} (requested by {actor})"),
-                    )]))
-                }
+            .writer
+            .update(id, Trigger::Reconcile, |env| {
+                with_once(env, once, &mut applied, |env| match env.status {
+                    Status::Deleting => Ok(None),
+                    Status::Terminated => Err(ServiceError::Conflict(format!(
+                        "environment `{}` is already terminated",
+                        env.id
+                    ))),
+                    _ => {
+                        env.transition(
+                            Status::Deleting,
+                            Some(format!("teardown requested: {reason}")),
+                            now,
+                        )
+                        .map_err(|e| ServiceError::Conflict(e.to_string()))?;
+                        Ok(Change::event(NewEvent::new(
+                            EventKind::TeardownRequested,
+                            actor,
+                            format!("{reason} (requested by {actor})"),
+                        )))
+                    }
+                })
             })
             .await?;
-        self.enqueue(
-            LifecycleJob::Teardown {
-                environment_id: env.id.clone(),
-            },
-            None,
-        )
-        .await?;
-        Ok(env)
+        Ok((env, applied))
+    }
+
+    /// Starts the teardown if the environment is past its expiry, checked inside the write so
+    /// that an extension a moment earlier always wins. None when it is not expired (any more).
+    pub async fn expire_if_due(&self, id: &str) -> Result<Option<Environment>, ServiceError> {
+        let now = self.now();
+        let mut expired = false;
+        let env = self
+            .writer
+            .update(id, Trigger::None, |env| {
+                expired = env.is_expired(now);
+                if !expired {
+                    return Ok(None);
+                }
+                let reason = format!("expired after its {} h lifetime", env.ttl_hours.hours());
+                env.transition(
+                    Status::Deleting,
+                    Some(format!("teardown requested: {reason}")),
+                    now,
+                )
+                .map_err(|e| ServiceError::Conflict(e.to_string()))?;
+                Ok(Change::event(NewEvent::new(
+                    EventKind::TeardownRequested,
+                    "reaper",
+                    format!("{reason} (requested by reaper)"),
+                )))
+            })
+            .await?;
+        Ok(expired.then_some(env))
     }
 
     /// Starts a new deployment, at `sha` when given (new commits), else at the same revision.
@@ -230,37 +332,67 @@ impl EnvironmentService {
         sha: Option<CommitSha>,
         actor: &str,
     ) -> Result<Environment, ServiceError> {
+        Ok(self.redeploy_with(id, sha, actor, None).await?.0)
+    }
+
+    /// [`Self::redeploy`], once per GitLab note when `once` is given.
+    pub async fn redeploy_with(
+        &self,
+        id: &str,
+        sha: Option<CommitSha>,
+        actor: &str,
+        once: Option<&Once<'_>>,
+    ) -> Result<(Environment, Applied), ServiceError> {
         let now = self.now();
+        let mut applied = Applied::Now;
         let env = self
-            .update(id, |env| {
-                if !matches!(env.status, Status::Pending | Status::Ready | Status::Failed) {
-                    return Err(ServiceError::Conflict(format!(
-                        "environment `{}` is {} and cannot be redeployed",
-                        env.id, env.status
-                    )));
-                }
-                if let Some(sha) = &sha {
-                    env.sha = Some(sha.clone());
-                }
-                let message = format!("redeploy of {} requested by {actor}", env.target_revision());
-                env.start_deployment(message.clone(), now)
-                    .map_err(|e| ServiceError::Conflict(e.to_string()))?;
-                Ok(Some(vec![NewEvent::new(
-                    EventKind::RedeployRequested,
-                    actor,
-                    message,
-                )]))
+            .writer
+            .update(id, Trigger::Reconcile, |env| {
+                with_once(env, once, &mut applied, |env| {
+                    if !matches!(env.status, Status::Pending | Status::Ready | Status::Failed) {
+                        return Err(ServiceError::Conflict(format!(
+                            "environment `{}` is {} and cannot be redeployed",
+                            env.id, env.status
+                        )));
+                    }
+                    if let Some(sha) = &sha {
+                        env.sha = Some(sha.clone());
+                    }
+                    let message =
+                        format!("redeploy of {} requested by {actor}", env.target_revision());
+                    env.start_deployment(message.clone(), now)
+                        .map_err(|e| ServiceError::Conflict(e.to_string()))?;
+                    Ok(Change::event(NewEvent::new(
+                        EventKind::RedeployRequested,
+                        actor,
+                        message,
+                    )))
+                })
             })
             .await?;
-        self.enqueue_apply(&env).await?;
-        Ok(env)
+        Ok((env, applied))
+    }
+
+    /// Moves a merge request's environment to `sha` unless it is there already, so that the
+    /// same push delivered twice deploys once.
+    pub async fn follow_head(
+        &self,
+        id: &str,
+        sha: CommitSha,
+        actor: &str,
+    ) -> Result<Environment, ServiceError> {
+        let current = self.get(id).await?;
+        if current.sha.as_ref() == Some(&sha) {
+            return Ok(current);
+        }
+        self.redeploy(id, Some(sha), actor).await
     }
 
     /// Starts over after a failure: failed → pending with a fresh set of attempts.
     pub async fn retry(&self, id: &str, actor: &str) -> Result<Environment, ServiceError> {
         let now = self.now();
-        let env = self
-            .update(id, |env| {
+        self.writer
+            .update(id, Trigger::Reconcile, |env| {
                 if env.status != Status::Failed {
                     return Err(ServiceError::Conflict(format!(
                         "only failed environments can be retried; `{}` is {}",
@@ -269,15 +401,13 @@ impl EnvironmentService {
                 }
                 env.start_deployment(format!("retry requested by {actor}"), now)
                     .map_err(|e| ServiceError::Conflict(e.to_string()))?;
-                Ok(Some(vec![NewEvent::new(
+                Ok(Change::event(NewEvent::new(
                     EventKind::RetryRequested,
                     actor,
                     "retry requested",
-                )]))
+                )))
             })
-            .await?;
-        self.enqueue_apply(&env).await?;
-        Ok(env)
+            .await
     }
 
     /// Pushes the expiry `hours` further out, never beyond one week from now.
@@ -287,115 +417,66 @@ impl EnvironmentService {
         hours: i64,
         actor: &str,
     ) -> Result<Environment, ServiceError> {
+        Ok(self.extend_with(id, hours, actor, None).await?.0)
+    }
+
+    /// [`Self::extend`], once per GitLab note when `once` is given.
+    pub async fn extend_with(
+        &self,
+        id: &str,
+        hours: i64,
+        actor: &str,
+        once: Option<&Once<'_>>,
+    ) -> Result<(Environment, Applied), ServiceError> {
         let hours = TtlHours::new(hours).map_err(|e| ServiceError::invalid("hours", e))?;
         let now = self.now();
-        self.update(id, |env| {
-            if !matches!(env.status, Status::Pending | Status::Ready | Status::Failed) {
-                return Err(ServiceError::Conflict(format!(
-                    "environment `{}` is {} and cannot be extended",
-                    env.id, env.status
-                )));
-            }
-            env.expires_at = extended_expiry(env.expires_at, now, hours);
-            env.updated_at = now;
-            let message = format!(
-                "extended by {} h to {} by {actor}",
-                hours.hours(),
-                env.expires_at.format("%Y-%m-%d %H:%M UTC")
-            );
-            Ok(Some(vec![NewEvent::new(
-                EventKind::Extended,
-                actor,
-                message,
-            )]))
-        })
-        .await
-    }
-
-    /// Read-modify-write of one environment, retried when a concurrent writer wins. `change`
-    /// returns the events to record, or None when nothing needs to change.
-    pub async fn update<F>(&self, id: &str, mut change: F) -> Result<Environment, ServiceError>
-    where
-        F: FnMut(&mut Environment) -> Result<Option<Vec<NewEvent>>, ServiceError>,
-    {
-        for _ in 0..MAX_WRITE_RETRIES {
-            let mut env = self.get(id).await?;
-            let Some(events) = change(&mut env)? else {
-                return Ok(env);
-            };
-            match self.save(&env, &events).await {
-                Err(ServiceError::Conflict(_)) if env.version > 0 => continue,
-                other => return other,
-            }
-        }
-        Err(ServiceError::Conflict(format!(
-            "environment `{id}` is changing too quickly; try again"
-        )))
-    }
-
-    /// Stores the environment with its events and announces the change on the bus. A bus
-    /// failure is logged, not returned: SSE clients resync from the change log.
-    pub async fn save(
-        &self,
-        env: &Environment,
-        events: &[NewEvent],
-    ) -> Result<Environment, ServiceError> {
-        let change = self
-            .ports
-            .store
-            .save_environment(env, events)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(m) => ServiceError::Conflict(m),
-                other => other.into(),
-            })?;
-        if let Err(e) = self.ports.bus.publish(&change).await {
-            tracing::warn!(env_id = %env.id, error = %e, "could not publish environment change");
-        }
-        let saved = change.environment;
-        // Merge request environments tell GitLab about every change worth telling.
-        if saved.merge_request.is_some()
-            && saved.feedback.synced.as_deref() != Some(signature(&saved).as_str())
-            && let Err(e) = self
-                .enqueue(
-                    LifecycleJob::Notify {
-                        environment_id: saved.id.clone(),
-                    },
-                    None,
-                )
-                .await
-        {
-            tracing::warn!(env_id = %saved.id, error = %e, "could not queue the GitLab notification");
-        }
-        Ok(saved)
-    }
-
-    async fn enqueue_apply(&self, env: &Environment) -> Result<(), ServiceError> {
-        let job = LifecycleJob::Apply {
-            environment_id: env.id.clone(),
-            generation: env.generation,
-            attempt: env.attempt,
-        };
-        self.enqueue(job, None).await
-    }
-
-    /// Publishes a lifecycle job, ordered by environment id.
-    pub async fn enqueue(
-        &self,
-        job: LifecycleJob,
-        not_before: Option<DateTime<Utc>>,
-    ) -> Result<(), ServiceError> {
-        let payload = serde_json::to_value(&job).map_err(|e| ServiceError::Internal(e.into()))?;
-        self.ports
-            .queue
-            .enqueue(NewJob {
-                ordering_key: job.ordering_key(),
-                payload,
-                not_before,
+        let mut applied = Applied::Now;
+        let env = self
+            .writer
+            .update(id, Trigger::None, |env| {
+                with_once(env, once, &mut applied, |env| {
+                    if !matches!(env.status, Status::Pending | Status::Ready | Status::Failed) {
+                        return Err(ServiceError::Conflict(format!(
+                            "environment `{}` is {} and cannot be extended",
+                            env.id, env.status
+                        )));
+                    }
+                    env.expires_at = extended_expiry(env.expires_at, now, hours);
+                    env.updated_at = now;
+                    let message = format!(
+                        "extended by {} h to {} by {actor}",
+                        hours.hours(),
+                        env.expires_at.format("%Y-%m-%d %H:%M UTC")
+                    );
+                    Ok(Change::event(NewEvent::new(
+                        EventKind::Extended,
+                        actor,
+                        message,
+                    )))
+                })
             })
             .await?;
-        Ok(())
+        Ok((env, applied))
     }
+
+    /// Read-modify-write for the controller and jobs (no reconcile queued with it).
+    pub async fn update<F>(&self, id: &str, change: F) -> Result<Environment, ServiceError>
+    where
+        F: FnMut(&mut Environment) -> Result<Option<Change>, ServiceError>,
+    {
+        self.writer.update(id, Trigger::None, change).await
+    }
+
+    /// Queues a job that goes with no change.
+    pub async fn enqueue(&self, job: &LifecycleJob) -> Result<(), ServiceError> {
+        self.writer.enqueue(job).await
+    }
+}
+
+/// A create request after validation.
+struct Parsed {
+    id: EnvironmentId,
+    new: NewEnvironment,
 }
 
 fn override_error(e: OverrideError) -> ServiceError {

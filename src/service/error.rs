@@ -18,6 +18,9 @@ pub enum ServiceError {
     /// The request conflicts with the current state (name taken, environment terminated…).
     #[error("{0}")]
     Conflict(String),
+    /// Too many concurrent writers won over and over; the change was not made. Try again.
+    #[error("{0}")]
+    Contention(String),
     /// A dependency is down; try again later.
     #[error("{0} is unavailable")]
     Unavailable(&'static str, #[source] anyhow::Error),

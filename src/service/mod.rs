@@ -6,6 +6,8 @@ pub mod catalog;
 pub mod environments;
 mod error;
 pub mod tokens;
+pub mod webhooks;
+pub mod writes;
 
 use std::{sync::Arc, time::Duration};
 
@@ -38,9 +40,8 @@ pub struct Settings {
     pub base_domain: String,
     pub default_ttl: TtlHours,
     pub manifest: ManifestSettings,
-    pub max_attempts: u32,
-    pub retry_base_delay: Duration,
-    pub provision_timeout: Duration,
+    /// The lifecycle's knobs: attempts, their back-off, the provision timeout, the resync.
+    pub lifecycle: crate::domain::lifecycle::Policy,
     /// Largest webhook body accepted, in bytes.
     pub webhook_body_limit: usize,
     /// Signs browser session cookies.
@@ -79,6 +80,7 @@ pub struct Context {
     pub environments: EnvironmentService,
     pub catalog: CatalogService,
     pub tokens: tokens::TokenService,
+    pub webhooks: webhooks::WebhookService,
     /// Firebase ID token verification and role rules, when configured.
     pub firebase: Option<
         Arc<(
@@ -97,6 +99,7 @@ impl Context {
             environments: EnvironmentService::new(ports.clone(), settings.clone(), metrics.clone()),
             catalog: CatalogService::new(ports.clone()),
             tokens: tokens::TokenService::new(ports.store.clone(), ports.clock.clone()),
+            webhooks: webhooks::WebhookService::new(ports.clone(), settings.clone()),
             firebase: None,
             access: Arc::new(access::AccessCache::new(Duration::from_secs(60))),
             ports,

@@ -30,7 +30,7 @@ type Sim = SimHandles;
 const APPS: &str = "/apis/argoproj.io/v1alpha1";
 
 pub fn router(state: Sim) -> Router<Sim> {
-    let kube = Router::new()
+    Router::new()
         .route("/version", get(|| async { Json(discovery::version()) }))
         .route("/api", get(|| async { Json(discovery::core_versions()) }))
         .route(
@@ -75,8 +75,7 @@ pub fn router(state: Sim) -> Router<Sim> {
                 None,
             ))
         })
-        .layer(middleware::from_fn_with_state(state, inject_faults));
-    kube
+        .layer(middleware::from_fn_with_state(state, inject_faults))
 }
 
 /// Server-level faults: added latency and a rate of 503 answers.

@@ -199,7 +199,7 @@ async fn drop_watches(handles: SimHandles) {
         };
         tokio::time::sleep(every).await;
         round += 1;
-        if round % 3 == 0 {
+        if round.is_multiple_of(3) {
             handles.store.compact();
         }
         handles.store.close_all_watches();

@@ -152,9 +152,13 @@ impl SimStore {
     }
 
     /// Forgets the watch history, so resuming any older watch gets 410 Gone.
+    /// Forgets the watch history as etcd's compaction does: resuming a watch from any version
+    /// seen so far gets `410 Gone` (the store moves one version on, so even a client that saw
+    /// everything must relist).
     pub fn compact(&self) {
         let mut inner = self.lock();
         inner.history.clear();
+        inner.rv += 1;
         inner.compacted_through = inner.rv;
     }
 

@@ -51,6 +51,7 @@ fn job(key: &str, n: u32) -> NewJob {
         ordering_key: key.into(),
         payload: json!({"n": n}),
         not_before: None,
+        coalesce_key: None,
     }
 }
 

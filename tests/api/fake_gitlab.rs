@@ -41,19 +41,6 @@ impl GitLabState {
         self.next_id += 1;
         self.next_id
     }
-
-    /// Blueberry's notes on one merge request whose text starts with `marker`.
-    pub fn notes_with(&self, project: u64, iid: u64, marker: &str) -> Vec<Note> {
-        self.notes
-            .get(&(project, iid))
-            .map(|n| {
-                n.iter()
-                    .filter(|n| n.body.contains(marker))
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
 }
 
 struct Responder(Arc<Mutex<GitLabState>>);

@@ -62,16 +62,6 @@ pub fn merge_request_event(action: &str, iid: u64, head: &str, at: u64) -> Value
     ev
 }
 
-/// A label-only update (no new commits).
-pub fn label_update_event(iid: u64, head: &str, at: u64) -> Value {
-    let mut ev = merge_request_event("update", iid, head, at);
-    ev["object_attributes"]
-        .as_object_mut()
-        .unwrap()
-        .remove("oldrev");
-    ev
-}
-
 /// A comment `text` on MR `iid` by `user_id`, GitLab note id `note_id`.
 pub fn note_event(iid: u64, note_id: u64, text: &str, user_id: u64) -> Value {
     let mut ev = fixture("note_extend_24.json");

@@ -40,8 +40,8 @@ async fn metrics_are_prometheus_text_named_blueberry() {
         .await;
     let text = app.get("/metrics").await.text().await.unwrap();
     for needle in [
-        "blueberry_jobs_total{kind=\"apply\",outcome=\"done\"} 1",
-        "blueberry_jobs_total{kind=\"provision\",outcome=\"done\"} 1",
+        "blueberry_jobs_total{kind=\"reconcile\",outcome=\"done\"}",
+        "blueberry_reconcile_duration_seconds_count",
         "blueberry_queue_depth{state=\"ready\"}",
         "blueberry_create_to_ready_seconds_count 1",
         "blueberry_environments_created_total 1",

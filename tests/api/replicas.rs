@@ -72,7 +72,7 @@ fn replica(role: &str, port: u16, shared: &Shared, dir: &Path) -> Process {
                 "--workers",
                 "3",
                 "--pubsub-unordered",
-                "--stale-after-secs",
+                "--resync-secs",
                 "20",
                 "--reaper-interval-secs",
                 "2",

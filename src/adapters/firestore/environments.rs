@@ -12,8 +12,11 @@ use serde::{Deserialize, Serialize};
 use super::{CHANGES, COUNTERS, ENVIRONMENTS, EVENTS, fs_err};
 use crate::{
     domain::{Environment, EnvironmentEvent, EnvironmentId, EventKind, NewEvent},
-    ports::store::{
-        EnvironmentChange, EnvironmentFilter, Page, PageRequest, StoreError, StoreResult,
+    ports::{
+        queue::NewJob,
+        store::{
+            EnvironmentChange, EnvironmentFilter, Page, PageRequest, Saved, StoreError, StoreResult,
+        },
     },
 };
 
@@ -113,9 +116,10 @@ pub async fn save(
     db: &FirestoreDb,
     env: &Environment,
     events: &[NewEvent],
-) -> StoreResult<EnvironmentChange> {
+    jobs: &[NewJob],
+) -> StoreResult<Saved> {
     db.run_transaction_with_options(|db, tx| {
-        let (env, events) = (env.clone(), events.to_vec());
+        let (env, events, jobs) = (env.clone(), events.to_vec(), jobs.to_vec());
         async move {
             let id = env.id.to_string();
             let stored: Option<EnvDoc> = db.fluent().select().by_id_in(ENVIRONMENTS).obj().one(&id).await?;
@@ -157,7 +161,8 @@ pub async fn save(
             let change = ChangeDoc { seq, environment_id: id.clone(), doc };
             db.fluent().update().in_col(CHANGES).document_id(format!("{seq:020}")).object(&change).add_to_transaction(tx)?;
             db.fluent().update().in_col(COUNTERS).document_id("changes").object(&Counter { value: seq }).add_to_transaction(tx)?;
-            Ok(EnvironmentChange { seq: seq as u64, environment: saved })
+            let outbox = super::outbox::add(&db, tx, &jobs, Utc::now())?;
+            Ok(Saved { change: EnvironmentChange { seq: seq as u64, environment: saved }, outbox })
         }
         .boxed()
     }, super::transaction_options())

@@ -15,6 +15,7 @@
 
 mod catalog;
 mod environments;
+mod outbox;
 mod records;
 
 use async_trait::async_trait;
@@ -26,9 +27,12 @@ use crate::{
         ConfigSet, Environment, EnvironmentEvent, EnvironmentId, NewEvent, Repository,
         auth::ApiToken,
     },
-    ports::store::{
-        AuditEntry, EnvironmentChange, EnvironmentFilter, Page, PageRequest, Store, StoreError,
-        StoreResult,
+    ports::{
+        queue::NewJob,
+        store::{
+            AuditEntry, EnvironmentChange, EnvironmentFilter, IngestOutcome, OutboxEntry, Page,
+            PageRequest, Saved, Store, StoreError, StoreResult, WebhookIngest,
+        },
     },
 };
 
@@ -41,6 +45,8 @@ pub(crate) const CONFIG_SETS: &str = "config_sets";
 pub(crate) const AUDIT: &str = "audit_events";
 pub(crate) const DELIVERIES: &str = "webhook_deliveries";
 pub(crate) const TOKENS: &str = "api_tokens";
+pub(crate) const MERGE_REQUEST_EVENTS: &str = "merge_request_events";
+pub(crate) const OUTBOX: &str = "outbox";
 
 #[derive(Clone)]
 pub struct FirestoreStore {
@@ -124,8 +130,9 @@ impl Store for FirestoreStore {
         &self,
         env: &Environment,
         events: &[NewEvent],
-    ) -> StoreResult<EnvironmentChange> {
-        environments::save(&self.db, env, events).await
+        jobs: &[NewJob],
+    ) -> StoreResult<Saved> {
+        environments::save(&self.db, env, events, jobs).await
     }
     async fn get_environment(&self, id: &EnvironmentId) -> StoreResult<Option<Environment>> {
         environments::get(&self.db, id.as_str()).await
@@ -196,8 +203,24 @@ impl Store for FirestoreStore {
     async fn list_audit(&self, limit: u32) -> StoreResult<Vec<AuditEntry>> {
         records::list_audit(&self.db, limit).await
     }
-    async fn remember_delivery(&self, key: &str, expires_at: DateTime<Utc>) -> StoreResult<bool> {
-        records::remember_delivery(&self.db, key, expires_at).await
+    async fn ingest_webhook(
+        &self,
+        ingest: &WebhookIngest,
+    ) -> StoreResult<(IngestOutcome, Vec<OutboxEntry>)> {
+        outbox::ingest(&self.db, ingest).await
+    }
+    async fn merge_request_event(&self, key: &str) -> StoreResult<Option<serde_json::Value>> {
+        outbox::merge_request_event(&self.db, key).await
+    }
+    async fn outbox_pending(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxEntry>> {
+        outbox::pending(&self.db, before, limit).await
+    }
+    async fn outbox_delete(&self, ids: &[String]) -> StoreResult<()> {
+        outbox::delete(&self.db, ids).await
     }
     async fn create_token(&self, t: &ApiToken) -> StoreResult<()> {
         records::put_token(&self.db, t, true).await
@@ -213,8 +236,5 @@ impl Store for FirestoreStore {
     }
     async fn update_token(&self, t: &ApiToken) -> StoreResult<()> {
         records::put_token(&self.db, t, false).await
-    }
-    async fn forget_delivery(&self, key: &str) -> StoreResult<()> {
-        records::forget_delivery(&self.db, key).await
     }
 }

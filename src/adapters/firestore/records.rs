@@ -1,14 +1,12 @@
-//! Audit entries, webhook delivery records (dedupe) and API tokens on Firestore.
+//! Audit entries and API tokens on Firestore.
 
 use chrono::{DateTime, Utc};
 use firestore::FirestoreDb;
-use futures::FutureExt;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::{
-    AUDIT, DELIVERIES, TOKENS,
-    catalog::{JsonDoc, corrupt, permanent},
+    AUDIT, TOKENS,
+    catalog::{JsonDoc, corrupt},
     environments::ts,
     fs_err,
 };
@@ -24,14 +22,6 @@ struct AuditDoc {
     action: String,
     target: String,
     detail: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct DeliveryDoc {
-    key_hash: String,
-    /// A timestamp, so a Firestore TTL policy can delete expired records.
-    #[serde(with = "firestore::serialize_as_timestamp")]
-    expires_at: jiff::Timestamp,
 }
 
 pub async fn append_audit(db: &FirestoreDb, e: &AuditEntry) -> StoreResult<()> {
@@ -77,59 +67,6 @@ pub async fn list_audit(db: &FirestoreDb, limit: u32) -> StoreResult<Vec<AuditEn
             })
         })
         .collect()
-}
-
-pub async fn remember_delivery(
-    db: &FirestoreDb,
-    key: &str,
-    expires_at: DateTime<Utc>,
-) -> StoreResult<bool> {
-    let key_hash = hex::encode(Sha256::digest(key.as_bytes()));
-    db.run_transaction_with_options(
-        |db, tx| {
-            let key_hash = key_hash.clone();
-            async move {
-                let existing: Option<DeliveryDoc> = db
-                    .fluent()
-                    .select()
-                    .by_id_in(DELIVERIES)
-                    .obj()
-                    .one(&key_hash)
-                    .await?;
-                if existing.is_some_and(|d| d.expires_at > jiff::Timestamp::now()) {
-                    return Ok(false);
-                }
-                let expires_at = jiff::Timestamp::from_second(expires_at.timestamp())
-                    .map_err(|e| permanent(tx, corrupt(e)))?;
-                let doc = DeliveryDoc {
-                    key_hash: key_hash.clone(),
-                    expires_at,
-                };
-                db.fluent()
-                    .update()
-                    .in_col(DELIVERIES)
-                    .document_id(&key_hash)
-                    .object(&doc)
-                    .add_to_transaction(tx)?;
-                Ok(true)
-            }
-            .boxed()
-        },
-        super::transaction_options(),
-    )
-    .await
-    .map_err(fs_err)
-}
-
-pub async fn forget_delivery(db: &FirestoreDb, key: &str) -> StoreResult<()> {
-    let key_hash = hex::encode(Sha256::digest(key.as_bytes()));
-    db.fluent()
-        .delete()
-        .from(DELIVERIES)
-        .document_id(&key_hash)
-        .execute()
-        .await
-        .map_err(fs_err)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -7,6 +7,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use super::{db_err, from_doc, is_constraint, parse_ts, to_doc, ts};
 use crate::{
     domain::{Environment, EnvironmentEvent, EnvironmentId, EventKind, NewEvent},
+    ports::queue::NewJob,
     ports::store::{
         EnvironmentChange, EnvironmentFilter, Page, PageRequest, StoreError, StoreResult,
     },
@@ -16,6 +17,7 @@ pub fn save(
     c: &mut Connection,
     mut env: Environment,
     events: &[NewEvent],
+    jobs: &[NewJob],
 ) -> StoreResult<EnvironmentChange> {
     let tx = c.transaction().map_err(db_err)?;
     let expected = env.version;
@@ -73,6 +75,9 @@ pub fn save(
     )
     .map_err(db_err)?;
     let seq = tx.last_insert_rowid() as u64;
+    for job in jobs {
+        super::queue::insert_job(&tx, job, Utc::now())?;
+    }
     tx.commit().map_err(db_err)?;
     Ok(EnvironmentChange {
         seq,

@@ -5,6 +5,7 @@ mod catalog;
 mod environments;
 pub mod queue;
 mod schema;
+mod webhooks;
 
 use std::{
     path::Path,
@@ -21,9 +22,12 @@ use crate::{
         ConfigSet, Environment, EnvironmentEvent, EnvironmentId, NewEvent, Repository,
         auth::ApiToken,
     },
-    ports::store::{
-        AuditEntry, EnvironmentChange, EnvironmentFilter, Page, PageRequest, Store, StoreError,
-        StoreResult,
+    ports::{
+        queue::NewJob,
+        store::{
+            AuditEntry, EnvironmentChange, EnvironmentFilter, IngestOutcome, OutboxEntry, Page,
+            PageRequest, Saved, Store, StoreError, StoreResult, WebhookIngest,
+        },
     },
 };
 
@@ -31,6 +35,8 @@ use crate::{
 #[derive(Clone)]
 pub struct Db {
     conn: Arc<Mutex<Connection>>,
+    /// Woken after a commit that added jobs (by the queue or by a store write).
+    pub(crate) jobs_added: Arc<tokio::sync::Notify>,
 }
 
 impl Db {
@@ -45,6 +51,7 @@ impl Db {
         schema::migrate(&mut conn).context("migrating the SQLite schema")?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            jobs_added: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -96,11 +103,19 @@ pub(crate) fn from_doc<T: serde::de::DeserializeOwned>(s: &str) -> StoreResult<T
 #[derive(Clone)]
 pub struct SqliteStore {
     db: Db,
+    /// Deliveries recorded; expired delivery ids are purged every [`PURGE_EVERY`] of them.
+    ingested: Arc<std::sync::atomic::AtomicU64>,
 }
+
+/// How many webhook deliveries pass between purges of expired delivery ids.
+const PURGE_EVERY: u64 = 1024;
 
 impl SqliteStore {
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self {
+            db,
+            ingested: Arc::default(),
+        }
     }
 }
 
@@ -116,11 +131,21 @@ impl Store for SqliteStore {
         &self,
         env: &Environment,
         events: &[NewEvent],
-    ) -> StoreResult<EnvironmentChange> {
-        let (env, events) = (env.clone(), events.to_vec());
-        self.db
-            .call(move |c| environments::save(c, env, &events))
-            .await
+        jobs: &[NewJob],
+    ) -> StoreResult<Saved> {
+        let (env, events, jobs) = (env.clone(), events.to_vec(), jobs.to_vec());
+        let with_jobs = !jobs.is_empty();
+        let change = self
+            .db
+            .call(move |c| environments::save(c, env, &events, &jobs))
+            .await?;
+        if with_jobs {
+            self.db.jobs_added.notify_waiters();
+        }
+        Ok(Saved {
+            change,
+            outbox: vec![],
+        })
     }
 
     async fn get_environment(&self, id: &EnvironmentId) -> StoreResult<Option<Environment>> {
@@ -284,22 +309,48 @@ impl Store for SqliteStore {
         self.db.call(move |c| catalog::list_audit(c, limit)).await
     }
 
-    async fn remember_delivery(&self, key: &str, expires_at: DateTime<Utc>) -> StoreResult<bool> {
+    async fn ingest_webhook(
+        &self,
+        ingest: &WebhookIngest,
+    ) -> StoreResult<(IngestOutcome, Vec<OutboxEntry>)> {
+        let ingest = ingest.clone();
+        let purge = self
+            .ingested
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .is_multiple_of(PURGE_EVERY);
+        let outcome = self
+            .db
+            .call(move |c| {
+                if purge {
+                    webhooks::forget_expired(c, Utc::now())?;
+                }
+                webhooks::ingest(c, &ingest, Utc::now())
+            })
+            .await?;
+        if outcome == IngestOutcome::Queued {
+            self.db.jobs_added.notify_waiters();
+        }
+        Ok((outcome, vec![]))
+    }
+
+    async fn merge_request_event(&self, key: &str) -> StoreResult<Option<serde_json::Value>> {
         let key = key.to_owned();
         self.db
-            .call(move |c| {
-                let now = ts(Utc::now());
-                c.execute("DELETE FROM webhook_deliveries WHERE expires_at <= ?1", [&now])
-                    .map_err(db_err)?;
-                let inserted = c
-                    .execute(
-                        "INSERT OR IGNORE INTO webhook_deliveries (key, expires_at) VALUES (?1, ?2)",
-                        (&key, ts(expires_at)),
-                    )
-                    .map_err(db_err)?;
-                Ok(inserted == 1)
-            })
+            .call(move |c| webhooks::merge_request_event(c, &key))
             .await
+    }
+
+    async fn outbox_pending(
+        &self,
+        _before: DateTime<Utc>,
+        _limit: u32,
+    ) -> StoreResult<Vec<OutboxEntry>> {
+        // Jobs are written straight into the queue's table, in the same transaction.
+        Ok(vec![])
+    }
+
+    async fn outbox_delete(&self, _ids: &[String]) -> StoreResult<()> {
+        Ok(())
     }
 
     async fn create_token(&self, token: &ApiToken) -> StoreResult<()> {
@@ -366,17 +417,6 @@ impl Store for SqliteStore {
                 } else {
                     Ok(())
                 }
-            })
-            .await
-    }
-
-    async fn forget_delivery(&self, key: &str) -> StoreResult<()> {
-        let key = key.to_owned();
-        self.db
-            .call(move |c| {
-                c.execute("DELETE FROM webhook_deliveries WHERE key = ?1", [&key])
-                    .map(|_| ())
-                    .map_err(db_err)
             })
             .await
     }

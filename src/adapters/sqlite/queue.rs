@@ -8,16 +8,15 @@
 use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use chrono::Utc;
-use rusqlite::{OptionalExtension, params};
-use tokio::sync::Notify;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Db, db_err, ts};
 use crate::{
     clock::Clock,
     ports::{
         queue::{Delivery, NewJob, Queue, QueueDepth, QueueError, QueueResult},
-        store::StoreError,
+        store::{StoreError, StoreResult},
     },
 };
 
@@ -29,7 +28,40 @@ pub struct SqliteQueue {
     db: Db,
     clock: Arc<dyn Clock>,
     max_deliveries: u32,
-    notify: Arc<Notify>,
+}
+
+/// Adds `job` to the queue inside the caller's transaction. A job with a coalescing key that
+/// already waits (queued, not leased) is not added again; the waiting one becomes due at the
+/// earlier of the two times.
+pub(crate) fn insert_job(c: &Connection, job: &NewJob, now: DateTime<Utc>) -> StoreResult<()> {
+    let not_before = ts(job.not_before.unwrap_or(now).max(now));
+    if let Some(key) = &job.coalesce_key {
+        let merged = c
+            .prepare_cached(
+                "UPDATE jobs SET not_before = MIN(not_before, ?2)
+                 WHERE coalesce_key = ?1 AND state = 'queued'",
+            )
+            .and_then(|mut s| s.execute(params![key, not_before]))
+            .map_err(db_err)?;
+        if merged > 0 {
+            return Ok(());
+        }
+    }
+    c.prepare_cached(
+        "INSERT INTO jobs (ordering_key, payload, not_before, created_at, coalesce_key)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            job.ordering_key,
+            job.payload.to_string(),
+            not_before,
+            ts(now),
+            job.coalesce_key
+        ])
+    })
+    .map_err(db_err)?;
+    Ok(())
 }
 
 fn unavailable(e: StoreError) -> QueueError {
@@ -46,7 +78,6 @@ impl SqliteQueue {
             db,
             clock,
             max_deliveries,
-            notify: Arc::new(Notify::new()),
         }
     }
 
@@ -159,28 +190,22 @@ impl SqliteQueue {
 impl Queue for SqliteQueue {
     async fn enqueue(&self, job: NewJob) -> QueueResult<String> {
         let now = self.clock.now();
-        let not_before = ts(job.not_before.unwrap_or(now).max(now));
-        let payload = job.payload.to_string();
         let id = self
             .db
             .call(move |c| {
-                c.execute(
-                    "INSERT INTO jobs (ordering_key, payload, not_before, created_at) VALUES (?1, ?2, ?3, ?4)",
-                    params![job.ordering_key, payload, not_before, ts(Utc::now())],
-                )
-                .map_err(db_err)?;
+                insert_job(c, &job, now)?;
                 Ok(c.last_insert_rowid())
             })
             .await
             .map_err(unavailable)?;
-        self.notify.notify_waiters();
+        self.db.jobs_added.notify_waiters();
         Ok(id.to_string())
     }
 
     async fn receive(&self, lease: Duration, max_wait: Duration) -> QueueResult<Option<Delivery>> {
         let deadline = tokio::time::Instant::now() + max_wait;
         loop {
-            let notified = self.notify.notified();
+            let notified = self.db.jobs_added.notified();
             if let Some(d) = self.try_lease(lease).await? {
                 return Ok(Some(d));
             }
@@ -199,7 +224,7 @@ impl Queue for SqliteQueue {
             None,
         )
         .await?;
-        self.notify.notify_waiters();
+        self.db.jobs_added.notify_waiters();
         Ok(())
     }
 
@@ -212,7 +237,21 @@ impl Queue for SqliteQueue {
             Some(due),
         )
         .await?;
-        self.notify.notify_waiters();
+        self.db.jobs_added.notify_waiters();
+        Ok(())
+    }
+
+    async fn defer(&self, d: &Delivery, delay: Duration) -> QueueResult<()> {
+        let due = ts(self.clock.now() + chrono_dur(delay));
+        self.with_lease(
+            d,
+            "UPDATE jobs SET state = 'queued', lease_token = NULL, not_before = ?3,
+                    deliveries = MAX(deliveries - 1, 0)
+             WHERE id = ?1 AND lease_token = ?2",
+            Some(due),
+        )
+        .await?;
+        self.db.jobs_added.notify_waiters();
         Ok(())
     }
 

@@ -85,6 +85,17 @@ const MIGRATIONS: &[&str] = &[
         doc  TEXT NOT NULL
     );
     "#,
+    // 4: coalescing jobs (a reason to look again waits once), and the newest event of each
+    // merge request (older deliveries are stale).
+    r#"
+    ALTER TABLE jobs ADD COLUMN coalesce_key TEXT;
+    CREATE INDEX jobs_by_coalesce ON jobs (coalesce_key, state) WHERE coalesce_key IS NOT NULL;
+    CREATE TABLE merge_request_events (
+        key   TEXT PRIMARY KEY,
+        ord   TEXT NOT NULL,
+        event TEXT NOT NULL
+    );
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -1,15 +1,19 @@
 //! A `/blueberry` command from a merge request comment. Commands that change anything need at
-//! least Developer access; everyone gets an answer.
+//! least Developer access; everyone gets an answer. A command takes effect once per GitLab note
+//! id (recorded in the same write as its effect, with its reply), so a redelivery changes
+//! nothing and posts nothing twice.
 
 use crate::{
     domain::{
-        EnvironmentId, EventKind, NewEvent,
+        Environment, EnvironmentId, LifecycleJob,
         commands::{Command, HELP},
-        feedback::MARKER,
         gitlab::CommandEvent,
     },
-    ports::githost::{AccessLevel, MergeRequestRef},
-    service::{Context, ServiceError},
+    ports::githost::AccessLevel,
+    service::{
+        Context, ServiceError,
+        environments::{Applied, Once},
+    },
 };
 
 use super::JobOutcome;
@@ -21,7 +25,18 @@ pub async fn run(
 ) -> Result<JobOutcome, ServiceError> {
     let actor = format!("gitlab:{}", ev.username);
     let env = ctx.ports.store.get_environment(id).await?;
-    let reply = if ev.command.changes_something() && !allowed(ctx, ev).await? {
+    if env.as_ref().is_some_and(|e| e.applied_note(ev.note_id)) {
+        // Applied before; its reply was queued with it.
+        return Ok(JobOutcome::Done);
+    }
+    let reply = |text: String| LifecycleJob::Reply {
+        environment_id: id.clone(),
+        project_id: ev.project_id,
+        iid: ev.iid,
+        reply_to: format!("note:{}", ev.note_id),
+        text,
+    };
+    let text = if ev.command.changes_something() && !allowed(ctx, ev).await? {
         format!(
             "@{} sorry, `/blueberry` commands that change the environment need at least Developer access to this project. `/blueberry status` and `/blueberry help` work for everyone.",
             ev.username
@@ -30,26 +45,66 @@ pub async fn run(
         "This merge request has no Blueberry environment (yet). Open or update the merge request to get one.".to_owned()
     } else {
         match &ev.command {
-            Command::Redeploy => outcome(
-                ctx.environments.redeploy(id.as_str(), None, &actor).await,
-                |e| format!("Redeploying `{}` at `{}`.", e.id, e.target_revision()),
-            )?,
-            Command::Destroy => outcome(
-                ctx.environments
-                    .request_teardown(id.as_str(), &actor, "/blueberry destroy")
-                    .await,
-                |e| format!("Tearing down `{}`.", e.id),
-            )?,
-            Command::Extend { hours } => outcome(
-                ctx.environments.extend(id.as_str(), *hours, &actor).await,
-                |e| {
-                    format!(
+            Command::Redeploy => {
+                let answer = |e: &Environment| {
+                    reply(format!(
+                        "Redeploying `{}` at `{}`.",
+                        e.id,
+                        e.target_revision()
+                    ))
+                };
+                let once = Once {
+                    note_id: ev.note_id,
+                    reply: &answer,
+                };
+                let done = ctx
+                    .environments
+                    .redeploy_with(id.as_str(), None, &actor, Some(&once))
+                    .await;
+                match settled(done, ev.note_id)? {
+                    Settled::Done => return Ok(JobOutcome::Done),
+                    Settled::Unchanged(_) => "Nothing to redeploy.".to_owned(),
+                    Settled::Refused(m) => m,
+                }
+            }
+            Command::Destroy => {
+                let answer = |e: &Environment| reply(format!("Tearing down `{}`.", e.id));
+                let once = Once {
+                    note_id: ev.note_id,
+                    reply: &answer,
+                };
+                let done = ctx
+                    .environments
+                    .request_teardown_with(id.as_str(), &actor, "/blueberry destroy", Some(&once))
+                    .await;
+                match settled(done, ev.note_id)? {
+                    Settled::Done => return Ok(JobOutcome::Done),
+                    Settled::Unchanged(e) => format!("`{}` is already being torn down.", e.id),
+                    Settled::Refused(m) => m,
+                }
+            }
+            Command::Extend { hours } => {
+                let answer = |e: &Environment| {
+                    reply(format!(
                         "`{}` now expires at {}.",
                         e.id,
                         e.expires_at.format("%Y-%m-%d %H:%M UTC")
-                    )
-                },
-            )?,
+                    ))
+                };
+                let once = Once {
+                    note_id: ev.note_id,
+                    reply: &answer,
+                };
+                let done = ctx
+                    .environments
+                    .extend_with(id.as_str(), *hours, &actor, Some(&once))
+                    .await;
+                match settled(done, ev.note_id)? {
+                    Settled::Done => return Ok(JobOutcome::Done),
+                    Settled::Unchanged(e) => format!("`{}` is not extended.", e.id),
+                    Settled::Refused(m) => m,
+                }
+            }
             Command::Status => {
                 let e = env.as_ref().expect("checked above");
                 format!(
@@ -69,24 +124,35 @@ pub async fn run(
             }
         }
     };
-    respond(ctx, id, ev, &reply).await?;
+    // Nothing changed: the reply alone (found by its marker before it is posted twice).
+    ctx.environments.enqueue(&reply(text)).await?;
     Ok(JobOutcome::Done)
 }
 
-/// The reply for a change that may be refused by the lifecycle (e.g. extending a terminated
-/// environment): refusals are explained, not retried.
-fn outcome(
-    r: Result<crate::domain::Environment, ServiceError>,
-    ok: impl FnOnce(&crate::domain::Environment) -> String,
-) -> Result<String, ServiceError> {
+/// How a command's change came out.
+enum Settled {
+    /// Applied now or before; its reply is queued.
+    Done,
+    /// Nothing needed changing.
+    Unchanged(Box<Environment>),
+    /// The lifecycle refused it; why, for the reply.
+    Refused(String),
+}
+
+fn settled(
+    r: Result<(Environment, Applied), ServiceError>,
+    note_id: u64,
+) -> Result<Settled, ServiceError> {
     match r {
-        Ok(e) => Ok(ok(&e)),
+        Ok((_, Applied::Already)) => Ok(Settled::Done),
+        Ok((e, Applied::Now)) if e.applied_note(note_id) => Ok(Settled::Done),
+        Ok((e, Applied::Now)) => Ok(Settled::Unchanged(Box::new(e))),
         Err(ServiceError::Conflict(m) | ServiceError::NotFound(m)) => {
-            Ok(format!("Nothing done: {m}."))
+            Ok(Settled::Refused(format!("Nothing done: {m}.")))
         }
-        Err(ServiceError::Invalid { field, message }) => {
-            Ok(format!("Nothing done: {field} {message}."))
-        }
+        Err(ServiceError::Invalid { field, message }) => Ok(Settled::Refused(format!(
+            "Nothing done: {field} {message}."
+        ))),
         Err(e) => Err(e),
     }
 }
@@ -106,41 +172,4 @@ async fn allowed(ctx: &Context, ev: &CommandEvent) -> Result<bool, ServiceError>
         .map_err(|e| ServiceError::Unavailable("GitLab", e.into()))?;
     ctx.access.put(ev.project_id, ev.user_id, level);
     Ok(level >= AccessLevel::DEVELOPER)
-}
-
-async fn respond(
-    ctx: &Context,
-    id: &EnvironmentId,
-    ev: &CommandEvent,
-    reply: &str,
-) -> Result<(), ServiceError> {
-    let githost = &ctx.ports.githost;
-    let message = if githost.is_configured() {
-        let mr = MergeRequestRef {
-            project_id: ev.project_id,
-            iid: ev.iid,
-        };
-        if let Err(e) = githost
-            .upsert_note(&mr, None, &format!("{MARKER}\n{reply}"))
-            .await
-        {
-            tracing::warn!(error = %e, "could not reply on the merge request");
-        }
-        format!("replied to @{}: {reply}", ev.username)
-    } else {
-        format!(
-            "GitLab is not configured; would have replied to @{}: {reply}",
-            ev.username
-        )
-    };
-    if ctx.ports.store.get_environment(id).await?.is_some() {
-        ctx.ports
-            .store
-            .append_events(
-                id,
-                &[NewEvent::new(EventKind::Notification, "blueberry", message)],
-            )
-            .await?;
-    }
-    Ok(())
 }

@@ -1,12 +1,14 @@
-//! A merge request event: create, redeploy or tear down as the repository's rules say.
+//! A merge request event: bring the merge request's environment in line with the newest event
+//! recorded for it (the webhook keeps only the newest, so a storm of events is one job and an
+//! older delivery changes nothing).
+
+use std::time::Duration;
 
 use crate::{
     domain::{
-        EnvironmentId, EnvironmentName, MergeRequest, Status,
-        feedback::MARKER,
-        gitlab::{MergeRequestDecision, MergeRequestEvent, decide},
+        EnvironmentId, EnvironmentName, LifecycleJob, MergeRequest, Status,
+        gitlab::{Current, MergeRequestDecision, MergeRequestEvent, decide},
     },
-    ports::githost::MergeRequestRef,
     service::{Context, ServiceError, environments::CreateEnvironment},
 };
 
@@ -14,25 +16,62 @@ use super::JobOutcome;
 
 const FORK_NOTE: &str = "Blueberry does not deploy merge requests from forks: their code would run with the platform's credentials. A maintainer can allow forks in the repository's settings.";
 
+/// While the old environment is still being torn down, a merge request that wants one again
+/// (reopened) looks again this much later.
+const WAIT_FOR_TEARDOWN: Duration = Duration::from_secs(2);
+
+/// What the lifecycle says about a change it refuses: the state forbids it, so the event
+/// changes nothing. Contention and outages are errors (the job runs again).
+fn refused(e: ServiceError) -> Result<(), ServiceError> {
+    match e {
+        ServiceError::Conflict(_) | ServiceError::NotFound(_) => Ok(()),
+        ServiceError::Invalid { field, message } => {
+            tracing::warn!(field, message, "merge request cannot get an environment");
+            Ok(())
+        }
+        e => Err(e),
+    }
+}
+
 pub async fn run(
     ctx: &Context,
     id: &EnvironmentId,
     repository_id: &str,
-    ev: &MergeRequestEvent,
+    iid: u64,
 ) -> Result<JobOutcome, ServiceError> {
-    let Some(repo) = ctx.ports.store.get_repository(repository_id).await? else {
+    let store = &ctx.ports.store;
+    let Some(raw) = store
+        .merge_request_event(&format!("{repository_id}:{iid}"))
+        .await?
+    else {
         return Ok(JobOutcome::Done);
     };
-    let env = ctx.ports.store.get_environment(id).await?;
-    if env.as_ref().is_some_and(|e| e.status == Status::Deleting)
-        && matches!(ev.action.as_str(), "open" | "reopen" | "update")
-    {
-        // Let the teardown finish before deciding; the name is reused afterwards.
-        return Ok(JobOutcome::RetryAfter(std::time::Duration::from_secs(2)));
-    }
-    let live = env.as_ref().is_some_and(|e| e.status.is_live());
+    let ev: MergeRequestEvent = match serde_json::from_value(raw) {
+        Ok(ev) => ev,
+        Err(e) => {
+            tracing::error!(error = %e, "stored merge request event unreadable; dropped");
+            return Ok(JobOutcome::Done);
+        }
+    };
+    let Some(repo) = store.get_repository(repository_id).await? else {
+        return Ok(JobOutcome::Done);
+    };
+    let env = store.get_environment(id).await?;
+    let current = Current {
+        live: env
+            .as_ref()
+            .is_some_and(|e| e.status.is_live() && e.status != Status::Deleting),
+        sha: env.as_ref().and_then(|e| e.sha.as_ref()),
+    };
+    let decision = decide(&ev, &repo.filters, current);
+    let deleting = env.as_ref().is_some_and(|e| e.status == Status::Deleting);
     let actor = format!("gitlab:{}", ev.author);
-    match decide(ev, &repo.filters, live) {
+    match decision {
+        // The name is free again once the teardown has finished: waiting is not failing.
+        MergeRequestDecision::Create if deleting => {
+            return Ok(JobOutcome::Defer(WAIT_FOR_TEARDOWN));
+        }
+        _ if deleting => {}
         MergeRequestDecision::Create => {
             let request = CreateEnvironment {
                 name: EnvironmentName::for_merge_request(ev.iid).to_string(),
@@ -47,48 +86,38 @@ pub async fn run(
                 }),
                 ..Default::default()
             };
-            match ctx.environments.create(request, &actor).await {
-                Ok(_) | Err(ServiceError::Conflict(_)) => {}
-                Err(ServiceError::Invalid { field, message }) => {
-                    tracing::warn!(field, message, "merge request cannot get an environment");
-                }
-                Err(e) => return Err(e),
+            if let Err(e) = ctx.environments.create(request, &actor).await {
+                refused(e)?;
             }
         }
-        MergeRequestDecision::Redeploy(sha) => match ctx
-            .environments
-            .redeploy(id.as_str(), Some(sha), &actor)
-            .await
-        {
-            Ok(_) | Err(ServiceError::Conflict(_) | ServiceError::NotFound(_)) => {}
-            Err(e) => return Err(e),
-        },
-        MergeRequestDecision::Teardown(reason) => match ctx
-            .environments
-            .request_teardown(id.as_str(), &actor, &reason)
-            .await
-        {
-            Ok(_) | Err(ServiceError::Conflict(_) | ServiceError::NotFound(_)) => {}
-            Err(e) => return Err(e),
-        },
-        MergeRequestDecision::RefuseFork => {
-            let mr = MergeRequestRef {
-                project_id: ev.project_id,
-                iid: ev.iid,
-            };
-            if ctx.ports.githost.is_configured()
-                && let Err(e) = ctx
-                    .ports
-                    .githost
-                    .upsert_note(&mr, None, &format!("{MARKER}\n{FORK_NOTE}"))
-                    .await
-            {
-                tracing::warn!(error = %e, "could not tell the merge request why forks are refused");
+        MergeRequestDecision::Redeploy(sha) => {
+            if let Err(e) = ctx.environments.follow_head(id.as_str(), sha, &actor).await {
+                refused(e)?;
             }
+        }
+        MergeRequestDecision::Teardown(reason) => {
+            if let Err(e) = ctx
+                .environments
+                .request_teardown(id.as_str(), &actor, &reason)
+                .await
+            {
+                refused(e)?;
+            }
+        }
+        MergeRequestDecision::RefuseFork => {
             tracing::info!(iid = ev.iid, "merge request from a fork refused");
+            ctx.environments
+                .enqueue(&LifecycleJob::Reply {
+                    environment_id: id.clone(),
+                    project_id: ev.project_id,
+                    iid: ev.iid,
+                    reply_to: "fork".into(),
+                    text: FORK_NOTE.into(),
+                })
+                .await?;
         }
         MergeRequestDecision::Ignore(reason) => {
-            tracing::debug!(iid = ev.iid, action = %ev.action, reason, "merge request event ignored")
+            tracing::debug!(iid = ev.iid, action = %ev.action, reason, "merge request event changes nothing")
         }
     }
     Ok(JobOutcome::Done)

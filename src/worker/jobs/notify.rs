@@ -1,16 +1,18 @@
-//! Notify: tell the merge request where its environment is. One sticky note edited in place,
-//! a commit status on the deployed commit, a GitLab environment with a deployment when ready,
-//! stopped on teardown. Runs under its own ordering key, so a GitLab outage delays notes but
-//! never the lifecycle; a failure is retried with growing delays. Without GitLab configured,
-//! what would have been sent is recorded in the environment's events.
+//! Notify: tell the merge request where its environment is. One sticky note edited in place
+//! (found by its marker when its id was lost, so it is never posted twice), a commit status on
+//! the deployed commit, a GitLab environment with a deployment when ready, stopped on teardown.
+//! Runs under the environment's GitLab key, so a GitLab outage delays notes but never the
+//! lifecycle; a failure is retried with growing delays, and the resync pass queues it again if
+//! it was given up on. Without GitLab configured, what would have been sent is recorded in the
+//! environment's events.
 
 use crate::{
     domain::{
         EnvironmentId, EventKind, NewEvent, Status,
-        feedback::{commit_state, gitlab_environment_name, signature, sticky_note},
+        feedback::{MARKER, commit_state, gitlab_environment_name, signature, sticky_note},
     },
-    ports::githost::{GitHostError, MergeRequestRef},
-    service::{Context, ServiceError},
+    ports::githost::{GitHost, GitHostError, MergeRequestRef},
+    service::{Context, ServiceError, writes::Change},
 };
 
 use super::JobOutcome;
@@ -67,12 +69,7 @@ pub async fn run(ctx: &Context, id: &EnvironmentId) -> Result<JobOutcome, Servic
             project_id: repo.gitlab_project_id,
             iid: mr.iid,
         };
-        note_id = Some(
-            githost
-                .upsert_note(&target, note_id, &body)
-                .await
-                .map_err(unavailable)?,
-        );
+        note_id = Some(sticky_note_upsert(githost.as_ref(), &target, note_id, &body).await?);
         if let Some(sha) = &env.sha {
             let description = env
                 .status_message
@@ -129,8 +126,29 @@ pub async fn run(ctx: &Context, id: &EnvironmentId) -> Result<JobOutcome, Servic
         .update(id.as_str(), |e| {
             e.feedback.note_id = note_id;
             e.feedback.synced = Some(signature.clone());
-            Ok(Some(events.clone()))
+            Ok(Change::events(events.clone()))
         })
         .await?;
     Ok(JobOutcome::Done)
+}
+
+/// Edits the sticky note; finds it by its marker when its id is not known (a crash between
+/// posting it and saving its id); posts it only when there is none.
+async fn sticky_note_upsert(
+    githost: &dyn GitHost,
+    mr: &MergeRequestRef,
+    known: Option<u64>,
+    body: &str,
+) -> Result<u64, ServiceError> {
+    let existing = match known {
+        Some(id) => Some(id),
+        None => githost.find_note(mr, MARKER).await.map_err(unavailable)?,
+    };
+    if let Some(id) = existing
+        && githost.edit_note(mr, id, body).await.map_err(unavailable)?
+    {
+        return Ok(id);
+    }
+    // None yet, or someone deleted it: write it anew.
+    githost.create_note(mr, body).await.map_err(unavailable)
 }

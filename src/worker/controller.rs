@@ -1,0 +1,151 @@
+//! The lifecycle controller: reconcile workers take environment ids from the work queue, read
+//! the record (what is wanted) and the shared watch cache (what Argo CD reports), let
+//! `domain::lifecycle::decide` pick one short step, perform it, and requeue. No worker ever
+//! waits for Argo CD: "not ready yet" is a deadline on the record and a requeue.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::{sync::watch, task::JoinSet};
+
+use super::{observer::Observer, steps, workqueue::WorkQueue};
+use crate::{
+    domain::{
+        EnvironmentId,
+        lifecycle::{Observation, decide},
+    },
+    ports::cluster::ClusterError,
+    service::{Context, ServiceError},
+};
+
+/// What a reconcile asks of the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Look again after this long (or sooner, when something triggers it).
+    RequeueAfter(Duration),
+    /// Nothing to look at until something changes.
+    AwaitChange,
+}
+
+/// Why a reconcile could not finish; it is retried with a per-environment back-off and never
+/// consumes a provisioning attempt.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("the cluster: {0}")]
+    Cluster(#[from] ClusterError),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+/// The controller of one process.
+#[derive(Clone)]
+pub struct Controller {
+    pub ctx: Context,
+    pub queue: Arc<WorkQueue>,
+    pub observer: Arc<Observer>,
+}
+
+impl Controller {
+    pub fn new(ctx: Context) -> Self {
+        Self {
+            ctx,
+            queue: Arc::new(WorkQueue::default()),
+            observer: Arc::new(Observer::default()),
+        }
+    }
+
+    /// Starts the shared watch and `workers` reconcile workers, until `shutdown`.
+    pub fn spawn(&self, workers: u32, shutdown: &watch::Receiver<bool>, tasks: &mut JoinSet<()>) {
+        tasks.spawn(self.observer.clone().run(
+            self.ctx.ports.cluster.clone(),
+            self.queue.clone(),
+            shutdown.clone(),
+        ));
+        for _ in 0..workers {
+            let this = self.clone();
+            tasks.spawn(async move { this.work().await });
+        }
+        let (queue, mut stop) = (self.queue.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            let _ = stop.changed().await;
+            queue.shut_down();
+        });
+    }
+
+    async fn work(&self) {
+        while let Some(key) = self.queue.next().await {
+            let started = std::time::Instant::now();
+            // A task per reconcile: a panic is caught here and never takes the worker along.
+            let this = self.clone();
+            let k = key.clone();
+            let result = tokio::spawn(async move { this.reconcile(&k).await }).await;
+            let metrics = &self.ctx.metrics;
+            metrics
+                .reconcile_seconds
+                .observe(started.elapsed().as_secs_f64());
+            match result {
+                Ok(Ok(action)) => {
+                    self.queue.done(&key, true);
+                    if let Action::RequeueAfter(d) = action {
+                        self.queue.trigger_after(&key, d);
+                    }
+                    metrics.job("reconcile", "done");
+                }
+                Ok(Err(e)) => {
+                    let retry = self.queue.done(&key, false);
+                    tracing::warn!(env_id = %key, error = %e, retry_in = ?retry, "reconcile failed; it will be retried (no attempt is used)");
+                    metrics.job("reconcile", "error");
+                    metrics.retry("reconcile", "transient");
+                }
+                Err(panic) => {
+                    self.queue.done(&key, false);
+                    tracing::error!(env_id = %key, error = %panic, "reconcile panicked; it will be retried");
+                    metrics.panics.inc();
+                    metrics.job("reconcile", "panic");
+                }
+            }
+        }
+    }
+
+    /// One reconcile of environment `key`.
+    #[tracing::instrument(skip(self), fields(env_id = %key, step))]
+    pub async fn reconcile(&self, key: &str) -> Result<Action, ReconcileError> {
+        let Ok(id) = EnvironmentId::parse(key) else {
+            return Ok(Action::AwaitChange);
+        };
+        let app_name = id.application_name();
+        let env = self
+            .ctx
+            .ports
+            .store
+            .get_environment(&id)
+            .await
+            .map_err(ServiceError::from)?;
+        let observed = if self.observer.is_synced() {
+            self.observer.get(&app_name)
+        } else {
+            // Before the first list arrives, read the one object directly.
+            let read = self.ctx.ports.cluster.get(&app_name).await?;
+            if let Some(app) = &read {
+                self.observer.record(app.clone());
+            }
+            read
+        };
+        let Some(env) = env else {
+            if observed.is_some_and(|a| !a.deleting) {
+                // Never delete on missing information: only a record that says so deletes.
+                tracing::warn!(application = %app_name, "Application has no environment record; left alone");
+                self.ctx.metrics.unowned.inc();
+            }
+            return Ok(Action::AwaitChange);
+        };
+        let observation = match &observed {
+            Some(app) => Observation::Present(app),
+            None => Observation::Absent,
+        };
+        let now = self.ctx.ports.clock.now();
+        let policy = &self.ctx.settings.lifecycle;
+        let step = decide(&env, observation, now, self.observer.is_live(), policy);
+        tracing::Span::current().record("step", tracing::field::debug(&step));
+        steps::perform(self, &env, step).await
+    }
+}

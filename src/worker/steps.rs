@@ -1,0 +1,330 @@
+//! The steps the controller performs, each one short: one cluster call or one versioned write.
+//! Every write checks that the record is still at the deployment the step was decided for, so
+//! a step decided on an older record does nothing.
+
+use std::time::Duration;
+
+use super::controller::{Action, Controller, ReconcileError};
+use crate::{
+    domain::{
+        Environment, EventKind, NewEvent, Rollout, Status,
+        lifecycle::{Step, next_attempt_delay},
+        manifest::build_application,
+    },
+    service::{ServiceError, writes::Change},
+};
+
+/// How often to look at an Application whose deletion was started.
+const DELETE_POLL: Duration = Duration::from_secs(5);
+
+/// Whether another attempt could help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// Try again after a growing delay, unless this was the last attempt.
+    Retriable,
+    /// No attempt can succeed (e.g. the repository was disconnected): fail now.
+    Permanent,
+}
+
+fn same_attempt(e: &Environment, decided_on: &Environment) -> bool {
+    e.status == Status::Pending
+        && e.generation == decided_on.generation
+        && e.attempt == decided_on.attempt
+}
+
+fn until(c: &Controller, t: Option<chrono::DateTime<chrono::Utc>>) -> Duration {
+    let now = c.ctx.ports.clock.now();
+    t.and_then(|t| (t - now).to_std().ok())
+        .unwrap_or(Duration::ZERO)
+        .min(c.ctx.settings.lifecycle.resync)
+}
+
+pub async fn perform(
+    c: &Controller,
+    env: &Environment,
+    step: Step,
+) -> Result<Action, ReconcileError> {
+    match step {
+        Step::Apply => apply(c, env).await,
+        Step::MarkReady { revision } => mark_ready(c, env, &revision).await,
+        Step::AttemptFailed { reason } => attempt_failed(c, env, &reason, Failure::Retriable).await,
+        Step::Observe {
+            health,
+            sync,
+            message,
+        } => observe(c, env, &health, &sync, &message).await,
+        Step::Redeploy { reason } => {
+            tracing::warn!(env_id = %env.id, reason, "redeploying");
+            match c
+                .ctx
+                .environments
+                .redeploy(env.id.as_str(), None, "reconciler")
+                .await
+            {
+                Ok(_) | Err(ServiceError::Conflict(_)) => Ok(Action::RequeueAfter(Duration::ZERO)),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Step::Expire => {
+            c.ctx.environments.expire_if_due(env.id.as_str()).await?;
+            Ok(Action::RequeueAfter(Duration::ZERO))
+        }
+        Step::Delete => {
+            let name = env.id.application_name();
+            tracing::info!(application = %name, status = %env.status, "deleting the Application");
+            c.ctx.ports.cluster.delete(&name).await?;
+            Ok(Action::RequeueAfter(DELETE_POLL))
+        }
+        Step::Terminate => terminate(c, env).await,
+        Step::Wait(d) => Ok(Action::RequeueAfter(d)),
+        Step::Idle => Ok(Action::AwaitChange),
+    }
+}
+
+async fn apply(c: &Controller, env: &Environment) -> Result<Action, ReconcileError> {
+    let store = &c.ctx.ports.store;
+    let Some(repo) = store
+        .get_repository(&env.repository_id)
+        .await
+        .map_err(ServiceError::from)?
+    else {
+        return attempt_failed(
+            c,
+            env,
+            "its repository was disconnected",
+            Failure::Permanent,
+        )
+        .await;
+    };
+    let config_set_id = env
+        .config_set_id
+        .clone()
+        .or_else(|| repo.config_set_id.clone())
+        .unwrap_or_default();
+    let Some(config_set) = store
+        .get_config_set(&config_set_id)
+        .await
+        .map_err(ServiceError::from)?
+    else {
+        return attempt_failed(c, env, "its config set was deleted", Failure::Permanent).await;
+    };
+    let app = build_application(env, &repo, &config_set, &c.ctx.settings.manifest);
+    let applied = match c.ctx.ports.cluster.apply(&app).await {
+        Ok(a) => a,
+        // Transient: retried with back-off, no attempt used.
+        Err(e) if e.is_retriable() => return Err(e.into()),
+        Err(e) => {
+            let reason = format!("the cluster refused the Application: {e}");
+            return attempt_failed(c, env, &reason, Failure::Retriable).await;
+        }
+    };
+    c.observer.record(applied);
+    let (id, attempt) = (env.deployment_id(), env.attempt);
+    let now = c.ctx.ports.clock.now();
+    let timeout = c.ctx.settings.lifecycle.provision_timeout;
+    let message = format!(
+        "Application {} applied at {}; waiting for Argo CD",
+        app.name(),
+        app.spec.source.target_revision
+    );
+    c.ctx
+        .environments
+        .update(env.id.as_str(), |e| {
+            if !same_attempt(e, env) || e.rollout.applied.as_deref() == Some(id.as_str()) {
+                return Ok(None);
+            }
+            e.rollout = Rollout {
+                applied: Some(id.clone()),
+                applied_at: Some(now),
+                deadline: Some(now + chrono::Duration::from_std(timeout).unwrap_or_default()),
+                not_before: None,
+            };
+            e.status_message = Some(message.clone());
+            e.updated_at = now;
+            Ok(Change::event(NewEvent::new(
+                EventKind::Applied,
+                "worker",
+                format!("attempt {attempt}: {message}"),
+            )))
+        })
+        .await?;
+    Ok(Action::RequeueAfter(timeout))
+}
+
+async fn mark_ready(
+    c: &Controller,
+    env: &Environment,
+    revision: &str,
+) -> Result<Action, ReconcileError> {
+    let id = env.deployment_id();
+    let now = c.ctx.ports.clock.now();
+    let updated = c
+        .ctx
+        .environments
+        .update(env.id.as_str(), |e| {
+            if !same_attempt(e, env) || e.rollout.applied.as_deref() != Some(id.as_str()) {
+                return Ok(None);
+            }
+            e.observed.health = Some("Healthy".into());
+            e.observed.sync = Some("Synced".into());
+            e.observed.message = None;
+            let message = format!("Healthy and Synced at {revision}");
+            e.transition(Status::Ready, Some(message.clone()), now)
+                .map_err(|err| ServiceError::Conflict(err.to_string()))?;
+            Ok(Change::event(NewEvent::new(
+                EventKind::Healthy,
+                "argocd",
+                message,
+            )))
+        })
+        .await?;
+    if updated.status == Status::Ready && updated.generation == env.generation {
+        let took = (now - updated.deployment_started_at)
+            .to_std()
+            .unwrap_or_default();
+        c.ctx
+            .metrics
+            .create_to_ready_seconds
+            .observe(took.as_secs_f64());
+    }
+    Ok(Action::RequeueAfter(until(c, Some(updated.expires_at))))
+}
+
+async fn attempt_failed(
+    c: &Controller,
+    env: &Environment,
+    reason: &str,
+    failure: Failure,
+) -> Result<Action, ReconcileError> {
+    let policy = &c.ctx.settings.lifecycle;
+    let (attempt, max) = (env.attempt, policy.max_attempts);
+    let delay = next_attempt_delay(policy, attempt);
+    let now = c.ctx.ports.clock.now();
+    let next_at = now + chrono::Duration::from_std(delay).unwrap_or_default();
+    let updated = c
+        .ctx
+        .environments
+        .update(env.id.as_str(), |e| {
+            if !same_attempt(e, env) {
+                return Ok(None);
+            }
+            let mut events = vec![NewEvent::new(
+                EventKind::Degraded,
+                "argocd",
+                format!("attempt {attempt} failed: {reason}"),
+            )];
+            e.observed.message = Some(reason.to_owned());
+            if attempt < max && failure == Failure::Retriable {
+                e.attempt = attempt + 1;
+                e.rollout = Rollout {
+                    not_before: Some(next_at),
+                    ..Rollout::default()
+                };
+                e.status_message = Some(format!(
+                    "{reason} (attempt {attempt} of {max} failed; attempt {} at {} UTC)",
+                    attempt + 1,
+                    next_at.format("%H:%M:%S")
+                ));
+                e.updated_at = now;
+                events.push(NewEvent::new(
+                    EventKind::RetryScheduled,
+                    "worker",
+                    format!(
+                        "attempt {} scheduled for {}",
+                        attempt + 1,
+                        next_at.to_rfc3339()
+                    ),
+                ));
+            } else {
+                let message = match failure {
+                    Failure::Retriable => format!("failed after {attempt} attempts: {reason}"),
+                    Failure::Permanent => format!("failed: {reason}"),
+                };
+                e.transition(Status::Failed, Some(message.clone()), now)
+                    .map_err(|err| ServiceError::Conflict(err.to_string()))?;
+                events.push(NewEvent::new(EventKind::Failed, "worker", message));
+            }
+            Ok(Change::events(events))
+        })
+        .await?;
+    if updated.status == Status::Pending && updated.attempt == attempt + 1 {
+        c.ctx.metrics.retry("provision", "attempt_scheduled");
+        return Ok(Action::RequeueAfter(delay));
+    }
+    Ok(Action::RequeueAfter(until(c, Some(updated.expires_at))))
+}
+
+async fn observe(
+    c: &Controller,
+    env: &Environment,
+    health: &str,
+    sync: &str,
+    message: &str,
+) -> Result<Action, ReconcileError> {
+    let now = c.ctx.ports.clock.now();
+    let updated = c
+        .ctx
+        .environments
+        .update(env.id.as_str(), |e| {
+            if e.status != env.status || e.generation != env.generation || e.attempt != env.attempt
+            {
+                return Ok(None);
+            }
+            let moved = e.observed.health.as_deref() != Some(health)
+                || e.observed.sync.as_deref() != Some(sync);
+            e.observed.health = Some(health.to_owned());
+            e.observed.sync = Some(sync.to_owned());
+            e.observed.message = Some(message.to_owned());
+            if e.status == Status::Pending {
+                e.status_message = Some(format!("Argo CD: {message}"));
+            }
+            e.updated_at = now;
+            let events = if moved {
+                vec![NewEvent::new(
+                    EventKind::Progressing,
+                    "argocd",
+                    format!("health {health}, sync {sync}"),
+                )]
+            } else {
+                vec![]
+            };
+            Ok(Change::events(events))
+        })
+        .await?;
+    Ok(Action::RequeueAfter(match updated.status {
+        Status::Pending => until(c, updated.rollout.deadline),
+        _ => until(c, Some(updated.expires_at)),
+    }))
+}
+
+async fn terminate(c: &Controller, env: &Environment) -> Result<Action, ReconcileError> {
+    let name = env.id.application_name();
+    // The cache may lag behind a re-create: confirm with a read before saying "gone".
+    if let Some(app) = c.ctx.ports.cluster.get(&name).await? {
+        c.observer.record(app);
+        return Ok(Action::RequeueAfter(Duration::from_secs(1)));
+    }
+    let now = c.ctx.ports.clock.now();
+    c.ctx
+        .environments
+        .update(env.id.as_str(), |e| {
+            if e.status != Status::Deleting {
+                return Ok(None);
+            }
+            e.transition(
+                Status::Terminated,
+                Some("the Application and its namespace are gone".into()),
+                now,
+            )
+            .map_err(|err| ServiceError::Conflict(err.to_string()))?;
+            e.observed = Default::default();
+            e.rollout = Rollout::default();
+            Ok(Change::event(NewEvent::new(
+                EventKind::Terminated,
+                "worker",
+                format!("Application {name} deleted"),
+            )))
+        })
+        .await?;
+    Ok(Action::AwaitChange)
+}
