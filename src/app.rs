@@ -29,7 +29,7 @@ use crate::{
         manifest::ManifestSettings,
     },
     metrics::Metrics,
-    ports::{Bus, Cluster, Queue, Store},
+    ports::{Bus, Cluster, GitHost, Queue, Store},
     service::{Context, Ports, Settings},
     sim::{SimCluster, SimSettings},
     worker,
@@ -44,6 +44,17 @@ pub struct Application {
     sim: Option<SimCluster>,
 }
 
+/// Puts a decorator around an adapter.
+pub type Wrap<T> = Box<dyn FnOnce(Arc<T>) -> Arc<T> + Send>;
+
+/// Wraps adapters once they are built: fault-injection tests put decorators around them.
+#[derive(Default)]
+pub struct Adapt {
+    pub store: Option<Wrap<dyn Store>>,
+    pub queue: Option<Wrap<dyn Queue>>,
+    pub githost: Option<Wrap<dyn GitHost>>,
+}
+
 impl Application {
     /// Builds everything from `config` with the wall clock.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
@@ -52,6 +63,15 @@ impl Application {
 
     /// Builds with a given clock (tests move time to expire environments).
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        Self::build_adapted(config, clock, Adapt::default()).await
+    }
+
+    /// Builds with a given clock and adapters wrapped by `adapt`.
+    pub async fn build_adapted(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        adapt: Adapt,
+    ) -> anyhow::Result<Self> {
         config.validate()?;
         let (store, queue) = connect_store_and_queue(&config, clock.clone()).await?;
         let bus: Arc<dyn Bus> = match config.bus {
@@ -71,15 +91,16 @@ impl Application {
             .with_context(|| format!("binding --listen {}", config.listen))?;
         let addr = listener.local_addr()?;
 
+        let githost: Arc<dyn GitHost> = match (&config.gitlab_url, &config.gitlab_token) {
+            (Some(url), Some(token)) => Arc::new(GitLabHost::new(url, token.clone())?),
+            _ => Arc::new(DisabledGitHost),
+        };
         let ports = Ports {
-            store,
-            queue,
+            store: adapt.store.map_or(store.clone(), |f| f(store)),
+            queue: adapt.queue.map_or(queue.clone(), |f| f(queue)),
             bus,
             cluster,
-            githost: match (&config.gitlab_url, &config.gitlab_token) {
-                (Some(url), Some(token)) => Arc::new(GitLabHost::new(url, token.clone())?),
-                _ => Arc::new(DisabledGitHost),
-            },
+            githost: adapt.githost.map_or(githost.clone(), |f| f(githost)),
             clock,
         };
         let settings = Settings {

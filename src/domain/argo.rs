@@ -59,6 +59,9 @@ pub struct ObservedApplication {
     pub deployment: Option<String>,
     /// `metadata.resourceVersion`, to keep the newest of two reads.
     pub resource_version: Option<String>,
+    /// The deployment whose sync is requested and not yet finished (the `operation` field;
+    /// Argo CD clears it when an operation completes).
+    pub requested: Option<String>,
     /// A `deletionTimestamp` is set (finalizers still running).
     pub deleting: bool,
     /// `Healthy`, `Progressing`, `Degraded`, `Suspended`, `Missing`, `Unknown`.
@@ -107,6 +110,7 @@ impl From<&Application> for ObservedApplication {
                 .as_ref()
                 .and_then(|a| a.get(ANNOTATION_DEPLOYMENT).cloned()),
             resource_version: meta.resource_version.clone(),
+            requested: deployment_info(app.operation.as_ref()),
             deleting: meta.deletion_timestamp.is_some(),
             health: or_unknown(&health.status),
             health_message: health.message.filter(|m| !m.is_empty()),
@@ -154,6 +158,16 @@ pub enum Verdict {
 }
 
 impl ObservedApplication {
+    /// Whether the sync requested for `deployment` is gone without having run: it is neither
+    /// pending in the `operation` field nor the operation reported. Argo CD clears that field
+    /// when an operation completes, which also wipes a request written just before; then the
+    /// request must be made again.
+    pub fn request_lost(&self, deployment: &str) -> bool {
+        self.deployment.as_deref() == Some(deployment)
+            && self.requested.as_deref() != Some(deployment)
+            && self.operation_for(deployment).is_none()
+    }
+
     /// The operation Argo CD ran for `deployment`, if the reported one is it.
     pub fn operation_for(&self, deployment: &str) -> Option<&ObservedOperation> {
         self.operation

@@ -18,6 +18,7 @@ fn app(deployment: &str, op_deployment: &str, phase: &str) -> ObservedApplicatio
         environment: Some("demo".into()),
         deployment: Some(deployment.into()),
         resource_version: Some("7".into()),
+        requested: None,
         deleting: false,
         health: "Healthy".into(),
         health_message: None,

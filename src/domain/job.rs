@@ -52,16 +52,19 @@ impl LifecycleJob {
         }
     }
 
-    /// Lifecycle jobs of one environment run one at a time; GitLab's (notes, replies and the
-    /// commands, whose permission check asks GitLab) have their own order, so a GitLab outage
-    /// delays them but never the lifecycle.
+    /// Jobs with one key run one at a time, first in first out:
+    /// - a merge request's events and its comment commands share `{id}`, so they take effect in
+    ///   the order GitLab delivered them (a `/blueberry destroy` after a push wins over it);
+    /// - reconcile triggers have `reconcile:{id}`: a reason to look again never waits behind a
+    ///   command whose permission check waits for GitLab;
+    /// - what is sent to GitLab (notes, replies) has `gitlab:{id}`, so a GitLab outage delays
+    ///   it but never the lifecycle.
     pub fn ordering_key(&self) -> String {
         let id = self.environment_id();
         match self {
-            LifecycleJob::Reconcile { .. } | LifecycleJob::MergeRequest { .. } => id.to_string(),
-            LifecycleJob::Command { .. }
-            | LifecycleJob::Notify { .. }
-            | LifecycleJob::Reply { .. } => format!("gitlab:{id}"),
+            LifecycleJob::MergeRequest { .. } | LifecycleJob::Command { .. } => id.to_string(),
+            LifecycleJob::Reconcile { .. } => format!("reconcile:{id}"),
+            LifecycleJob::Notify { .. } | LifecycleJob::Reply { .. } => format!("gitlab:{id}"),
         }
     }
 
@@ -119,7 +122,7 @@ mod tests {
         let notify = LifecycleJob::Notify {
             environment_id: id.clone(),
         };
-        assert_eq!(reconcile.ordering_key(), "pr-1-shop");
+        assert_eq!(reconcile.ordering_key(), "reconcile:pr-1-shop");
         assert_eq!(notify.ordering_key(), "gitlab:pr-1-shop");
         assert_eq!(
             reconcile.coalesce_key().as_deref(),

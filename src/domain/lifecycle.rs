@@ -166,6 +166,7 @@ fn pending(
                 Step::Wait(SHORT)
             };
         }
+        Observation::Present(app) if app.request_lost(&id) => return Step::Apply,
         Observation::Present(app) => app,
     };
     let waiting = match judge(app, &id, env.sha.as_ref().map(|s| s.as_str())) {

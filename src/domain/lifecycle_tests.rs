@@ -47,6 +47,7 @@ fn app(deployment: &str, phase: &str, health: &str) -> ObservedApplication {
     ObservedApplication {
         name: "env-demo-shop".into(),
         deployment: Some(deployment.into()),
+        requested: (phase == "Running").then(|| deployment.into()),
         health: health.into(),
         sync: if phase == "Succeeded" {
             "Synced"
@@ -152,6 +153,7 @@ fn ready_and_failed_come_only_from_argo_cds_verdict_on_this_attempt() {
     let second = applied(second, 0);
     let mut old = app("1.1", "Failed", "Degraded");
     old.deployment = Some("1.2".into());
+    old.requested = Some("1.2".into());
     assert!(matches!(
         decide(
             &second,
@@ -182,6 +184,27 @@ fn an_apply_the_watch_has_not_shown_yet_is_awaited_then_repeated() {
     );
     assert_eq!(
         decide(&e, Observation::Absent, secs(31), true, &policy()),
+        Step::Apply
+    );
+}
+
+#[test]
+fn a_sync_request_argo_cd_dropped_is_made_again() {
+    let e = applied(env(), 0);
+    // Requested, not started yet: wait.
+    let mut pending = app("1.1", "Succeeded", "Healthy");
+    pending.operation.as_mut().unwrap().deployment = Some("0.9".into());
+    pending.requested = Some("1.1".into());
+    assert!(matches!(
+        decide(&e, Observation::Present(&pending), secs(2), true, &policy()),
+        Step::Observe { .. }
+    ));
+    // An older operation's completion cleared the request; Argo CD ran an automated sync.
+    let mut lost = pending.clone();
+    lost.requested = None;
+    lost.operation.as_mut().unwrap().deployment = None;
+    assert_eq!(
+        decide(&e, Observation::Present(&lost), secs(2), true, &policy()),
         Step::Apply
     );
 }

@@ -141,6 +141,19 @@ async fn a_job_that_keeps_failing_is_dead_lettered(q: Arc<dyn Queue>) {
     q.ack(&next).await.unwrap();
 }
 
+async fn waiting_is_not_failing(q: Arc<dyn Queue>) {
+    q.enqueue(job("env-w", 1)).await.unwrap();
+    for _ in 0..MAX_DELIVERIES + 2 {
+        let d = receive(&q, 10_000).await.expect("deferred jobs come back");
+        assert_eq!(d.delivery_attempt, 1, "a deferral is not a failed delivery");
+        q.defer(&d, Duration::ZERO).await.unwrap();
+    }
+    let d = receive(&q, 10_000)
+        .await
+        .expect("still there, not dead-lettered");
+    q.ack(&d).await.unwrap();
+}
+
 macro_rules! contract {
     ($name:ident, $check:ident) => {
         mod $name {
@@ -161,6 +174,62 @@ macro_rules! contract {
 }
 
 contract!(ordering, jobs_of_one_key_run_one_at_a_time_in_order);
+contract!(deferral, waiting_is_not_failing);
+
+fn coalescing(key: &str, n: u32) -> NewJob {
+    NewJob {
+        coalesce_key: Some(format!("look:{key}")),
+        ..job(key, n)
+    }
+}
+
+#[tokio::test]
+async fn on_the_embedded_queue_reasons_to_look_again_merge_while_they_wait_without_reordering() {
+    let (q, _dir) = embedded().await;
+    for n in 1..=3 {
+        q.enqueue(coalescing("env-c", n)).await.unwrap();
+    }
+    let d = receive(&q, 5_000).await.expect("one job");
+    assert_eq!(d.payload["n"], 1);
+    // While one runs, the next reason to look again is kept (it came after the run started).
+    q.enqueue(coalescing("env-c", 4)).await.unwrap();
+    q.ack(&d).await.unwrap();
+    let d = receive(&q, 5_000).await.expect("the one that waited");
+    assert_eq!(d.payload["n"], 4);
+    q.ack(&d).await.unwrap();
+    assert!(
+        receive(&q, 300).await.is_none(),
+        "three waiting triggers were one"
+    );
+    // A job behind the waiting one: merging into it would reorder them, so it is not merged.
+    q.enqueue(coalescing("env-c", 5)).await.unwrap();
+    q.enqueue(job("env-c", 6)).await.unwrap();
+    q.enqueue(coalescing("env-c", 7)).await.unwrap();
+    let mut seen = vec![];
+    while let Some(d) = receive(&q, 500).await {
+        seen.push(d.payload["n"].as_u64().unwrap());
+        q.ack(&d).await.unwrap();
+    }
+    assert_eq!(seen, [5, 6, 7]);
+}
+
+#[tokio::test]
+async fn on_the_embedded_queue_a_job_waiting_for_redelivery_holds_the_jobs_behind_it() {
+    let (q, _dir) = embedded().await;
+    q.enqueue(job("env-f", 1)).await.unwrap();
+    q.enqueue(job("env-f", 2)).await.unwrap();
+    let first = receive(&q, 5_000).await.expect("the first");
+    assert_eq!(first.payload["n"], 1);
+    q.defer(&first, Duration::from_millis(700)).await.unwrap();
+    assert!(
+        receive(&q, 400).await.is_none(),
+        "the second must not overtake the first"
+    );
+    let again = receive(&q, 5_000).await.expect("the first again");
+    assert_eq!(again.payload["n"], 1);
+    q.ack(&again).await.unwrap();
+    assert_eq!(receive(&q, 5_000).await.unwrap().payload["n"], 2);
+}
 contract!(delays, delayed_jobs_wait_and_nacked_jobs_come_back);
 contract!(dead_letters, a_job_that_keeps_failing_is_dead_lettered);
 

@@ -33,6 +33,8 @@ pub struct GitLabState {
     pub members: HashMap<u64, u64>,
     /// Fraction of requests answered with 503.
     pub error_rate: f64,
+    /// The next this-many commit status requests are answered with 503.
+    pub fail_statuses: u32,
     pub requests: u64,
 }
 
@@ -40,6 +42,19 @@ impl GitLabState {
     fn id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
+    }
+
+    /// The notes on one merge request whose text contains `marker`.
+    pub fn notes_with(&self, project: u64, iid: u64, marker: &str) -> Vec<Note> {
+        self.notes
+            .get(&(project, iid))
+            .map(|n| {
+                n.iter()
+                    .filter(|n| n.body.contains(marker))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 
@@ -107,6 +122,10 @@ impl Respond for Responder {
                     }
                     None => ResponseTemplate::new(404),
                 }
+            }
+            ("POST", ["statuses", _]) if st.fail_statuses > 0 => {
+                st.fail_statuses -= 1;
+                ResponseTemplate::new(503).set_body_json(json!({"message": "503 simulated"}))
             }
             ("POST", ["statuses", sha]) => {
                 let b = body(req);

@@ -4,7 +4,11 @@
 use std::{sync::Arc, time::Duration};
 
 use blueberry::{
-    app::Application, clock::OffsetClock, config::Config, service::Context, sim::SimCluster,
+    app::{Adapt, Application},
+    clock::OffsetClock,
+    config::Config,
+    service::Context,
+    sim::SimCluster,
 };
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
@@ -61,16 +65,25 @@ impl TestApp {
     }
 
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_adapted(adjust, Adapt::default()).await
+    }
+
+    /// Spawns with adapters wrapped by `adapt` (fault injection).
+    pub async fn spawn_adapted(adjust: impl FnOnce(&mut Config), adapt: Adapt) -> Self {
         let dir = Arc::new(tempfile::tempdir().unwrap());
         let mut config = test_config(dir.path());
         adjust(&mut config);
-        Self::start(config, dir).await
+        Self::start_adapted(config, dir, adapt).await
     }
 
     /// Starts an app on an existing data dir (restarts).
     pub async fn start(config: Config, dir: Arc<tempfile::TempDir>) -> Self {
+        Self::start_adapted(config, dir, Adapt::default()).await
+    }
+
+    async fn start_adapted(config: Config, dir: Arc<tempfile::TempDir>, adapt: Adapt) -> Self {
         let clock = Arc::new(OffsetClock::default());
-        let app = Application::build_with_clock(config.clone(), clock.clone())
+        let app = Application::build_adapted(config.clone(), clock.clone(), adapt)
             .await
             .expect("app builds");
         let (url, ctx, sim) = (

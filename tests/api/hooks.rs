@@ -62,6 +62,16 @@ pub fn merge_request_event(action: &str, iid: u64, head: &str, at: u64) -> Value
     ev
 }
 
+/// A label-only update (no new commits).
+pub fn label_update_event(iid: u64, head: &str, at: u64) -> Value {
+    let mut ev = merge_request_event("update", iid, head, at);
+    ev["object_attributes"]
+        .as_object_mut()
+        .unwrap()
+        .remove("oldrev");
+    ev
+}
+
 /// A comment `text` on MR `iid` by `user_id`, GitLab note id `note_id`.
 pub fn note_event(iid: u64, note_id: u64, text: &str, user_id: u64) -> Value {
     let mut ev = fixture("note_extend_24.json");
@@ -81,13 +91,24 @@ pub struct Project {
 
 impl Project {
     pub async fn start(adjust: impl FnOnce(&mut blueberry::config::Config)) -> Self {
+        Self::start_adapted(adjust, blueberry::app::Adapt::default()).await
+    }
+
+    /// Starts with adapters wrapped by `adapt` (fault injection).
+    pub async fn start_adapted(
+        adjust: impl FnOnce(&mut blueberry::config::Config),
+        adapt: blueberry::app::Adapt,
+    ) -> Self {
         let gitlab = FakeGitLab::start(&[(DEVELOPER, 30)]).await;
         let uri = gitlab.uri();
-        let app = TestApp::spawn_with(|c| {
-            c.gitlab_url = Some(uri);
-            c.gitlab_token = Some("glpat-test-token".to_owned().into());
-            adjust(c);
-        })
+        let app = TestApp::spawn_adapted(
+            |c| {
+                c.gitlab_url = Some(uri);
+                c.gitlab_token = Some("glpat-test-token".to_owned().into());
+                adjust(c);
+            },
+            adapt,
+        )
         .await;
         let cs = app.create_config_set("web").await;
         let repo = app
@@ -129,6 +150,30 @@ impl Project {
             "{}",
             r.text().await.unwrap()
         );
+    }
+
+    /// Waits until environment `id` is `status` at commit `sha`.
+    pub async fn wait_at(&self, id: &str, status: &str, sha: &str, within: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let r = self.app.get(&format!("/api/environments/{id}")).await;
+            let env: Value = if r.status() == StatusCode::OK {
+                r.json().await.unwrap()
+            } else {
+                Value::Null
+            };
+            if env["status"] == status && env["git"]["sha"] == sha {
+                return env;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{id} not {status} at {sha} within {within:?}: {} at {} ({})",
+                env["status"],
+                env["git"]["sha"],
+                env["status_message"]
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Waits until a note on MR `iid` contains `text`.

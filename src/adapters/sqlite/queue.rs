@@ -1,8 +1,9 @@
 //! The embedded durable job queue: a `jobs` table in the store's SQLite file.
 //!
 //! Delivery is at least once: a receiver leases a job until a deadline; a lease that expires
-//! (the worker crashed or was killed) makes the job deliverable again. At most one job per
-//! ordering key is leased at a time, and a key's jobs are delivered in (due time, publish order).
+//! (the worker crashed or was killed) makes the job deliverable again. A key's jobs are
+//! delivered one at a time, strictly in publish order (a job waiting for its redelivery holds
+//! the ones behind it, as Pub/Sub's ordering keys do).
 //! A job delivered more than `max_deliveries` times without an ack is moved to the dead state.
 
 use std::{sync::Arc, time::Duration};
@@ -31,15 +32,19 @@ pub struct SqliteQueue {
 }
 
 /// Adds `job` to the queue inside the caller's transaction. A job with a coalescing key that
-/// already waits (queued, not leased) is not added again; the waiting one becomes due at the
-/// earlier of the two times.
+/// already waits (queued, not leased) as the last job of its ordering key is not added again;
+/// the waiting one becomes due at the earlier of the two times. (Merging into a job with
+/// others queued behind it would reorder them.)
 pub(crate) fn insert_job(c: &Connection, job: &NewJob, now: DateTime<Utc>) -> StoreResult<()> {
     let not_before = ts(job.not_before.unwrap_or(now).max(now));
     if let Some(key) = &job.coalesce_key {
         let merged = c
             .prepare_cached(
                 "UPDATE jobs SET not_before = MIN(not_before, ?2)
-                 WHERE coalesce_key = ?1 AND state = 'queued'",
+                 WHERE coalesce_key = ?1 AND state = 'queued'
+                   AND NOT EXISTS (SELECT 1 FROM jobs k
+                                   WHERE k.ordering_key = jobs.ordering_key AND k.id > jobs.id
+                                     AND k.state IN ('queued', 'leased'))",
             )
             .and_then(|mut s| s.execute(params![key, not_before]))
             .map_err(db_err)?;
@@ -116,7 +121,9 @@ impl SqliteQueue {
                             "SELECT id, ordering_key, payload, deliveries FROM jobs j
                              WHERE state = 'queued' AND not_before <= ?1
                                AND NOT EXISTS (SELECT 1 FROM jobs k
-                                               WHERE k.ordering_key = j.ordering_key AND k.state = 'leased')
+                                               WHERE k.ordering_key = j.ordering_key
+                                                 AND (k.state = 'leased'
+                                                      OR (k.state = 'queued' AND k.id < j.id)))
                              ORDER BY not_before, id LIMIT 1",
                             [&now_s],
                             |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?)),
