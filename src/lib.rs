@@ -2,15 +2,17 @@
 //!
 //! # Layout
 //!
-//! - [`domain`]: pure rules — names and ids, TTL, the status state machine, overrides, the
-//!   Argo CD Application builder, lifecycle jobs as data. No I/O.
+//! - [`domain`]: pure rules — names and ids, TTL, the status state machine, the lifecycle
+//!   decision and Argo CD verdicts, overrides, the Application builder, jobs as data. No I/O.
 //! - [`ports`]: traits for the outside world — Store, Queue, Bus, Cluster, GitHost.
 //! - [`adapters`]: implementations of the ports — SQLite store and queue, in-process bus,
 //!   kube cluster client, GitLab.
 //! - [`service`]: use cases over the ports (environments, repositories, config sets).
 //! - [`http`]: the axum router — REST API, SSE, health, metrics, OpenAPI.
-//! - [`worker`]: the worker pool, one file per lifecycle job, the TTL reaper.
-//! - [`sim`]: the simulated Kubernetes API for Argo CD Applications.
+//! - [`worker`]: the lifecycle controller (one shared watch, a work queue, short reconciles),
+//!   the durable job consumers (one file per job), the reaper and the outbox relay.
+//! - [`sim`]: the simulated Kubernetes API for Argo CD Applications and the simulated Argo CD
+//!   controller that watches it.
 //! - [`app`]: wires adapters from [`config`] and runs everything until shutdown.
 //!
 //! ARCHITECTURE.md at the repository root is the longer map.

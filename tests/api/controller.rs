@@ -240,3 +240,51 @@ async fn commands_take_effect_within_a_second_while_every_worker_would_wait_on_a
         asked.elapsed()
     );
 }
+
+#[tokio::test]
+async fn an_attempt_argo_cd_never_finishes_fails_at_its_deadline_on_the_test_clock() {
+    let app = TestApp::spawn_with(|c| {
+        c.provision_timeout_secs = 600;
+        c.resync_secs = 1;
+        c.max_attempts = 2;
+    })
+    .await;
+    let repo = app.seed().await;
+    app.sim
+        .set_fault("env-slowpoke-shop", Some(FaultMode::Stuck));
+    app.create_environment("slowpoke", &repo).await;
+    let mut waiting = false;
+    for _ in 0..200 {
+        let env = app.environment("slowpoke-shop").await;
+        if env["status_message"]
+            .as_str()
+            .is_some_and(|m| m.contains("waiting for healthy state"))
+        {
+            waiting = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(waiting, "Argo CD's progress is shown while it syncs");
+    // Ten minutes pass on the clock the controller reads; no worker was held meanwhile.
+    app.clock.advance(chrono::Duration::seconds(601));
+    let mut failed = None;
+    for _ in 0..200 {
+        let events = app.events("slowpoke-shop").await;
+        failed = events
+            .iter()
+            .find(|e| e["kind"] == "degraded")
+            .map(|e| e["message"].as_str().unwrap().to_owned());
+        if failed.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let failed = failed.expect("the attempt failed at its deadline");
+    assert!(
+        failed.contains("not Healthy and Synced within 600 s")
+            && failed.contains("waiting for healthy state"),
+        "{failed}"
+    );
+    assert_eq!(app.environment("slowpoke-shop").await["attempt"], 2);
+}
