@@ -102,7 +102,8 @@ pub fn script(merge_requests: u64, events: usize, seed: u64) -> Vec<Delivery> {
                     push(&mut h, "close", &head, at, false);
                     open = false;
                 }
-                r if r < 0.91 => {
+                // Merged only towards the end, so histories have the length asked for.
+                r if r < 0.91 && h.len() as u64 * 5 >= per_mr * 4 => {
                     push(&mut h, "merge", &head, at, false);
                     merged = true;
                 }
