@@ -354,6 +354,7 @@ async fn connect_cluster(
     }
     let settings = SimSettings {
         ready_delay: Duration::from_millis(config.sim_ready_delay_ms),
+        refresh_delay: Duration::from_millis(config.sim_refresh_delay_ms),
         ..SimSettings::default()
     };
     let sim = SimCluster::start("127.0.0.1:0".parse()?, settings).await?;

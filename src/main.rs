@@ -93,8 +93,15 @@ enum TokenCommand {
     },
 }
 
+#[cfg(feature = "dhat-heap")]
+#[global_allocator]
+static ALLOC: dhat::Alloc = dhat::Alloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Heap profile of the whole run, written to dhat-heap.json when main returns.
+    #[cfg(feature = "dhat-heap")]
+    let _profiler = dhat::Profiler::new_heap();
     let cli = Cli::parse();
     telemetry::init(cli.log_format);
     let result = match cli.command {

@@ -14,6 +14,7 @@
 //! | `--namespace-prefix` | `BLUEBERRY_NAMESPACE_PREFIX` | `bb-` |
 //! | `--destination-server` | `BLUEBERRY_DESTINATION_SERVER` | `https://kubernetes.default.svc` |
 //! | `--sim-ready-delay-ms` | `BLUEBERRY_SIM_READY_DELAY_MS` | `1500` |
+//! | `--sim-refresh-delay-ms` | `BLUEBERRY_SIM_REFRESH_DELAY_MS` | `200` |
 //! | `--workers` | `BLUEBERRY_WORKERS` | `4` |
 //! | `--max-attempts` | `BLUEBERRY_MAX_ATTEMPTS` | `5` |
 //! | `--retry-base-delay-ms` | `BLUEBERRY_RETRY_BASE_DELAY_MS` | `5000` |
@@ -162,6 +163,10 @@ pub struct Config {
     /// Simulated cluster only: how long Argo CD "takes" to make an Application Healthy.
     #[arg(long, env = "BLUEBERRY_SIM_READY_DELAY_MS", default_value_t = 1500)]
     pub sim_ready_delay_ms: u64,
+
+    /// Simulated cluster only: how long Argo CD takes to notice a changed Application.
+    #[arg(long, env = "BLUEBERRY_SIM_REFRESH_DELAY_MS", default_value_t = 200)]
+    pub sim_refresh_delay_ms: u64,
 
     /// Lifecycle jobs processed in parallel.
     #[arg(long, env = "BLUEBERRY_WORKERS", default_value = "4", value_parser = parse_positive)]

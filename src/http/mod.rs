@@ -4,6 +4,7 @@ pub mod api;
 pub mod auth;
 pub mod errors;
 pub mod extract;
+pub mod feed;
 pub mod health;
 pub mod login;
 pub mod policy;
@@ -12,7 +13,7 @@ pub mod ui;
 pub mod webhook;
 
 use axum::{
-    Json, Router,
+    Router,
     extract::DefaultBodyLimit,
     http::{HeaderValue, header},
     routing::get,
@@ -93,10 +94,18 @@ fn content_security_policy(settings: &crate::service::Settings) -> HeaderValue {
 /// The whole HTTP application.
 pub fn router(ctx: Context) -> Router {
     let (routes, openapi) = router_and_openapi();
+    // Serialized once and shared: the router (and every handler it owns) is cloned per
+    // connection, and a document owned by the handler was copied for each of them.
+    let openapi: axum::body::Bytes = serde_json::to_vec(&openapi)
+        .expect("the OpenAPI document serializes")
+        .into();
     routes
         .route(
             "/api/openapi.json",
-            get(move || async move { Json(openapi.clone()) }),
+            get(move || {
+                let body = openapi.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], body) }
+            }),
         )
         .route("/login", get(login::show).post(login::submit))
         .route("/logout", axum::routing::post(login::logout))
@@ -126,5 +135,6 @@ pub fn router(ctx: Context) -> Router {
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
         }))
+        .layer(axum::Extension(feed::ChangeFeed::start(ctx.clone())))
         .with_state(ctx)
 }

@@ -2,26 +2,28 @@
 //!
 //! Every change is `event: environment`, `id: <change seq>`, data = the EnvironmentResponse.
 //! A client that reconnects with `Last-Event-ID` gets every change after that id from the
-//! store's change log, then live changes from the bus; gaps and lag are filled from the log.
+//! store's change log, then follows the process's change feed (`feed.rs`: ordered, serialized
+//! once for every client); falling behind means reading the log again.
 
-use std::{convert::Infallible, time::Duration};
+use std::{collections::VecDeque, convert::Infallible, sync::Arc, time::Duration};
 
 use axum::{
+    Extension,
     extract::State,
     http::HeaderMap,
     response::sse::{Event, KeepAlive, Sse},
 };
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
+use tokio::sync::broadcast;
 use utoipa::IntoParams;
 
-use super::{api::environment_models::EnvironmentResponse, errors::ApiError, extract::ApiQuery};
-use crate::{
-    ports::{BusMessage, EnvironmentChange},
-    service::Context,
+use super::{
+    errors::ApiError,
+    extract::ApiQuery,
+    feed::{ChangeFeed, FeedItem},
 };
+use crate::service::Context;
 
 /// Change-log entries read per store round trip while catching up.
 const CATCH_UP_PAGE: u32 = 500;
@@ -38,15 +40,92 @@ pub struct StreamParams {
     pub last_event_id: Option<u64>,
 }
 
-impl StreamParams {
-    fn matches(&self, c: &EnvironmentChange) -> bool {
-        self.environment_id
+/// Where a client's stream is.
+enum Phase {
+    /// Reading the change log from `last` (Last-Event-ID, or after falling behind the feed).
+    CatchUp,
+    /// Following the feed.
+    Live,
+}
+
+struct Client {
+    ctx: Context,
+    params: StreamParams,
+    feed: broadcast::Receiver<Arc<FeedItem>>,
+    last: u64,
+    phase: Phase,
+    /// Items read from the log, not yet sent.
+    backlog: VecDeque<Arc<FeedItem>>,
+}
+
+fn event(item: &FeedItem) -> Event {
+    Event::default()
+        .event("environment")
+        .id(item.seq.to_string())
+        .data(&item.json)
+}
+
+impl Client {
+    fn wants(&self, item: &FeedItem) -> bool {
+        self.params
+            .environment_id
             .as_deref()
-            .is_none_or(|id| c.environment.id.as_str() == id)
+            .is_none_or(|id| item.environment_id == id)
             && self
+                .params
                 .repository_id
                 .as_deref()
-                .is_none_or(|r| c.environment.repository_id == r)
+                .is_none_or(|r| item.repository_id == r)
+    }
+
+    /// The next event for this client.
+    async fn next(mut self) -> Option<(Event, Self)> {
+        loop {
+            if let Some(item) = self.backlog.pop_front() {
+                self.last = item.seq;
+                if self.wants(&item) {
+                    return Some((event(&item), self));
+                }
+                continue;
+            }
+            match self.phase {
+                Phase::CatchUp => {
+                    let page = match self
+                        .ctx
+                        .ports
+                        .store
+                        .changes_since(self.last, CATCH_UP_PAGE)
+                        .await
+                    {
+                        Ok(p) => p,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "SSE catch-up failed; retrying");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            continue;
+                        }
+                    };
+                    if page.len() < CATCH_UP_PAGE as usize {
+                        self.phase = Phase::Live;
+                    }
+                    let ctx = &self.ctx;
+                    self.backlog
+                        .extend(page.iter().map(|c| Arc::new(FeedItem::new(c, ctx))));
+                }
+                Phase::Live => match self.feed.recv().await {
+                    Ok(item) if item.seq <= self.last => {}
+                    Ok(item) if item.seq == self.last + 1 => self.backlog.push_back(item),
+                    // The feed is ahead of this client (it joined early, or fell behind):
+                    // read what is missing from the log first.
+                    Ok(item) => {
+                        self.phase = Phase::CatchUp;
+                        self.backlog.clear();
+                        let _ = item;
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => self.phase = Phase::CatchUp,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+            }
+        }
     }
 }
 
@@ -55,6 +134,7 @@ impl StreamParams {
     responses((status = 200, description = "text/event-stream of `environment` events", content_type = "text/event-stream")))]
 pub async fn stream(
     State(ctx): State<Context>,
+    Extension(feed): Extension<ChangeFeed>,
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<StreamParams>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
@@ -71,71 +151,27 @@ pub async fn stream(
             ));
         }
     };
-    // Subscribe before reading the log so nothing falls between the two.
-    let mut bus = ctx.ports.bus.subscribe();
-    let mut last = match header_id.or(params.last_event_id) {
-        Some(n) => n,
-        None => ctx
-            .ports
-            .store
-            .latest_change_seq()
-            .await
-            .map_err(crate::service::ServiceError::from)?,
+    // Subscribe before reading the log position so nothing falls between the two.
+    let subscription = feed.subscribe();
+    let (last, phase) = match header_id.or(params.last_event_id) {
+        Some(n) => (n, Phase::CatchUp),
+        None => (
+            ctx.ports
+                .store
+                .latest_change_seq()
+                .await
+                .map_err(crate::service::ServiceError::from)?,
+            Phase::Live,
+        ),
     };
-    let (tx, rx) = mpsc::channel::<Event>(64);
-    tokio::spawn(async move {
-        let send = |c: &EnvironmentChange| {
-            let body = EnvironmentResponse::new(&c.environment, &ctx.settings);
-            Event::default()
-                .event("environment")
-                .id(c.seq.to_string())
-                .json_data(body)
-        };
-        // Catch up from the change log, then follow the bus; a gap or lag means catch up again.
-        let mut catch_up = true;
-        loop {
-            if catch_up {
-                loop {
-                    let page = match ctx.ports.store.changes_since(last, CATCH_UP_PAGE).await {
-                        Ok(p) => p,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "SSE catch-up failed; retrying");
-                            tokio::time::sleep(Duration::from_secs(1)).await;
-                            continue;
-                        }
-                    };
-                    let full = page.len() == CATCH_UP_PAGE as usize;
-                    for c in &page {
-                        last = c.seq;
-                        if params.matches(c) {
-                            let Ok(event) = send(c) else { continue };
-                            if tx.send(event).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                    if !full {
-                        break;
-                    }
-                }
-                catch_up = false;
-            }
-            match bus.next().await {
-                Some(BusMessage::Change(c)) if c.seq == last + 1 => {
-                    last = c.seq;
-                    if params.matches(&c) {
-                        let Ok(event) = send(&c) else { continue };
-                        if tx.send(event).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-                Some(BusMessage::Change(c)) if c.seq <= last => {}
-                Some(_) => catch_up = true,
-                None => return,
-            }
-        }
-    });
-    let events = ReceiverStream::new(rx).map(Ok);
+    let client = Client {
+        ctx,
+        params,
+        feed: subscription,
+        last,
+        phase,
+        backlog: VecDeque::new(),
+    };
+    let events = futures::stream::unfold(client, Client::next).map(Ok);
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -46,6 +46,7 @@ pub struct ConnectedRepository {
 #[derive(Clone)]
 pub struct CatalogService {
     ports: Ports,
+    directory: std::sync::Arc<super::directory::ProjectDirectory>,
 }
 
 /// SHA-256 of a secret, hex-encoded: what the store keeps instead of the secret.
@@ -94,8 +95,11 @@ fn relative_path(field: &str, value: &str) -> Result<(), ServiceError> {
 }
 
 impl CatalogService {
-    pub fn new(ports: Ports) -> Self {
-        Self { ports }
+    pub fn new(
+        ports: Ports,
+        directory: std::sync::Arc<super::directory::ProjectDirectory>,
+    ) -> Self {
+        Self { ports, directory }
     }
 
     async fn audit(
@@ -172,6 +176,7 @@ impl CatalogService {
             updated_at: now,
         };
         self.ports.store.create_repository(&repository).await?;
+        self.directory.invalidate();
         self.audit(
             actor,
             "repository.create",
@@ -216,6 +221,7 @@ impl CatalogService {
         }
         repo.updated_at = self.ports.clock.now();
         self.ports.store.update_repository(&repo).await?;
+        self.directory.invalidate();
         self.audit(
             actor,
             "repository.update",
@@ -228,6 +234,7 @@ impl CatalogService {
 
     pub async fn delete_repository(&self, id: &str, actor: &str) -> Result<(), ServiceError> {
         self.ports.store.delete_repository(id).await?;
+        self.directory.invalidate();
         self.audit(actor, "repository.delete", id, String::new())
             .await
     }

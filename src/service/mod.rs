@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod catalog;
+pub mod directory;
 pub mod environments;
 mod error;
 pub mod tokens;
@@ -95,11 +96,12 @@ pub struct Context {
 impl Context {
     pub fn new(ports: Ports, settings: Settings, metrics: Arc<Metrics>) -> Self {
         let settings = Arc::new(settings);
+        let directory = Arc::new(directory::ProjectDirectory::default());
         Self {
             environments: EnvironmentService::new(ports.clone(), settings.clone(), metrics.clone()),
-            catalog: CatalogService::new(ports.clone()),
+            catalog: CatalogService::new(ports.clone(), directory.clone()),
             tokens: tokens::TokenService::new(ports.store.clone(), ports.clock.clone()),
-            webhooks: webhooks::WebhookService::new(ports.clone(), settings.clone()),
+            webhooks: webhooks::WebhookService::new(ports.clone(), settings.clone(), directory),
             firebase: None,
             access: Arc::new(access::AccessCache::new(Duration::from_secs(60))),
             ports,

@@ -176,13 +176,19 @@ fn authenticate(repo: &Repository, d: &Delivery<'_>, now: i64) -> Result<(), Web
 pub struct WebhookService {
     writer: Writer,
     settings: Arc<Settings>,
+    directory: Arc<super::directory::ProjectDirectory>,
 }
 
 impl WebhookService {
-    pub fn new(ports: Ports, settings: Arc<Settings>) -> Self {
+    pub fn new(
+        ports: Ports,
+        settings: Arc<Settings>,
+        directory: Arc<super::directory::ProjectDirectory>,
+    ) -> Self {
         Self {
             writer: Writer::new(ports),
             settings,
+            directory,
         }
     }
 
@@ -205,9 +211,9 @@ impl WebhookService {
             ));
         };
         let ports = &self.writer.ports;
-        let repo = ports
-            .store
-            .find_repository_by_project(project_id)
+        let repo = self
+            .directory
+            .find(ports.store.as_ref(), project_id)
             .await
             .map_err(ServiceError::from)?
             .ok_or_else(|| {

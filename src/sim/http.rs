@@ -22,7 +22,7 @@ use super::{
     SimHandles,
     discovery::{self, GROUP_VERSION},
     selector::{FieldSelector, LabelSelector},
-    store::{ApiFailure, Filter, WatchEvent},
+    store::{ApiFailure, Filter, Object, WatchEvent},
 };
 
 type Sim = SimHandles;
@@ -100,9 +100,9 @@ fn failure(f: ApiFailure) -> Response {
     (code, Json(f.body)).into_response()
 }
 
-fn reply(result: Result<Value, ApiFailure>, code: StatusCode) -> Response {
+fn reply(result: Result<Object, ApiFailure>, code: StatusCode) -> Response {
     match result {
-        Ok(v) => (code, Json(v)).into_response(),
+        Ok(v) => (code, Json(&*v)).into_response(),
         Err(f) => failure(f),
     }
 }
@@ -182,6 +182,7 @@ fn list_or_watch(
     if table {
         return Json(discovery::table(&items, rv)).into_response();
     }
+    let items: Vec<&Value> = items.iter().map(|o| o.as_ref()).collect();
     Json(json!({
         "kind": "ApplicationList", "apiVersion": GROUP_VERSION,
         "metadata": {"resourceVersion": rv.to_string()}, "items": items
@@ -189,8 +190,15 @@ fn list_or_watch(
     .into_response()
 }
 
-fn event_line(kind: &str, object: Value) -> Bytes {
-    let mut line = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+/// `{"type": kind, "object": …}` and a newline, serializing the object in place.
+fn event_line(kind: &str, object: &Value) -> Bytes {
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        #[serde(rename = "type")]
+        kind: &'a str,
+        object: &'a Value,
+    }
+    let mut line = serde_json::to_vec(&Line { kind, object }).unwrap_or_default();
     line.push(b'\n');
     Bytes::from(line)
 }
@@ -208,18 +216,20 @@ fn watch(
     let mut close = state.store.close_watches.subscribe();
     let start = state.store.watch_start(since, &filter);
     let encode = move |e: &WatchEvent| {
-        let obj = if table {
-            discovery::table(std::slice::from_ref(&e.object), e.rv)
+        if table {
+            event_line(
+                e.kind,
+                &discovery::table(std::slice::from_ref(&e.object), e.rv),
+            )
         } else {
-            e.object.clone()
-        };
-        event_line(e.kind, obj)
+            event_line(e.kind, &e.object)
+        }
     };
     tokio::spawn(async move {
         let (initial, mut last) = match start {
             Ok(x) => x,
             Err(f) => {
-                let _ = tx.send(event_line("ERROR", f.body)).await;
+                let _ = tx.send(event_line("ERROR", &f.body)).await;
                 return;
             }
         };
@@ -246,7 +256,7 @@ fn watch(
                 _ = tick.tick(), if bookmarks => {
                     let mark = json!({"kind": "Application", "apiVersion": GROUP_VERSION,
                         "metadata": {"resourceVersion": last.to_string()}});
-                    if tx.send(event_line("BOOKMARK", mark)).await.is_err() {
+                    if tx.send(event_line("BOOKMARK", &mark)).await.is_err() {
                         return;
                     }
                 }
@@ -314,8 +324,8 @@ async fn patch_one(
     };
     if ct.starts_with("application/apply-patch") {
         return match s.store.apply(&ns, &name, &body) {
-            Ok((obj, true)) => (StatusCode::CREATED, Json(obj)).into_response(),
-            Ok((obj, false)) => Json(obj).into_response(),
+            Ok((obj, true)) => (StatusCode::CREATED, Json(&*obj)).into_response(),
+            Ok((obj, false)) => Json(&*obj).into_response(),
             Err(f) => failure(f),
         };
     }

@@ -149,7 +149,11 @@ impl SimCluster {
 
     /// An Application as stored, or None.
     pub fn get(&self, namespace: &str, name: &str) -> Option<Value> {
-        self.handles.store.get(namespace, name).ok()
+        self.handles
+            .store
+            .get(namespace, name)
+            .ok()
+            .map(|o| o.as_ref().clone())
     }
 
     /// Names of the Applications in the cluster, sorted.

@@ -16,15 +16,19 @@ use super::{
     selector::{FieldSelector, LabelSelector},
 };
 
-/// Watch events kept for resuming watches; older resource versions get 410 Gone.
-const HISTORY: usize = 4096;
+/// Watch events kept for resuming watches; older resource versions get 410 Gone (as after an
+/// etcd compaction). Each event shares its object with the store.
+const HISTORY: usize = 1024;
+
+/// A stored object version: shared by the store, the watch history and every watcher.
+pub type Object = Arc<Value>;
 
 /// One change, as a watch stream sends it.
 #[derive(Debug, Clone)]
 pub struct WatchEvent {
     pub rv: u64,
     pub kind: &'static str,
-    pub object: Value,
+    pub object: Object,
 }
 
 /// A failed API call: HTTP code plus a Kubernetes `Status` body.
@@ -86,7 +90,7 @@ impl Filter {
 
 #[derive(Default)]
 struct Inner {
-    objects: BTreeMap<(String, String), Value>,
+    objects: BTreeMap<(String, String), Object>,
     rv: u64,
     history: VecDeque<WatchEvent>,
     /// Watches from before this resource version cannot be resumed.
@@ -162,9 +166,10 @@ impl SimStore {
         inner.compacted_through = inner.rv;
     }
 
-    fn record(&self, inner: &mut Inner, kind: &'static str, mut object: Value) -> Value {
+    fn record(&self, inner: &mut Inner, kind: &'static str, mut object: Value) -> Object {
         inner.rv += 1;
         object["metadata"]["resourceVersion"] = json!(inner.rv.to_string());
+        let object = Arc::new(object);
         let event = WatchEvent {
             rv: inner.rv,
             kind,
@@ -180,7 +185,7 @@ impl SimStore {
         object
     }
 
-    pub fn get(&self, ns: &str, name: &str) -> ApiResult<Value> {
+    pub fn get(&self, ns: &str, name: &str) -> ApiResult<Object> {
         self.lock()
             .objects
             .get(&(ns.to_owned(), name.to_owned()))
@@ -188,7 +193,7 @@ impl SimStore {
             .ok_or_else(|| ApiFailure::not_found(name))
     }
 
-    pub fn list(&self, filter: &Filter) -> (Vec<Value>, u64) {
+    pub fn list(&self, filter: &Filter) -> (Vec<Object>, u64) {
         let inner = self.lock();
         let items = inner
             .objects
@@ -285,7 +290,7 @@ impl SimStore {
         Ok(body_name.to_owned())
     }
 
-    fn insert_new(&self, inner: &mut Inner, ns: &str, name: &str, body: &Value) -> Value {
+    fn insert_new(&self, inner: &mut Inner, ns: &str, name: &str, body: &Value) -> Object {
         let mut obj = body.clone();
         if let Some(map) = obj.as_object_mut() {
             map.remove("status");
@@ -304,7 +309,7 @@ impl SimStore {
         obj
     }
 
-    pub fn create(&self, ns: &str, body: &Value) -> ApiResult<Value> {
+    pub fn create(&self, ns: &str, body: &Value) -> ApiResult<Object> {
         let name = Self::check_body(ns, None, body)?;
         let mut inner = self.lock();
         if inner.objects.contains_key(&(ns.to_owned(), name.clone())) {
@@ -320,7 +325,7 @@ impl SimStore {
 
     /// Server-side apply: creates, or takes over spec, labels, annotations, finalizers and a
     /// requested `operation`. Returns the object and whether it was created.
-    pub fn apply(&self, ns: &str, name: &str, body: &Value) -> ApiResult<(Value, bool)> {
+    pub fn apply(&self, ns: &str, name: &str, body: &Value) -> ApiResult<(Object, bool)> {
         Self::check_body(ns, Some(name), body)?;
         let mut inner = self.lock();
         let key = (ns.to_owned(), name.to_owned());
@@ -332,7 +337,7 @@ impl SimStore {
             // favour; a re-apply of spec is accepted but changes nothing that matters here.
             return Ok((existing, false));
         }
-        let mut next = existing.clone();
+        let mut next = (*existing).clone();
         for field in ["labels", "annotations", "finalizers"] {
             if let Some(v) = body["metadata"].get(field) {
                 next["metadata"][field] = v.clone();
@@ -346,7 +351,7 @@ impl SimStore {
             let generation = existing["metadata"]["generation"].as_u64().unwrap_or(1) + 1;
             next["metadata"]["generation"] = json!(generation);
         }
-        if next == existing {
+        if next == *existing {
             return Ok((existing, false));
         }
         let obj = self.record(&mut inner, "MODIFIED", next);
@@ -355,7 +360,7 @@ impl SimStore {
     }
 
     /// JSON merge patch (what `kubectl annotate` and `kubectl label` send for custom resources).
-    pub fn patch(&self, ns: &str, name: &str, patch: &Value) -> ApiResult<Value> {
+    pub fn patch(&self, ns: &str, name: &str, patch: &Value) -> ApiResult<Object> {
         self.modify(ns, name, |obj| {
             let spec_before = obj["spec"].clone();
             merge_patch(obj, patch);
@@ -368,7 +373,7 @@ impl SimStore {
     }
 
     /// PUT: replaces the object; a stale `resourceVersion` is a 409 Conflict.
-    pub fn replace(&self, ns: &str, name: &str, body: &Value) -> ApiResult<Value> {
+    pub fn replace(&self, ns: &str, name: &str, body: &Value) -> ApiResult<Object> {
         Self::check_body(ns, Some(name), body)?;
         let given_rv = meta_str(body, "resourceVersion").map(str::to_owned);
         self.modify(ns, name, |obj| {
@@ -418,18 +423,18 @@ impl SimStore {
         ns: &str,
         name: &str,
         f: impl FnOnce(&mut Value) -> ApiResult<()>,
-    ) -> ApiResult<Value> {
+    ) -> ApiResult<Object> {
         let mut inner = self.lock();
         let key = (ns.to_owned(), name.to_owned());
-        let mut obj = inner
+        let before = inner
             .objects
             .get(&key)
             .cloned()
             .ok_or_else(|| ApiFailure::not_found(name))?;
-        let before = obj.clone();
+        let mut obj = (*before).clone();
         f(&mut obj)?;
-        if obj == before {
-            return Ok(obj);
+        if obj == *before {
+            return Ok(before);
         }
         let finalizers_empty = obj
             .pointer("/metadata/finalizers")
@@ -446,7 +451,7 @@ impl SimStore {
 
     /// DELETE: with finalizers, marks the object (its finalizers' owners finish the job);
     /// otherwise removes it.
-    pub fn delete(&self, ns: &str, name: &str) -> ApiResult<Value> {
+    pub fn delete(&self, ns: &str, name: &str) -> ApiResult<Object> {
         self.modify(ns, name, |obj| {
             if obj.pointer("/metadata/deletionTimestamp").is_none() {
                 obj["metadata"]["deletionTimestamp"] = json!(now_ts());

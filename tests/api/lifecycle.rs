@@ -280,10 +280,13 @@ async fn a_terminated_name_can_be_used_again() {
 async fn transient_cluster_errors_are_retried_without_using_attempts() {
     let app = TestApp::spawn().await;
     let repo = app.seed().await;
-    app.sim.update_settings(|s| s.error_rate = 0.5);
+    // Every call fails for a while, then half of them.
+    app.sim.update_settings(|s| s.error_rate = 1.0);
     for i in 0..5 {
         app.create_environment(&format!("flaky-{i}"), &repo).await;
     }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.sim.update_settings(|s| s.error_rate = 0.5);
     for i in 0..5 {
         let env = app
             .wait_for_status(&format!("flaky-{i}-shop"), "ready", Duration::from_secs(30))

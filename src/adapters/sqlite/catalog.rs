@@ -19,7 +19,7 @@ fn repo_conflict(e: rusqlite::Error, repo: &Repository) -> StoreError {
     }
 }
 
-pub fn create_repository(c: &mut Connection, repo: &Repository) -> StoreResult<()> {
+pub fn create_repository(c: &Connection, repo: &Repository) -> StoreResult<()> {
     c.execute(
         "INSERT INTO repositories (id, name, gitlab_project_id, config_set_id, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![repo.id, repo.name.as_str(), repo.gitlab_project_id as i64, repo.config_set_id, to_doc(repo)?],
@@ -28,7 +28,7 @@ pub fn create_repository(c: &mut Connection, repo: &Repository) -> StoreResult<(
     .map_err(|e| repo_conflict(e, repo))
 }
 
-pub fn update_repository(c: &mut Connection, repo: &Repository) -> StoreResult<()> {
+pub fn update_repository(c: &Connection, repo: &Repository) -> StoreResult<()> {
     let n = c
         .execute(
             "UPDATE repositories SET name = ?2, gitlab_project_id = ?3, config_set_id = ?4, doc = ?5 WHERE id = ?1",
@@ -38,9 +38,8 @@ pub fn update_repository(c: &mut Connection, repo: &Repository) -> StoreResult<(
     found(n, || format!("repository `{}`", repo.id))
 }
 
-pub fn delete_repository(c: &mut Connection, id: &str) -> StoreResult<()> {
-    let tx = c.transaction().map_err(db_err)?;
-    let live: i64 = tx
+pub fn delete_repository(c: &Connection, id: &str) -> StoreResult<()> {
+    let live: i64 = c
         .query_row(
             "SELECT COUNT(*) FROM environments WHERE repository_id = ?1 AND status != 'terminated'",
             [id],
@@ -52,14 +51,13 @@ pub fn delete_repository(c: &mut Connection, id: &str) -> StoreResult<()> {
             "repository `{id}` still has {live} live environment(s); destroy them first"
         )));
     }
-    let n = tx
+    let n = c
         .execute("DELETE FROM repositories WHERE id = ?1", [id])
         .map_err(db_err)?;
-    found(n, || format!("repository `{id}`"))?;
-    tx.commit().map_err(db_err)
+    found(n, || format!("repository `{id}`"))
 }
 
-pub fn create_config_set(c: &mut Connection, set: &ConfigSet) -> StoreResult<()> {
+pub fn create_config_set(c: &Connection, set: &ConfigSet) -> StoreResult<()> {
     c.execute(
         "INSERT INTO config_sets (id, name, doc) VALUES (?1, ?2, ?3)",
         params![set.id, set.name, to_doc(set)?],
@@ -76,7 +74,7 @@ fn set_conflict(e: rusqlite::Error, set: &ConfigSet) -> StoreError {
     }
 }
 
-pub fn update_config_set(c: &mut Connection, set: &ConfigSet) -> StoreResult<()> {
+pub fn update_config_set(c: &Connection, set: &ConfigSet) -> StoreResult<()> {
     let n = c
         .execute(
             "UPDATE config_sets SET name = ?2, doc = ?3 WHERE id = ?1",
@@ -86,9 +84,8 @@ pub fn update_config_set(c: &mut Connection, set: &ConfigSet) -> StoreResult<()>
     found(n, || format!("config set `{}`", set.id))
 }
 
-pub fn delete_config_set(c: &mut Connection, id: &str) -> StoreResult<()> {
-    let tx = c.transaction().map_err(db_err)?;
-    let users: i64 = tx
+pub fn delete_config_set(c: &Connection, id: &str) -> StoreResult<()> {
+    let users: i64 = c
         .query_row(
             "SELECT (SELECT COUNT(*) FROM repositories WHERE config_set_id = ?1)
                   + (SELECT COUNT(*) FROM environments WHERE config_set_id = ?1 AND status != 'terminated')",
@@ -101,11 +98,10 @@ pub fn delete_config_set(c: &mut Connection, id: &str) -> StoreResult<()> {
             "config set `{id}` is used by {users} repository(ies) or live environment(s)"
         )));
     }
-    let n = tx
+    let n = c
         .execute("DELETE FROM config_sets WHERE id = ?1", [id])
         .map_err(db_err)?;
-    found(n, || format!("config set `{id}`"))?;
-    tx.commit().map_err(db_err)
+    found(n, || format!("config set `{id}`"))
 }
 
 fn found(rows: usize, what: impl FnOnce() -> String) -> StoreResult<()> {
@@ -118,7 +114,7 @@ fn found(rows: usize, what: impl FnOnce() -> String) -> StoreResult<()> {
 
 /// Reads one JSON document by a column (`table` and `column` are trusted identifiers).
 pub fn get_doc<T: serde::de::DeserializeOwned>(
-    c: &mut Connection,
+    c: &Connection,
     table: &str,
     column: &str,
     key: &dyn ToSql,
@@ -135,7 +131,7 @@ pub fn get_doc<T: serde::de::DeserializeOwned>(
 }
 
 pub fn list_docs<T: serde::de::DeserializeOwned>(
-    c: &mut Connection,
+    c: &Connection,
     table: &str,
 ) -> StoreResult<Vec<T>> {
     let mut stmt = c
@@ -148,7 +144,7 @@ pub fn list_docs<T: serde::de::DeserializeOwned>(
         .collect()
 }
 
-pub fn list_audit(c: &mut Connection, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+pub fn list_audit(c: &Connection, limit: u32) -> StoreResult<Vec<AuditEntry>> {
     let mut stmt = c
         .prepare_cached(
             "SELECT at, actor, action, target, detail FROM audit_events ORDER BY id DESC LIMIT ?1",

@@ -2,7 +2,7 @@
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{db_err, from_doc, is_constraint, parse_ts, to_doc, ts};
 use crate::{
@@ -13,13 +13,14 @@ use crate::{
     },
 };
 
+/// Writes the environment, its events, its change and its jobs (inside the writer's
+/// transaction).
 pub fn save(
-    c: &mut Connection,
+    tx: &Connection,
     mut env: Environment,
     events: &[NewEvent],
     jobs: &[NewJob],
 ) -> StoreResult<EnvironmentChange> {
-    let tx = c.transaction().map_err(db_err)?;
     let expected = env.version;
     env.version = expected + 1;
     let doc = to_doc(&env)?;
@@ -68,7 +69,7 @@ pub fn save(
             });
         }
     }
-    append_events(&tx, env.id.as_str(), events, env.updated_at)?;
+    append_events(tx, env.id.as_str(), events, env.updated_at)?;
     tx.execute(
         "INSERT INTO environment_changes (environment_id, at, doc) VALUES (?1, ?2, ?3)",
         params![env.id.as_str(), ts(env.updated_at), doc],
@@ -76,9 +77,8 @@ pub fn save(
     .map_err(db_err)?;
     let seq = tx.last_insert_rowid() as u64;
     for job in jobs {
-        super::queue::insert_job(&tx, job, Utc::now())?;
+        super::queue::insert_job(tx, job, Utc::now())?;
     }
-    tx.commit().map_err(db_err)?;
     Ok(EnvironmentChange {
         seq,
         environment: env,
@@ -86,7 +86,7 @@ pub fn save(
 }
 
 pub fn append_events(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     id: &str,
     events: &[NewEvent],
     at: DateTime<Utc>,
@@ -120,7 +120,7 @@ fn row_to_env(doc: String, version: i64) -> StoreResult<Environment> {
     Ok(env)
 }
 
-pub fn get(c: &mut Connection, id: &str) -> StoreResult<Option<Environment>> {
+pub fn get(c: &Connection, id: &str) -> StoreResult<Option<Environment>> {
     c.query_row(
         "SELECT doc, version FROM environments WHERE id = ?1",
         [id],
@@ -147,7 +147,7 @@ fn decode_cursor(cursor: &str) -> StoreResult<(String, String)> {
 }
 
 pub fn list(
-    c: &mut Connection,
+    c: &Connection,
     filter: &EnvironmentFilter,
     page: &PageRequest,
 ) -> StoreResult<Page<Environment>> {
@@ -194,11 +194,7 @@ pub fn list(
     Ok(Page { items, next })
 }
 
-pub fn expired(
-    c: &mut Connection,
-    now: DateTime<Utc>,
-    limit: u32,
-) -> StoreResult<Vec<Environment>> {
+pub fn expired(c: &Connection, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Environment>> {
     let mut stmt = c
         .prepare_cached(
             "SELECT doc, version FROM environments
@@ -216,7 +212,7 @@ pub fn expired(
 }
 
 pub fn events(
-    c: &mut Connection,
+    c: &Connection,
     id: &EnvironmentId,
     after: u64,
     limit: u32,
@@ -255,7 +251,7 @@ pub fn events(
 }
 
 pub fn changes_since(
-    c: &mut Connection,
+    c: &Connection,
     after: u64,
     limit: u32,
 ) -> StoreResult<Vec<EnvironmentChange>> {

@@ -1,21 +1,20 @@
 //! The embedded adapters on one SQLite file: the Store (this module) and the durable job queue
-//! (`queue`). WAL mode, schema migrations in code, every call on a blocking thread.
+//! (`queue`). WAL mode, schema migrations in code; writes group-committed by one writer
+//! thread, reads on a pool of read-only connections (`db`).
 
 mod catalog;
+mod db;
 mod environments;
 pub mod queue;
 mod schema;
 mod webhooks;
 
-use std::{
-    path::Path,
-    sync::{Arc, Mutex},
-};
+pub use db::Db;
 
-use anyhow::Context;
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::Connection;
 
 use crate::{
     domain::{
@@ -30,46 +29,6 @@ use crate::{
         },
     },
 };
-
-/// A shared connection to the SQLite file. Cloning shares the connection.
-#[derive(Clone)]
-pub struct Db {
-    conn: Arc<Mutex<Connection>>,
-    /// Woken after a commit that added jobs (by the queue or by a store write).
-    pub(crate) jobs_added: Arc<tokio::sync::Notify>,
-}
-
-impl Db {
-    /// Opens (creating if needed) the database at `path` and migrates it.
-    pub fn open(path: &Path) -> anyhow::Result<Self> {
-        let mut conn = Connection::open(path)
-            .with_context(|| format!("opening SQLite database {}", path.display()))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        schema::migrate(&mut conn).context("migrating the SQLite schema")?;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-            jobs_added: Arc::new(tokio::sync::Notify::new()),
-        })
-    }
-
-    /// Runs `f` with the connection on a blocking thread.
-    pub async fn call<T, F>(&self, f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
-    {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            f(&mut guard)
-        })
-        .await
-        .map_err(|e| StoreError::Unavailable(anyhow::anyhow!("SQLite task failed: {e}")))?
-    }
-}
 
 /// Maps driver errors; constraint violations are reported by the callers that expect them.
 pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
@@ -123,7 +82,7 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
         self.db
-            .call(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(db_err))
+            .read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(db_err))
             .await
     }
 
@@ -137,10 +96,10 @@ impl Store for SqliteStore {
         let with_jobs = !jobs.is_empty();
         let change = self
             .db
-            .call(move |c| environments::save(c, env, &events, &jobs))
+            .write(move |c| environments::save(c, env, &events, &jobs))
             .await?;
         if with_jobs {
-            self.db.jobs_added.notify_waiters();
+            self.db.jobs_added().notify_waiters();
         }
         Ok(Saved {
             change,
@@ -150,7 +109,7 @@ impl Store for SqliteStore {
 
     async fn get_environment(&self, id: &EnvironmentId) -> StoreResult<Option<Environment>> {
         let id = id.to_string();
-        self.db.call(move |c| environments::get(c, &id)).await
+        self.db.read(move |c| environments::get(c, &id)).await
     }
 
     async fn list_environments(
@@ -160,13 +119,13 @@ impl Store for SqliteStore {
     ) -> StoreResult<Page<Environment>> {
         let (filter, page) = (filter.clone(), page.clone());
         self.db
-            .call(move |c| environments::list(c, &filter, &page))
+            .read(move |c| environments::list(c, &filter, &page))
             .await
     }
 
     async fn list_expired(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Environment>> {
         self.db
-            .call(move |c| environments::expired(c, now, limit))
+            .read(move |c| environments::expired(c, now, limit))
             .await
     }
 
@@ -178,18 +137,14 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<EnvironmentEvent>> {
         let id = id.clone();
         self.db
-            .call(move |c| environments::events(c, &id, after_seq, limit))
+            .read(move |c| environments::events(c, &id, after_seq, limit))
             .await
     }
 
     async fn append_events(&self, id: &EnvironmentId, events: &[NewEvent]) -> StoreResult<()> {
         let (id, events) = (id.to_string(), events.to_vec());
         self.db
-            .call(move |c| {
-                let tx = c.transaction().map_err(db_err)?;
-                environments::append_events(&tx, &id, &events, Utc::now())?;
-                tx.commit().map_err(db_err)
-            })
+            .write(move |c| environments::append_events(c, &id, &events, Utc::now()))
             .await
     }
 
@@ -199,13 +154,13 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<EnvironmentChange>> {
         self.db
-            .call(move |c| environments::changes_since(c, after_seq, limit))
+            .read(move |c| environments::changes_since(c, after_seq, limit))
             .await
     }
 
     async fn latest_change_seq(&self) -> StoreResult<u64> {
         self.db
-            .call(|c| {
+            .read(|c| {
                 c.query_row(
                     "SELECT COALESCE(MAX(seq), 0) FROM environment_changes",
                     [],
@@ -220,20 +175,20 @@ impl Store for SqliteStore {
     async fn create_repository(&self, repo: &Repository) -> StoreResult<()> {
         let repo = repo.clone();
         self.db
-            .call(move |c| catalog::create_repository(c, &repo))
+            .write(move |c| catalog::create_repository(c, &repo))
             .await
     }
 
     async fn get_repository(&self, id: &str) -> StoreResult<Option<Repository>> {
         let id = id.to_owned();
         self.db
-            .call(move |c| catalog::get_doc(c, "repositories", "id", &id))
+            .read(move |c| catalog::get_doc(c, "repositories", "id", &id))
             .await
     }
 
     async fn find_repository_by_project(&self, project_id: u64) -> StoreResult<Option<Repository>> {
         self.db
-            .call(move |c| {
+            .read(move |c| {
                 catalog::get_doc(c, "repositories", "gitlab_project_id", &(project_id as i64))
             })
             .await
@@ -241,60 +196,60 @@ impl Store for SqliteStore {
 
     async fn list_repositories(&self) -> StoreResult<Vec<Repository>> {
         self.db
-            .call(|c| catalog::list_docs(c, "repositories"))
+            .read(|c| catalog::list_docs(c, "repositories"))
             .await
     }
 
     async fn update_repository(&self, repo: &Repository) -> StoreResult<()> {
         let repo = repo.clone();
         self.db
-            .call(move |c| catalog::update_repository(c, &repo))
+            .write(move |c| catalog::update_repository(c, &repo))
             .await
     }
 
     async fn delete_repository(&self, id: &str) -> StoreResult<()> {
         let id = id.to_owned();
         self.db
-            .call(move |c| catalog::delete_repository(c, &id))
+            .write(move |c| catalog::delete_repository(c, &id))
             .await
     }
 
     async fn create_config_set(&self, set: &ConfigSet) -> StoreResult<()> {
         let set = set.clone();
         self.db
-            .call(move |c| catalog::create_config_set(c, &set))
+            .write(move |c| catalog::create_config_set(c, &set))
             .await
     }
 
     async fn get_config_set(&self, id: &str) -> StoreResult<Option<ConfigSet>> {
         let id = id.to_owned();
         self.db
-            .call(move |c| catalog::get_doc(c, "config_sets", "id", &id))
+            .read(move |c| catalog::get_doc(c, "config_sets", "id", &id))
             .await
     }
 
     async fn list_config_sets(&self) -> StoreResult<Vec<ConfigSet>> {
-        self.db.call(|c| catalog::list_docs(c, "config_sets")).await
+        self.db.read(|c| catalog::list_docs(c, "config_sets")).await
     }
 
     async fn update_config_set(&self, set: &ConfigSet) -> StoreResult<()> {
         let set = set.clone();
         self.db
-            .call(move |c| catalog::update_config_set(c, &set))
+            .write(move |c| catalog::update_config_set(c, &set))
             .await
     }
 
     async fn delete_config_set(&self, id: &str) -> StoreResult<()> {
         let id = id.to_owned();
         self.db
-            .call(move |c| catalog::delete_config_set(c, &id))
+            .write(move |c| catalog::delete_config_set(c, &id))
             .await
     }
 
     async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
         let e = entry.clone();
         self.db
-            .call(move |c| {
+            .write(move |c| {
                 c.execute(
                     "INSERT INTO audit_events (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
                     (ts(e.at), &e.actor, &e.action, &e.target, &e.detail),
@@ -306,7 +261,7 @@ impl Store for SqliteStore {
     }
 
     async fn list_audit(&self, limit: u32) -> StoreResult<Vec<AuditEntry>> {
-        self.db.call(move |c| catalog::list_audit(c, limit)).await
+        self.db.read(move |c| catalog::list_audit(c, limit)).await
     }
 
     async fn ingest_webhook(
@@ -320,7 +275,7 @@ impl Store for SqliteStore {
             .is_multiple_of(PURGE_EVERY);
         let outcome = self
             .db
-            .call(move |c| {
+            .write(move |c| {
                 if purge {
                     webhooks::forget_expired(c, Utc::now())?;
                 }
@@ -328,7 +283,7 @@ impl Store for SqliteStore {
             })
             .await?;
         if outcome == IngestOutcome::Queued {
-            self.db.jobs_added.notify_waiters();
+            self.db.jobs_added().notify_waiters();
         }
         Ok((outcome, vec![]))
     }
@@ -336,7 +291,7 @@ impl Store for SqliteStore {
     async fn merge_request_event(&self, key: &str) -> StoreResult<Option<serde_json::Value>> {
         let key = key.to_owned();
         self.db
-            .call(move |c| webhooks::merge_request_event(c, &key))
+            .read(move |c| webhooks::merge_request_event(c, &key))
             .await
     }
 
@@ -356,7 +311,7 @@ impl Store for SqliteStore {
     async fn create_token(&self, token: &ApiToken) -> StoreResult<()> {
         let token = token.clone();
         self.db
-            .call(move |c| {
+            .write(move |c| {
                 c.execute(
                     "INSERT INTO api_tokens (id, hash, doc) VALUES (?1, ?2, ?3)",
                     (&token.id, &token.hash, to_doc(&token)?),
@@ -376,20 +331,20 @@ impl Store for SqliteStore {
     async fn find_token_by_hash(&self, hash: &str) -> StoreResult<Option<ApiToken>> {
         let hash = hash.to_owned();
         self.db
-            .call(move |c| catalog::get_doc(c, "api_tokens", "hash", &hash))
+            .read(move |c| catalog::get_doc(c, "api_tokens", "hash", &hash))
             .await
     }
 
     async fn get_token(&self, id: &str) -> StoreResult<Option<ApiToken>> {
         let id = id.to_owned();
         self.db
-            .call(move |c| catalog::get_doc(c, "api_tokens", "id", &id))
+            .read(move |c| catalog::get_doc(c, "api_tokens", "id", &id))
             .await
     }
 
     async fn list_tokens(&self) -> StoreResult<Vec<ApiToken>> {
         self.db
-            .call(|c| {
+            .read(|c| {
                 let mut stmt = c
                     .prepare_cached("SELECT doc FROM api_tokens ORDER BY id")
                     .map_err(db_err)?;
@@ -405,7 +360,7 @@ impl Store for SqliteStore {
     async fn update_token(&self, token: &ApiToken) -> StoreResult<()> {
         let token = token.clone();
         self.db
-            .call(move |c| {
+            .write(move |c| {
                 let n = c
                     .execute(
                         "UPDATE api_tokens SET doc = ?2 WHERE id = ?1",

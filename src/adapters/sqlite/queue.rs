@@ -90,7 +90,7 @@ impl SqliteQueue {
     /// at start-up any lease is a leftover of a previous run that crashed or was killed.
     pub async fn release_all_leases(&self) -> QueueResult<u64> {
         self.db
-            .call(|c| {
+            .write(|c| {
                 c.execute(
                     "UPDATE jobs SET state = 'queued', lease_token = NULL WHERE state = 'leased'",
                     [],
@@ -107,8 +107,7 @@ impl SqliteQueue {
         let (now_s, until) = (ts(now), ts(now + chrono_dur(lease)));
         let max = i64::from(self.max_deliveries);
         self.db
-            .call(move |c| {
-                let tx = c.transaction().map_err(db_err)?;
+            .write(move |tx| {
                 tx.execute(
                     "UPDATE jobs SET state = 'queued', lease_token = NULL
                      WHERE state = 'leased' AND lease_expires_at <= ?1",
@@ -131,7 +130,6 @@ impl SqliteQueue {
                         .optional()
                         .map_err(db_err)?;
                     let Some((id, key, payload, deliveries)) = next else {
-                        tx.commit().map_err(db_err)?;
                         return Ok(None);
                     };
                     if deliveries >= max {
@@ -150,7 +148,6 @@ impl SqliteQueue {
                         params![id, token, until],
                     )
                     .map_err(db_err)?;
-                    tx.commit().map_err(db_err)?;
                     let payload = serde_json::from_str(&payload)
                         .map_err(|e| StoreError::Corrupt(format!("job {id}: {e}")))?;
                     return Ok(Some(Delivery {
@@ -176,7 +173,7 @@ impl SqliteQueue {
         let (id, token) = (d.id.clone(), d.lease_token.clone());
         let n = self
             .db
-            .call(move |c| {
+            .write(move |c| {
                 match extra {
                     Some(x) => c.execute(sql, params![id, token, x]),
                     None => c.execute(sql, params![id, token]),
@@ -199,20 +196,20 @@ impl Queue for SqliteQueue {
         let now = self.clock.now();
         let id = self
             .db
-            .call(move |c| {
+            .write(move |c| {
                 insert_job(c, &job, now)?;
                 Ok(c.last_insert_rowid())
             })
             .await
             .map_err(unavailable)?;
-        self.db.jobs_added.notify_waiters();
+        self.db.jobs_added().notify_waiters();
         Ok(id.to_string())
     }
 
     async fn receive(&self, lease: Duration, max_wait: Duration) -> QueueResult<Option<Delivery>> {
         let deadline = tokio::time::Instant::now() + max_wait;
         loop {
-            let notified = self.db.jobs_added.notified();
+            let notified = self.db.jobs_added().notified();
             if let Some(d) = self.try_lease(lease).await? {
                 return Ok(Some(d));
             }
@@ -231,7 +228,7 @@ impl Queue for SqliteQueue {
             None,
         )
         .await?;
-        self.db.jobs_added.notify_waiters();
+        self.db.jobs_added().notify_waiters();
         Ok(())
     }
 
@@ -244,7 +241,7 @@ impl Queue for SqliteQueue {
             Some(due),
         )
         .await?;
-        self.db.jobs_added.notify_waiters();
+        self.db.jobs_added().notify_waiters();
         Ok(())
     }
 
@@ -258,7 +255,7 @@ impl Queue for SqliteQueue {
             Some(due),
         )
         .await?;
-        self.db.jobs_added.notify_waiters();
+        self.db.jobs_added().notify_waiters();
         Ok(())
     }
 
@@ -275,7 +272,7 @@ impl Queue for SqliteQueue {
     async fn depth(&self) -> QueueResult<QueueDepth> {
         let now = ts(self.clock.now());
         self.db
-            .call(move |c| {
+            .read(move |c| {
                 c.query_row(
                     "SELECT
                         COALESCE(SUM(state = 'queued' AND not_before <= ?1), 0),

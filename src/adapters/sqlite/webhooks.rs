@@ -1,5 +1,5 @@
 //! Webhook deliveries on SQLite: the delivery id, the merge request's newest event and the job,
-//! in one transaction.
+//! in one transaction (the writer's).
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -8,11 +8,10 @@ use super::{db_err, from_doc, queue::insert_job, ts};
 use crate::ports::store::{IngestOutcome, StoreResult, WebhookIngest};
 
 pub fn ingest(
-    c: &mut Connection,
+    tx: &Connection,
     ingest: &WebhookIngest,
     now: DateTime<Utc>,
 ) -> StoreResult<IngestOutcome> {
-    let tx = c.transaction().map_err(db_err)?;
     if let Some(key) = &ingest.delivery_key {
         tx.prepare_cached("DELETE FROM webhook_deliveries WHERE key = ?1 AND expires_at <= ?2")
             .and_then(|mut s| s.execute(params![key, ts(now)]))
@@ -33,7 +32,6 @@ pub fn ingest(
             .and_then(|mut s| s.query_row([&mr.key], |r| r.get(0)).optional())
             .map_err(db_err)?;
         if stored.is_some_and(|s| s > mr.order) {
-            tx.commit().map_err(db_err)?;
             return Ok(IngestOutcome::Stale);
         }
         tx.prepare_cached(
@@ -43,15 +41,11 @@ pub fn ingest(
         .and_then(|mut s| s.execute(params![mr.key, mr.order, mr.event.to_string()]))
         .map_err(db_err)?;
     }
-    insert_job(&tx, &ingest.job, now)?;
-    tx.commit().map_err(db_err)?;
+    insert_job(tx, &ingest.job, now)?;
     Ok(IngestOutcome::Queued)
 }
 
-pub fn merge_request_event(
-    c: &mut Connection,
-    key: &str,
-) -> StoreResult<Option<serde_json::Value>> {
+pub fn merge_request_event(c: &Connection, key: &str) -> StoreResult<Option<serde_json::Value>> {
     let doc: Option<String> = c
         .prepare_cached("SELECT event FROM merge_request_events WHERE key = ?1")
         .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
@@ -60,7 +54,7 @@ pub fn merge_request_event(
 }
 
 /// Expired delivery ids, removed now and then (not on every delivery).
-pub fn forget_expired(c: &mut Connection, now: DateTime<Utc>) -> StoreResult<usize> {
+pub fn forget_expired(c: &Connection, now: DateTime<Utc>) -> StoreResult<usize> {
     c.execute(
         "DELETE FROM webhook_deliveries WHERE expires_at <= ?1",
         [ts(now)],

@@ -28,7 +28,7 @@ pub use resources::{Resource, render};
 
 use super::{
     settings::SharedSettings,
-    store::{Filter, SimStore, now_ts},
+    store::{Filter, Object, SimStore, now_ts},
 };
 use crate::domain::manifest::ANNOTATION_REFRESH;
 
@@ -37,9 +37,9 @@ type Key = (String, String);
 /// What the controller remembers of one Application between events.
 #[derive(Default)]
 struct App {
-    /// The spec and requested operation seen last, to tell their changes from status writes.
-    last_spec: Value,
-    last_operation: Value,
+    /// The version seen last (shared with the store), to tell a changed spec or requested
+    /// operation from a status write.
+    seen: Option<Object>,
     refresh_pending: bool,
     /// The operation currently running (its requested body) and its task.
     running: Option<(Value, AbortHandle)>,
@@ -178,7 +178,7 @@ impl ArgoSim {
 
     fn relist(self: &Arc<Self>) {
         let (objects, _) = self.store.list(&Filter::default());
-        let present: std::collections::HashSet<Key> = objects.iter().map(key_of).collect();
+        let present: std::collections::HashSet<Key> = objects.iter().map(|o| key_of(o)).collect();
         let gone: Vec<Key> = self
             .apps()
             .keys()
@@ -203,14 +203,13 @@ impl ArgoSim {
     }
 
     /// Reacts to an Application as the watch delivered it.
-    fn observe(self: &Arc<Self>, obj: &Value) {
+    fn observe(self: &Arc<Self>, obj: &Object) {
         let key = key_of(obj);
         if obj.pointer("/metadata/deletionTimestamp").is_some() {
             self.start_finalizer(key);
             return;
         }
-        let spec = obj.get("spec").cloned().unwrap_or(Value::Null);
-        let operation = obj.get("operation").cloned().unwrap_or(Value::Null);
+        let operation = obj.get("operation").filter(|o| !o.is_null());
         let refresh_requested = obj
             .pointer("/metadata/annotations")
             .and_then(|a| a.get(ANNOTATION_REFRESH))
@@ -218,11 +217,11 @@ impl ArgoSim {
         let schedule = {
             let mut apps = self.apps();
             let app = apps.entry(key.clone()).or_default();
-            let changed = app.last_spec != spec
-                || (!operation.is_null() && app.last_operation != operation)
+            let seen = app.seen.as_deref();
+            let changed = seen.is_none_or(|s| s.get("spec") != obj.get("spec"))
+                || (operation.is_some() && seen.and_then(|s| s.get("operation")) != operation)
                 || refresh_requested;
-            app.last_spec = spec;
-            app.last_operation = operation;
+            app.seen = Some(obj.clone());
             let schedule = changed && !app.refresh_pending;
             app.refresh_pending |= changed;
             schedule

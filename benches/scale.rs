@@ -1,0 +1,383 @@
+//! 10,000 environments on the embedded default (the release binary, its built-in simulated
+//! Argo CD with no delay): creates per second over 8 connections, time until all are ready,
+//! then with half of them terminated: API list, UI list and status page latency at 8
+//! connections, one change reaching 1,000 SSE subscribers, resident memory, start-up time to
+//! `/readyz` on the existing database, and the binary's size.
+//!
+//! `cargo bench --bench scale`; BENCH_ENVIRONMENTS (10000), BENCH_CONNECTIONS (8),
+//! BENCH_SUBSCRIBERS (1000), BENCH_WORKERS (8).
+
+use std::{
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use futures::future::join_all;
+use serde_json::{Value, json};
+
+const TOKEN: &str = "bb_bench-admin-0123456789abcdef0123456789abcdef";
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    /// Stops it gracefully (SIGTERM), so a heap profile build writes its profile.
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        for _ in 0..100 {
+            if self.child.try_wait().is_ok_and(|s| s.is_some()) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(data: &std::path::Path, workers: usize) -> anyhow::Result<Self> {
+        let port = free_port();
+        let child = Command::new(
+            std::env::var("BENCH_BINARY")
+                .unwrap_or_else(|_| env!("CARGO_BIN_EXE_blueberry").to_owned()),
+        )
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--log-format",
+            "json",
+        ])
+        .args(["--sim-ready-delay-ms", "0", "--sim-refresh-delay-ms", "0"])
+        .args(["--workers", &workers.to_string()])
+        .arg("--data-dir")
+        .arg(data)
+        .env("BLUEBERRY_BOOTSTRAP_TOKEN", TOKEN)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+        Ok(Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        })
+    }
+
+    /// Resident memory of the server process, in MB.
+    fn rss_mb(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    }
+}
+
+async fn wait_ready(http: &reqwest::Client, url: &str) -> Duration {
+    let t = Instant::now();
+    loop {
+        if http
+            .get(format!("{url}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            return t.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+async fn count(http: &reqwest::Client, url: &str, status: &str) -> anyhow::Result<usize> {
+    let mut n = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut q = format!("{url}/api/environments?limit=100&status={status}");
+        if let Some(c) = &cursor {
+            q.push_str(&format!("&cursor={c}"));
+        }
+        let page: Value = http.get(q).send().await?.json().await?;
+        n += page["items"].as_array().map_or(0, Vec::len);
+        match page["next"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return Ok(n),
+        }
+    }
+}
+
+/// `requests` GETs of `path` over `connections` connections: (p50, p99) in ms.
+async fn latency(
+    client: &reqwest::Client,
+    url: &str,
+    path: &str,
+    requests: usize,
+    connections: usize,
+) -> anyhow::Result<(f64, f64)> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let runs = (0..connections).map(|_| {
+        let (client, next, full) = (client.clone(), next.clone(), format!("{url}{path}"));
+        async move {
+            let mut ms = Vec::new();
+            while next.fetch_add(1, Ordering::Relaxed) < requests {
+                let t = Instant::now();
+                let r = client.get(&full).send().await?;
+                anyhow::ensure!(r.status() == 200, "{full}: {}", r.status());
+                r.bytes().await?;
+                ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            Ok::<_, anyhow::Error>(ms)
+        }
+    });
+    let mut all = Vec::new();
+    for r in join_all(runs).await {
+        all.extend(r?);
+    }
+    all.sort_by(|a, b| a.total_cmp(b));
+    Ok((pct(&all, 0.5), pct(&all, 0.99)))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let n = env_or("BENCH_ENVIRONMENTS", 10_000);
+    let conns = env_or("BENCH_CONNECTIONS", 8);
+    let subscribers = env_or("BENCH_SUBSCRIBERS", 1000);
+    let workers = env_or("BENCH_WORKERS", 8);
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let server = Server::start(&data, workers)?;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {TOKEN}").parse()?,
+    );
+    let http = reqwest::Client::builder()
+        .default_headers(headers)
+        .pool_max_idle_per_host(64)
+        .build()?;
+    wait_ready(&http, &server.url).await;
+    let url = server.url.clone();
+    let cs: Value = http.post(format!("{url}/api/config-sets"))
+        .json(&json!({"name": "web", "repo_url": "https://e.com/r.git", "path": "helm/environment", "target_revision": "main"}))
+        .send().await?.json().await?;
+    let repo: Value = http.post(format!("{url}/api/repositories"))
+        .json(&json!({"name": "shop", "gitlab_project_id": 1, "path_with_namespace": "acme/shop", "config_set_id": cs["id"]}))
+        .send().await?.json().await?;
+    let repo_id = repo["id"].as_str().unwrap_or_default().to_owned();
+
+    // Creates over `conns` connections.
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let creators = (0..conns).map(|_| {
+        let (http, url, next, repo_id) = (http.clone(), url.clone(), next.clone(), repo_id.clone());
+        async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    return Ok::<_, anyhow::Error>(());
+                }
+                let r = http
+                    .post(format!("{url}/api/environments"))
+                    .json(&json!({"name": format!("e-{i}"), "repository_id": repo_id}))
+                    .send()
+                    .await?;
+                anyhow::ensure!(r.status() == 201, "create {i}: {}", r.status());
+            }
+        }
+    });
+    for r in join_all(creators).await {
+        r?;
+    }
+    let created = started.elapsed();
+    let after_creates = Instant::now();
+    while count(&http, &url, "ready").await? < n {
+        anyhow::ensure!(
+            after_creates.elapsed() < Duration::from_secs(900),
+            "not all ready after 15 min"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let all_ready = after_creates.elapsed();
+    let rss_ready = server.rss_mb();
+
+    // Half of them terminated.
+    let next = Arc::new(AtomicUsize::new(0));
+    let deleters = (0..conns).map(|_| {
+        let (http, url, next) = (http.clone(), url.clone(), next.clone());
+        async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n / 2 {
+                    return Ok::<_, anyhow::Error>(());
+                }
+                let r = http
+                    .delete(format!("{url}/api/environments/e-{}-shop", i * 2))
+                    .send()
+                    .await?;
+                anyhow::ensure!(r.status() == 202, "delete: {}", r.status());
+            }
+        }
+    });
+    for r in join_all(deleters).await {
+        r?;
+    }
+    let t = Instant::now();
+    while count(&http, &url, "terminated").await? < n / 2 {
+        anyhow::ensure!(
+            t.elapsed() < Duration::from_secs(900),
+            "not all terminated after 15 min"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    println!(
+        "scale benchmark: {n} environments, embedded default, simulated Argo CD without delay, {workers} workers, {conns} connections"
+    );
+    println!("| figure | measured |");
+    println!("|---|---|");
+    println!(
+        "| {n} creates over {conns} connections | {:.1} s ({:.0}/s) |",
+        created.as_secs_f64(),
+        n as f64 / created.as_secs_f64()
+    );
+    println!(
+        "| all {n} ready | {:.1} s after the last create |",
+        all_ready.as_secs_f64()
+    );
+    for (what, path) in [
+        (
+            "`GET /api/environments?limit=25`",
+            "/api/environments?limit=25".to_owned(),
+        ),
+        (
+            "… `?status=ready&limit=25`",
+            "/api/environments?status=ready&limit=25".to_owned(),
+        ),
+        (
+            "… `?repository_id=…&name=e-99&limit=25`",
+            format!("/api/environments?repository_id={repo_id}&name=e-99&limit=25"),
+        ),
+    ] {
+        let (p50, p99) = latency(&http, &url, &path, 4000, conns).await?;
+        println!("| {what}, {conns} connections | p50 {p50:.2} ms, p99 {p99:.2} ms |");
+    }
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let login = browser
+        .get(format!("{url}/login?token={TOKEN}"))
+        .send()
+        .await?;
+    let cookie = login
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .and_then(|c| c.to_str().ok())
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert(reqwest::header::COOKIE, cookie.parse()?);
+    let pages = reqwest::Client::builder().default_headers(h).build()?;
+    for (what, path) in [
+        ("UI list", "/environments"),
+        ("status page", "/environments/e-1-shop"),
+    ] {
+        let (p50, p99) = latency(&pages, &url, path, 2000, conns).await?;
+        println!("| {what}, {conns} connections | p50 {p50:.2} ms, p99 {p99:.2} ms |");
+    }
+
+    // One change, `subscribers` SSE clients.
+    let arrived = Arc::new(std::sync::Mutex::new(Vec::<Instant>::new()));
+    let mut streams = Vec::new();
+    for _ in 0..subscribers {
+        let r = http
+            .get(format!(
+                "{url}/api/events/environments?environment_id=e-1-shop"
+            ))
+            .send()
+            .await?;
+        anyhow::ensure!(r.status() == 200, "SSE: {}", r.status());
+        let arrived = arrived.clone();
+        streams.push(tokio::spawn(async move {
+            let mut r = r;
+            while let Ok(Some(chunk)) = r.chunk().await {
+                if chunk.windows(6).any(|w| w == b"data: " || w == b"data:{") {
+                    arrived.lock().unwrap().push(Instant::now());
+                    return;
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let sent = Instant::now();
+    http.post(format!("{url}/api/environments/e-1-shop/extend"))
+        .json(&json!({"hours": 1}))
+        .send()
+        .await?;
+    for s in streams {
+        let _ = tokio::time::timeout(Duration::from_secs(30), s).await;
+    }
+    let mut ms: Vec<f64> = arrived
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|t| (*t - sent).as_secs_f64() * 1000.0)
+        .collect();
+    ms.sort_by(|a, b| a.total_cmp(b));
+    if ms.is_empty() {
+        println!("| one change → {subscribers} SSE subscribers | none arrived |");
+    } else {
+        println!(
+            "| one change → {subscribers} SSE subscribers ({} got it) | p50 {:.1} ms, p99 {:.1} ms |",
+            ms.len(),
+            pct(&ms, 0.5),
+            pct(&ms, 0.99)
+        );
+    }
+    println!(
+        "| RSS | {rss_ready:.0} MB with all ready; {:.0} MB at the end |",
+        server.rss_mb()
+    );
+    drop(server);
+
+    let again = Server::start(&data, workers)?;
+    let up = wait_ready(&http, &again.url).await;
+    println!(
+        "| start-up to `/readyz` on the {n}-environment database | {:.0} ms |",
+        up.as_secs_f64() * 1000.0
+    );
+    let size = std::fs::metadata(env!("CARGO_BIN_EXE_blueberry"))?.len();
+    println!("| release binary | {:.1} MB |", size as f64 / 1e6);
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! The SQLite file: one writer thread that group-commits, and a pool of read-only connections.
+//!
+//! Every write is a closure run on the writer's connection inside its own savepoint; the writer
+//! takes as many writes as are waiting (up to [`MAX_BATCH`]) into one transaction and one
+//! commit, and answers each caller only after that commit (group commit: a burst of webhook
+//! deliveries costs one commit, not one each). A write that fails rolls back its savepoint and
+//! nothing else. Reads run on their own connections in parallel (WAL), never waiting for the
+//! writer; a read that starts after a write returned sees it.
+
+use std::{
+    path::Path,
+    sync::{Arc, Mutex},
+};
+
+use anyhow::Context;
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
+
+use super::schema;
+use crate::ports::store::{StoreError, StoreResult};
+
+/// Most writes one transaction takes.
+const MAX_BATCH: usize = 512;
+/// Read-only connections.
+const READERS: usize = 4;
+
+/// What the writer tells a write after the commit: `Ok` when it is durable.
+type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// A write: run on the writer's connection (inside a savepoint), or on none when no
+/// transaction could be started; whether it succeeded, and how to answer once the commit is
+/// known.
+type WriteOp = Box<dyn FnOnce(Option<&Connection>) -> (bool, Finish) + Send>;
+
+struct Inner {
+    writer: mpsc::Sender<WriteOp>,
+    readers: Mutex<Vec<Connection>>,
+    available: Semaphore,
+    /// Woken after a commit that added jobs (by the queue or by a store write).
+    jobs_added: Notify,
+}
+
+/// The SQLite file. Cloning shares it.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(())
+}
+
+impl Db {
+    /// Opens (creating if needed) the database at `path`, migrates it, and starts its writer.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let mut conn = Connection::open(path)
+            .with_context(|| format!("opening SQLite database {}", path.display()))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // A commit survives the process being killed; checkpoints are what fsync.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        configure(&conn)?;
+        schema::migrate(&mut conn).context("migrating the SQLite schema")?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let r = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_URI
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .with_context(|| format!("opening SQLite database {} to read", path.display()))?;
+            configure(&r)?;
+            readers.push(r);
+        }
+        let (tx, rx) = mpsc::channel::<WriteOp>(4 * MAX_BATCH);
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || write_loop(conn, rx))
+            .context("starting the SQLite writer")?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                writer: tx,
+                readers: Mutex::new(readers),
+                available: Semaphore::new(READERS),
+                jobs_added: Notify::new(),
+            }),
+        })
+    }
+
+    pub(crate) fn jobs_added(&self) -> &Notify {
+        &self.inner.jobs_added
+    }
+
+    /// Runs `f` on a read-only connection.
+    pub async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let _permit = self
+            .inner
+            .available
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Unavailable(anyhow::anyhow!("SQLite readers: {e}")))?;
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = inner
+                .readers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop()
+                .expect("a permit means a free reader");
+            let result = f(&conn);
+            inner
+                .readers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(conn);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(anyhow::anyhow!("SQLite read task failed: {e}")))?
+    }
+
+    /// Runs `f` on the writer's connection, inside a transaction it shares with the writes
+    /// waiting beside it; returns once that transaction committed.
+    pub async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<StoreResult<T>>();
+        let op: WriteOp = Box::new(move |conn| {
+            let result = match conn {
+                Some(c) => f(c),
+                None => Err(StoreError::Unavailable(anyhow::anyhow!(
+                    "SQLite could not start a transaction"
+                ))),
+            };
+            let ok = result.is_ok();
+            let finish: Finish = Box::new(move |committed| {
+                let answer = match (result, committed) {
+                    (Ok(v), Ok(())) => Ok(v),
+                    (Err(e), _) => Err(e),
+                    (Ok(_), Err(why)) => Err(StoreError::Unavailable(anyhow::anyhow!(
+                        "SQLite commit failed: {why}"
+                    ))),
+                };
+                let _ = tx.send(answer);
+            });
+            (ok, finish)
+        });
+        // The channel is bounded: when the writer is behind, callers wait here.
+        self.inner
+            .writer
+            .send(op)
+            .await
+            .map_err(|_| StoreError::Unavailable(anyhow::anyhow!("the SQLite writer stopped")))?;
+        rx.await
+            .map_err(|_| StoreError::Unavailable(anyhow::anyhow!("the SQLite writer stopped")))?
+    }
+}
+
+/// Takes writes as they come; each batch is one transaction and one commit.
+fn write_loop(conn: Connection, mut rx: mpsc::Receiver<WriteOp>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        let mut finishes = Vec::with_capacity(batch.len());
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let why = e.to_string();
+            for op in batch {
+                // Not run: each is told why.
+                finishes.push(op(None).1);
+            }
+            for f in finishes {
+                f(Err(why.clone()));
+            }
+            continue;
+        }
+        for op in batch {
+            let saved = conn.execute_batch("SAVEPOINT op");
+            let (ok, finish) = op(Some(&conn));
+            if saved.is_ok() {
+                let end = if ok {
+                    "RELEASE op"
+                } else {
+                    "ROLLBACK TO op; RELEASE op"
+                };
+                if let Err(e) = conn.execute_batch(end) {
+                    tracing::error!(error = %e, "SQLite savepoint failed");
+                }
+            }
+            finishes.push(finish);
+        }
+        let committed = conn.execute_batch("COMMIT").map_err(|e| {
+            let _ = conn.execute_batch("ROLLBACK");
+            e.to_string()
+        });
+        for f in finishes {
+            f(committed.clone());
+        }
+    }
+}
