@@ -132,17 +132,20 @@ impl Application {
                 }
             }),
         };
-        let mut ctx = Context::new(ports, settings, Arc::new(Metrics::default()));
-        if let Some(project) = &config.firebase_project {
-            let verifier = FirebaseVerifier::new(project, &config.firebase_jwks_url)?;
-            let rules = RoleRules {
-                admins: config.firebase_admins.clone(),
-                developers: config.firebase_developers.clone(),
-                viewers: config.firebase_viewers.clone(),
-                unknown: config.firebase_unknown_users_view.then_some(Role::Viewer),
-            };
-            ctx.firebase = Some(Arc::new((verifier, rules)));
-        }
+        let firebase = match &config.firebase_project {
+            Some(project) => {
+                let verifier = FirebaseVerifier::new(project, &config.firebase_jwks_url)?;
+                let rules = RoleRules {
+                    admins: config.firebase_admins.clone(),
+                    developers: config.firebase_developers.clone(),
+                    viewers: config.firebase_viewers.clone(),
+                    unknown: config.firebase_unknown_users_view.then_some(Role::Viewer),
+                };
+                Some(Arc::new((verifier, rules)))
+            }
+            None => None,
+        };
+        let ctx = Context::new(ports, settings, Arc::new(Metrics::default()), firebase);
         let given = config
             .bootstrap_token
             .as_ref()

@@ -222,7 +222,7 @@ impl Store for CachedStore {
     ) -> StoreResult<(IngestOutcome, Vec<OutboxEntry>)> {
         self.inner.ingest_webhook(ingest).await
     }
-    async fn merge_request_event(&self, key: &str) -> StoreResult<Option<serde_json::Value>> {
+    async fn merge_request_event(&self, key: &str) -> StoreResult<Option<String>> {
         self.inner.merge_request_event(key).await
     }
     async fn outbox_pending(

@@ -86,8 +86,8 @@ pub struct MergeRequestMark {
     /// `{repository_id}:{iid}`.
     pub key: String,
     pub order: String,
-    /// The event (`domain::gitlab::MergeRequestEvent`) to apply.
-    pub event: serde_json::Value,
+    /// The event (`domain::gitlab::MergeRequestEvent`) to apply, as JSON.
+    pub event: String,
 }
 
 /// One webhook delivery, recorded in one transaction: its id (so a redelivery is a
@@ -190,7 +190,7 @@ pub trait Store: Send + Sync + 'static {
         ingest: &WebhookIngest,
     ) -> StoreResult<(IngestOutcome, Vec<OutboxEntry>)>;
     /// The newest recorded event of a merge request (`{repository_id}:{iid}`).
-    async fn merge_request_event(&self, key: &str) -> StoreResult<Option<serde_json::Value>>;
+    async fn merge_request_event(&self, key: &str) -> StoreResult<Option<String>>;
     /// Outbox entries written before `before` (their fast-path publish may have been lost).
     async fn outbox_pending(
         &self,

@@ -5,7 +5,7 @@
 
 use std::{
     collections::HashMap,
-    sync::RwLock,
+    sync::{Arc, RwLock},
     time::{Duration, Instant},
 };
 
@@ -19,7 +19,7 @@ const TTL: Duration = Duration::from_secs(5);
 
 #[derive(Default)]
 pub struct ProjectDirectory {
-    entries: RwLock<HashMap<u64, (Instant, Option<Repository>)>>,
+    entries: RwLock<HashMap<u64, (Instant, Option<Arc<Repository>>)>>,
 }
 
 impl ProjectDirectory {
@@ -28,7 +28,7 @@ impl ProjectDirectory {
         &self,
         store: &dyn Store,
         project_id: u64,
-    ) -> Result<Option<Repository>, StoreError> {
+    ) -> Result<Option<Arc<Repository>>, StoreError> {
         if let Some((at, repo)) = self
             .entries
             .read()
@@ -38,7 +38,10 @@ impl ProjectDirectory {
         {
             return Ok(repo.clone());
         }
-        let repo = store.find_repository_by_project(project_id).await?;
+        let repo = store
+            .find_repository_by_project(project_id)
+            .await?
+            .map(Arc::new);
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         // Unknown projects are cached too (a flood of them must not become store reads), but
         // the map never grows without bound.

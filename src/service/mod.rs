@@ -73,8 +73,20 @@ impl Settings {
 }
 
 /// Everything a handler or job needs: ports, settings, metrics and the services over them.
+/// One allocation shared by every handler and job: cloning it (every request does) is one
+/// reference count, not one per port and service.
 #[derive(Clone)]
-pub struct Context {
+pub struct Context(Arc<Services>);
+
+impl std::ops::Deref for Context {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// What a [`Context`] holds.
+pub struct Services {
     pub ports: Ports,
     pub settings: Arc<Settings>,
     pub metrics: Arc<Metrics>,
@@ -83,30 +95,36 @@ pub struct Context {
     pub tokens: tokens::TokenService,
     pub webhooks: webhooks::WebhookService,
     /// Firebase ID token verification and role rules, when configured.
-    pub firebase: Option<
-        Arc<(
-            crate::adapters::firebase::FirebaseVerifier,
-            crate::domain::auth::RoleRules,
-        )>,
-    >,
+    pub firebase: Option<Firebase>,
     /// GitLab member access levels, cached for a minute.
     pub access: Arc<access::AccessCache>,
 }
 
+/// Firebase ID token verification and role rules.
+pub type Firebase = Arc<(
+    crate::adapters::firebase::FirebaseVerifier,
+    crate::domain::auth::RoleRules,
+)>;
+
 impl Context {
-    pub fn new(ports: Ports, settings: Settings, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        ports: Ports,
+        settings: Settings,
+        metrics: Arc<Metrics>,
+        firebase: Option<Firebase>,
+    ) -> Self {
         let settings = Arc::new(settings);
         let directory = Arc::new(directory::ProjectDirectory::default());
-        Self {
+        Self(Arc::new(Services {
             environments: EnvironmentService::new(ports.clone(), settings.clone(), metrics.clone()),
             catalog: CatalogService::new(ports.clone(), directory.clone()),
             tokens: tokens::TokenService::new(ports.store.clone(), ports.clock.clone()),
             webhooks: webhooks::WebhookService::new(ports.clone(), settings.clone(), directory),
-            firebase: None,
+            firebase,
             access: Arc::new(access::AccessCache::new(Duration::from_secs(60))),
             ports,
             settings,
             metrics,
-        }
+        }))
     }
 }

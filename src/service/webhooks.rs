@@ -259,7 +259,7 @@ fn intent(
             let mark = MergeRequestMark {
                 key: format!("{}:{}", repo.id, event.iid),
                 order: event.order(),
-                event: serde_json::to_value(&event).expect("events serialize"),
+                event: serde_json::to_string(&event).expect("events serialize"),
             };
             Ok((
                 LifecycleJob::MergeRequest {

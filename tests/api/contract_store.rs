@@ -361,7 +361,7 @@ async fn deliveries_are_recorded_once_and_older_events_are_stale(store: &Arc<dyn
     let mark = |order: &str, n: u64| MergeRequestMark {
         key: "r1:1".into(),
         order: order.into(),
-        event: serde_json::json!({"n": n}),
+        event: serde_json::json!({"n": n}).to_string(),
     };
     let ingest = |key: &str, order: &str, n: u64| WebhookIngest {
         delivery_key: Some(key.into()),
@@ -400,7 +400,7 @@ async fn deliveries_are_recorded_once_and_older_events_are_stale(store: &Arc<dyn
     );
     assert_eq!(
         store.merge_request_event("r1:1").await.unwrap(),
-        Some(serde_json::json!({"n": 1}))
+        Some(serde_json::json!({"n": 1}).to_string())
     );
     assert_eq!(
         store
@@ -427,7 +427,7 @@ async fn deliveries_are_recorded_once_and_older_events_are_stale(store: &Arc<dyn
     assert_eq!(newer, IngestOutcome::Queued);
     assert_eq!(
         store.merge_request_event("r1:1").await.unwrap(),
-        Some(serde_json::json!({"n": 4}))
+        Some(serde_json::json!({"n": 4}).to_string())
     );
     assert_eq!(store.merge_request_event("r1:2").await.unwrap(), None);
     // Left in the outbox (a lost publish): found again by the relay's query.

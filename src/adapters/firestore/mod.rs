@@ -209,7 +209,7 @@ impl Store for FirestoreStore {
     ) -> StoreResult<(IngestOutcome, Vec<OutboxEntry>)> {
         outbox::ingest(&self.db, ingest).await
     }
-    async fn merge_request_event(&self, key: &str) -> StoreResult<Option<serde_json::Value>> {
+    async fn merge_request_event(&self, key: &str) -> StoreResult<Option<String>> {
         outbox::merge_request_event(&self.db, key).await
     }
     async fn outbox_pending(

@@ -130,7 +130,7 @@ pub async fn ingest(
                     }
                     let doc = MergeRequestDoc {
                         ord: mr.order.clone(),
-                        event: mr.event.to_string(),
+                        event: mr.event.clone(),
                     };
                     db.fluent()
                         .update()
@@ -150,10 +150,7 @@ pub async fn ingest(
     .map_err(fs_err)
 }
 
-pub async fn merge_request_event(
-    db: &FirestoreDb,
-    key: &str,
-) -> StoreResult<Option<serde_json::Value>> {
+pub async fn merge_request_event(db: &FirestoreDb, key: &str) -> StoreResult<Option<String>> {
     let doc: Option<MergeRequestDoc> = db
         .fluent()
         .select()
@@ -162,8 +159,7 @@ pub async fn merge_request_event(
         .one(&doc_id(key))
         .await
         .map_err(fs_err)?;
-    doc.map(|d| serde_json::from_str(&d.event).map_err(corrupt))
-        .transpose()
+    Ok(doc.map(|d| d.event))
 }
 
 pub async fn pending(

@@ -163,6 +163,11 @@ impl Db {
     }
 }
 
+/// Runs one statement, prepared once per connection (parsing SQL costs more than running it).
+fn statement(conn: &Connection, sql: &str) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute([])
+}
+
 /// Takes writes as they come; each batch is one transaction and one commit.
 fn write_loop(conn: Connection, mut rx: mpsc::Receiver<WriteOp>) {
     while let Some(first) = rx.blocking_recv() {
@@ -174,7 +179,7 @@ fn write_loop(conn: Connection, mut rx: mpsc::Receiver<WriteOp>) {
             }
         }
         let mut finishes = Vec::with_capacity(batch.len());
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = statement(&conn, "BEGIN IMMEDIATE") {
             let why = e.to_string();
             for op in batch {
                 // Not run: each is told why.
@@ -186,21 +191,21 @@ fn write_loop(conn: Connection, mut rx: mpsc::Receiver<WriteOp>) {
             continue;
         }
         for op in batch {
-            let saved = conn.execute_batch("SAVEPOINT op");
+            let saved = statement(&conn, "SAVEPOINT op");
             let (ok, finish) = op(Some(&conn));
             if saved.is_ok() {
-                let end = if ok {
-                    "RELEASE op"
+                let ended = if ok {
+                    statement(&conn, "RELEASE op")
                 } else {
-                    "ROLLBACK TO op; RELEASE op"
+                    statement(&conn, "ROLLBACK TO op").and_then(|_| statement(&conn, "RELEASE op"))
                 };
-                if let Err(e) = conn.execute_batch(end) {
+                if let Err(e) = ended {
                     tracing::error!(error = %e, "SQLite savepoint failed");
                 }
             }
             finishes.push(finish);
         }
-        let committed = conn.execute_batch("COMMIT").map_err(|e| {
+        let committed = statement(&conn, "COMMIT").map(|_| ()).map_err(|e| {
             let _ = conn.execute_batch("ROLLBACK");
             e.to_string()
         });

@@ -288,7 +288,7 @@ impl Store for SqliteStore {
         Ok((outcome, vec![]))
     }
 
-    async fn merge_request_event(&self, key: &str) -> StoreResult<Option<serde_json::Value>> {
+    async fn merge_request_event(&self, key: &str) -> StoreResult<Option<String>> {
         let key = key.to_owned();
         self.db
             .read(move |c| webhooks::merge_request_event(c, &key))

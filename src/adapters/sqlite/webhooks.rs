@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{db_err, from_doc, queue::insert_job, ts};
+use super::{db_err, queue::insert_job, ts};
 use crate::ports::store::{IngestOutcome, StoreResult, WebhookIngest};
 
 pub fn ingest(
@@ -13,16 +13,16 @@ pub fn ingest(
     now: DateTime<Utc>,
 ) -> StoreResult<IngestOutcome> {
     if let Some(key) = &ingest.delivery_key {
-        tx.prepare_cached("DELETE FROM webhook_deliveries WHERE key = ?1 AND expires_at <= ?2")
-            .and_then(|mut s| s.execute(params![key, ts(now)]))
-            .map_err(db_err)?;
-        let inserted = tx
+        // New, or remembered no longer (expired): taken; otherwise a redelivery.
+        let taken = tx
             .prepare_cached(
-                "INSERT OR IGNORE INTO webhook_deliveries (key, expires_at) VALUES (?1, ?2)",
+                "INSERT INTO webhook_deliveries (key, expires_at) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
+                 WHERE webhook_deliveries.expires_at <= ?3",
             )
-            .and_then(|mut s| s.execute(params![key, ts(ingest.expires_at)]))
+            .and_then(|mut s| s.execute(params![key, ts(ingest.expires_at), ts(now)]))
             .map_err(db_err)?;
-        if inserted == 0 {
+        if taken == 0 {
             return Ok(IngestOutcome::Duplicate);
         }
     }
@@ -38,19 +38,17 @@ pub fn ingest(
             "INSERT INTO merge_request_events (key, ord, event) VALUES (?1, ?2, ?3)
              ON CONFLICT (key) DO UPDATE SET ord = excluded.ord, event = excluded.event",
         )
-        .and_then(|mut s| s.execute(params![mr.key, mr.order, mr.event.to_string()]))
+        .and_then(|mut s| s.execute(params![mr.key, mr.order, mr.event]))
         .map_err(db_err)?;
     }
     insert_job(tx, &ingest.job, now)?;
     Ok(IngestOutcome::Queued)
 }
 
-pub fn merge_request_event(c: &Connection, key: &str) -> StoreResult<Option<serde_json::Value>> {
-    let doc: Option<String> = c
-        .prepare_cached("SELECT event FROM merge_request_events WHERE key = ?1")
+pub fn merge_request_event(c: &Connection, key: &str) -> StoreResult<Option<String>> {
+    c.prepare_cached("SELECT event FROM merge_request_events WHERE key = ?1")
         .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
-        .map_err(db_err)?;
-    doc.map(|d| from_doc(&d)).transpose()
+        .map_err(db_err)
 }
 
 /// Expired delivery ids, removed now and then (not on every delivery).

@@ -46,7 +46,7 @@ pub async fn run(
     else {
         return Ok(JobOutcome::Done);
     };
-    let ev: MergeRequestEvent = match serde_json::from_value(raw) {
+    let ev: MergeRequestEvent = match serde_json::from_str(&raw) {
         Ok(ev) => ev,
         Err(e) => {
             tracing::error!(error = %e, "stored merge request event unreadable; dropped");
