@@ -17,9 +17,12 @@ use crate::{
 /// How long an entry (a repository, or "no such project") is trusted.
 const TTL: Duration = Duration::from_secs(5);
 
+/// When an entry was read, and what: the repository, or that none is connected.
+type Entry = (Instant, Option<Arc<Repository>>);
+
 #[derive(Default)]
 pub struct ProjectDirectory {
-    entries: RwLock<HashMap<u64, (Instant, Option<Arc<Repository>>)>>,
+    entries: RwLock<HashMap<u64, Entry>>,
 }
 
 impl ProjectDirectory {
