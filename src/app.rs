@@ -214,9 +214,13 @@ impl Application {
 
         let router = crate::http::router(ctx);
         let mut http_stop = stop_rx.clone();
-        let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {
-            let _ = http_stop.changed().await;
-        });
+        // A shared router per connection: serving a `Router` directly rebuilds every route for
+        // each connection, which long-lived SSE connections keep alive.
+        let server = axum::serve(self.listener, router.into_make_service()).with_graceful_shutdown(
+            async move {
+                let _ = http_stop.changed().await;
+            },
+        );
         let server = tokio::spawn(async move { server.await });
         shutdown.await;
         let _ = stop_tx.send(true);

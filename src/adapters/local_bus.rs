@@ -24,8 +24,10 @@ impl LocalBus {
 }
 
 impl Default for LocalBus {
+    /// The process's change feed is the one subscriber; when it falls behind it reads the
+    /// change log, so a small buffer is enough.
     fn default() -> Self {
-        Self::new(8192)
+        Self::new(1024)
     }
 }
 

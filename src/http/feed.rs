@@ -9,6 +9,7 @@
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
+use axum::body::Bytes;
 use futures::StreamExt;
 use tokio::sync::broadcast;
 
@@ -29,18 +30,22 @@ pub struct FeedItem {
     pub seq: u64,
     pub environment_id: String,
     pub repository_id: String,
-    /// The `EnvironmentResponse` as JSON.
-    pub json: String,
+    /// The whole SSE frame (`event`, `id`, `data` = the `EnvironmentResponse`), formatted once
+    /// and shared by every client (sending it copies nothing).
+    pub frame: Bytes,
 }
 
 impl FeedItem {
     pub fn new(change: &EnvironmentChange, ctx: &Context) -> Self {
         let body = EnvironmentResponse::new(&change.environment, &ctx.settings);
+        // JSON has no raw newlines, so the data fits one `data:` line.
+        let json = serde_json::to_string(&body).unwrap_or_default();
+        let frame = format!("event: environment\nid: {}\ndata: {json}\n\n", change.seq);
         Self {
             seq: change.seq,
             environment_id: change.environment.id.to_string(),
             repository_id: change.environment.repository_id.clone(),
-            json: serde_json::to_string(&body).unwrap_or_default(),
+            frame: Bytes::from(frame),
         }
     }
 }

@@ -9,11 +9,12 @@ use std::{collections::VecDeque, convert::Infallible, sync::Arc, time::Duration}
 
 use axum::{
     Extension,
+    body::{Body, Bytes},
     extract::State,
-    http::HeaderMap,
-    response::sse::{Event, KeepAlive, Sse},
+    http::{HeaderMap, header},
+    response::{IntoResponse, Response},
 };
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use serde::Deserialize;
 use tokio::sync::broadcast;
 use utoipa::IntoParams;
@@ -58,12 +59,8 @@ struct Client {
     backlog: VecDeque<Arc<FeedItem>>,
 }
 
-fn event(item: &FeedItem) -> Event {
-    Event::default()
-        .event("environment")
-        .id(item.seq.to_string())
-        .data(&item.json)
-}
+/// A comment line that keeps idle connections (and proxies) from timing out.
+const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
 
 impl Client {
     fn wants(&self, item: &FeedItem) -> bool {
@@ -78,13 +75,13 @@ impl Client {
                 .is_none_or(|r| item.repository_id == r)
     }
 
-    /// The next event for this client.
-    async fn next(mut self) -> Option<(Event, Self)> {
+    /// The next frame for this client.
+    async fn next(mut self) -> Option<(Bytes, Self)> {
         loop {
             if let Some(item) = self.backlog.pop_front() {
                 self.last = item.seq;
                 if self.wants(&item) {
-                    return Some((event(&item), self));
+                    return Some((item.frame.clone(), self));
                 }
                 continue;
             }
@@ -137,7 +134,7 @@ pub async fn stream(
     Extension(feed): Extension<ChangeFeed>,
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<StreamParams>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+) -> Result<Response, ApiError> {
     let header_id = match headers
         .get("last-event-id")
         .map(|v| v.to_str().map(|s| s.trim().parse::<u64>()))
@@ -172,6 +169,26 @@ pub async fn stream(
         phase,
         backlog: VecDeque::new(),
     };
-    let events = futures::stream::unfold(client, Client::next).map(Ok);
-    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    let events = futures::stream::unfold(client, Client::next);
+    let mut keep_alive = tokio::time::interval(Duration::from_secs(15));
+    keep_alive.reset();
+    let keep_alive = futures::stream::unfold(keep_alive, |mut tick| async move {
+        tick.tick().await;
+        Some((Bytes::from_static(KEEP_ALIVE), tick))
+    });
+    // The keep-alive fills the silence; the body ends when the events end.
+    let events = events
+        .map(Some)
+        .chain(futures::stream::once(futures::future::ready(None)));
+    let body = futures::stream::select(events, keep_alive.map(Some))
+        .take_while(|frame| futures::future::ready(frame.is_some()))
+        .map(|frame| Ok::<_, Infallible>(frame.unwrap_or_default()));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response())
 }

@@ -100,9 +100,19 @@ fn failure(f: ApiFailure) -> Response {
     (code, Json(f.body)).into_response()
 }
 
+/// The object's JSON as stored.
+fn object(code: StatusCode, obj: &Object) -> Response {
+    (
+        code,
+        [(header::CONTENT_TYPE, "application/json")],
+        obj.json.clone(),
+    )
+        .into_response()
+}
+
 fn reply(result: Result<Object, ApiFailure>, code: StatusCode) -> Response {
     match result {
-        Ok(v) => (code, Json(&*v)).into_response(),
+        Ok(v) => object(code, &v),
         Err(f) => failure(f),
     }
 }
@@ -182,12 +192,30 @@ fn list_or_watch(
     if table {
         return Json(discovery::table(&items, rv)).into_response();
     }
-    let items: Vec<&Value> = items.iter().map(|o| o.as_ref()).collect();
-    Json(json!({
-        "kind": "ApplicationList", "apiVersion": GROUP_VERSION,
-        "metadata": {"resourceVersion": rv.to_string()}, "items": items
-    }))
-    .into_response()
+    // The stored objects' JSON, joined as they are.
+    let mut body = format!(
+        "{{\"kind\":\"ApplicationList\",\"apiVersion\":\"{GROUP_VERSION}\",\"metadata\":{{\"resourceVersion\":\"{rv}\"}},\"items\":["
+    )
+    .into_bytes();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(&item.json);
+    }
+    body.extend_from_slice(b"]}");
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// A watch event's line, with the stored object's JSON as it is.
+fn object_line(kind: &str, object: &Object) -> Bytes {
+    let mut line = Vec::with_capacity(object.json.len() + 32);
+    line.extend_from_slice(b"{\"type\":\"");
+    line.extend_from_slice(kind.as_bytes());
+    line.extend_from_slice(b"\",\"object\":");
+    line.extend_from_slice(&object.json);
+    line.extend_from_slice(b"}\n");
+    Bytes::from(line)
 }
 
 /// `{"type": kind, "object": …}` and a newline, serializing the object in place.
@@ -222,7 +250,7 @@ fn watch(
                 &discovery::table(std::slice::from_ref(&e.object), e.rv),
             )
         } else {
-            event_line(e.kind, &e.object)
+            object_line(e.kind, &e.object)
         }
     };
     tokio::spawn(async move {
@@ -324,8 +352,8 @@ async fn patch_one(
     };
     if ct.starts_with("application/apply-patch") {
         return match s.store.apply(&ns, &name, &body) {
-            Ok((obj, true)) => (StatusCode::CREATED, Json(&*obj)).into_response(),
-            Ok((obj, false)) => Json(&*obj).into_response(),
+            Ok((obj, true)) => object(StatusCode::CREATED, &obj),
+            Ok((obj, false)) => object(StatusCode::OK, &obj),
             Err(f) => failure(f),
         };
     }

@@ -153,17 +153,13 @@ impl SimCluster {
             .store
             .get(namespace, name)
             .ok()
-            .map(|o| o.as_ref().clone())
+            .map(|o| o.value())
     }
 
     /// Names of the Applications in the cluster, sorted.
     pub fn application_names(&self) -> Vec<String> {
         let (items, _) = self.handles.store.list(&Default::default());
-        let mut names: Vec<String> = items
-            .iter()
-            .filter_map(|o| o.pointer("/metadata/name").and_then(Value::as_str))
-            .map(str::to_owned)
-            .collect();
+        let mut names: Vec<String> = items.iter().map(|o| o.name.clone()).collect();
         names.sort();
         names
     }

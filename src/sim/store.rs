@@ -7,6 +7,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
+use axum::body::Bytes;
 use chrono::{SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 use tokio::sync::{broadcast, watch};
@@ -20,8 +21,45 @@ use super::{
 /// etcd compaction). Each event shares its object with the store.
 const HISTORY: usize = 1024;
 
+/// One stored version of an object: its JSON (what GET, LIST and WATCH send as they are), and
+/// what lists and watches select on. Kept as text, not as a `Value` tree: a tree's many small
+/// maps cost several times the text's size, and thousands of objects are kept.
+#[derive(Debug)]
+pub struct Stored {
+    pub json: Bytes,
+    pub namespace: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Stored {
+    fn new(object: &Value) -> Self {
+        let s = |p: &str| {
+            object
+                .pointer(p)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Self {
+            json: Bytes::from(serde_json::to_vec(object).expect("JSON values serialize")),
+            namespace: s("/metadata/namespace"),
+            name: s("/metadata/name"),
+            labels: object
+                .pointer("/metadata/labels")
+                .and_then(|l| serde_json::from_value(l.clone()).ok())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The object, parsed.
+    pub fn value(&self) -> Value {
+        serde_json::from_slice(&self.json).expect("stored objects are JSON")
+    }
+}
+
 /// A stored object version: shared by the store, the watch history and every watcher.
-pub type Object = Arc<Value>;
+pub type Object = Arc<Stored>;
 
 /// One change, as a watch stream sends it.
 #[derive(Debug, Clone)]
@@ -69,22 +107,10 @@ pub struct Filter {
 }
 
 impl Filter {
-    pub fn matches(&self, obj: &Value) -> bool {
-        let ns = obj
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let name = obj
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let labels: BTreeMap<String, String> = obj
-            .pointer("/metadata/labels")
-            .and_then(|l| serde_json::from_value(l.clone()).ok())
-            .unwrap_or_default();
-        self.namespace.as_deref().is_none_or(|n| n == ns)
-            && self.fields.matches(name, ns)
-            && self.labels.matches(&labels)
+    pub fn matches(&self, obj: &Stored) -> bool {
+        self.namespace.as_deref().is_none_or(|n| n == obj.namespace)
+            && self.fields.matches(&obj.name, &obj.namespace)
+            && self.labels.matches(&obj.labels)
     }
 }
 
@@ -169,7 +195,7 @@ impl SimStore {
     fn record(&self, inner: &mut Inner, kind: &'static str, mut object: Value) -> Object {
         inner.rv += 1;
         object["metadata"]["resourceVersion"] = json!(inner.rv.to_string());
-        let object = Arc::new(object);
+        let object = Arc::new(Stored::new(&object));
         let event = WatchEvent {
             rv: inner.rv,
             kind,
@@ -329,15 +355,16 @@ impl SimStore {
         Self::check_body(ns, Some(name), body)?;
         let mut inner = self.lock();
         let key = (ns.to_owned(), name.to_owned());
-        let Some(existing) = inner.objects.get(&key).cloned() else {
+        let Some(stored) = inner.objects.get(&key).cloned() else {
             return Ok((self.insert_new(&mut inner, ns, name, body), true));
         };
+        let existing = stored.value();
         if existing.pointer("/metadata/deletionTimestamp").is_some() {
             // The API server refuses to change an object being deleted only in its finalizers'
             // favour; a re-apply of spec is accepted but changes nothing that matters here.
-            return Ok((existing, false));
+            return Ok((stored, false));
         }
-        let mut next = (*existing).clone();
+        let mut next = existing.clone();
         for field in ["labels", "annotations", "finalizers"] {
             if let Some(v) = body["metadata"].get(field) {
                 next["metadata"][field] = v.clone();
@@ -351,8 +378,8 @@ impl SimStore {
             let generation = existing["metadata"]["generation"].as_u64().unwrap_or(1) + 1;
             next["metadata"]["generation"] = json!(generation);
         }
-        if next == *existing {
-            return Ok((existing, false));
+        if next == existing {
+            return Ok((stored, false));
         }
         let obj = self.record(&mut inner, "MODIFIED", next);
         inner.objects.insert(key, obj.clone());
@@ -431,9 +458,10 @@ impl SimStore {
             .get(&key)
             .cloned()
             .ok_or_else(|| ApiFailure::not_found(name))?;
-        let mut obj = (*before).clone();
+        let original = before.value();
+        let mut obj = original.clone();
         f(&mut obj)?;
-        if obj == *before {
+        if obj == original {
             return Ok(before);
         }
         let finalizers_empty = obj

@@ -277,11 +277,7 @@ impl TestApp {
 
     /// Names of the Applications in the simulated cluster.
     pub fn applications(&self) -> Vec<String> {
-        let (items, _) = self.sim.store().list(&Default::default());
-        items
-            .iter()
-            .map(|o| o["metadata"]["name"].as_str().unwrap().to_owned())
-            .collect()
+        self.sim.application_names()
     }
 }
 

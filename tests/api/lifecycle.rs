@@ -68,7 +68,7 @@ async fn the_rendered_application_carries_the_environment_and_overrides() {
     .await;
     app.wait_for_status("demo-shop", "ready", Duration::from_secs(10))
         .await;
-    let obj = app.sim.store().get("argocd", "env-demo-shop").unwrap();
+    let obj = app.sim.get("argocd", "env-demo-shop").unwrap();
     assert_eq!(obj["spec"]["destination"]["namespace"], "bb-demo-shop");
     assert_eq!(obj["spec"]["source"]["targetRevision"], "feature/x");
     assert_eq!(
@@ -153,14 +153,14 @@ async fn redeploy_starts_a_new_deployment_and_reaches_ready_again() {
     app.create_environment("demo", &repo).await;
     app.wait_for_status("demo-shop", "ready", Duration::from_secs(10))
         .await;
-    let before = app.sim.store().get("argocd", "env-demo-shop").unwrap();
+    let before = app.sim.get("argocd", "env-demo-shop").unwrap();
     let r = app
         .post("/api/environments/demo-shop/redeploy", &json!({}))
         .await;
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     app.wait_for_status("demo-shop", "ready", Duration::from_secs(10))
         .await;
-    let after = app.sim.store().get("argocd", "env-demo-shop").unwrap();
+    let after = app.sim.get("argocd", "env-demo-shop").unwrap();
     assert_eq!(
         before["metadata"]["annotations"]["blueberry.io/deployment"],
         "1.1"

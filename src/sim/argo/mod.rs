@@ -37,9 +37,10 @@ type Key = (String, String);
 /// What the controller remembers of one Application between events.
 #[derive(Default)]
 struct App {
-    /// The version seen last (shared with the store), to tell a changed spec or requested
-    /// operation from a status write.
-    seen: Option<Object>,
+    /// Hashes of the spec and of the requested operation seen last, to tell their changes
+    /// from status writes.
+    spec: u64,
+    operation: u64,
     refresh_pending: bool,
     /// The operation currently running (its requested body) and its task.
     running: Option<(Value, AbortHandle)>,
@@ -59,12 +60,19 @@ pub struct ArgoSim {
     drawn: Mutex<HashMap<String, std::time::Duration>>,
 }
 
-fn key_of(obj: &Value) -> Key {
-    let s = |p: &str| obj.pointer(p).and_then(Value::as_str).unwrap_or_default();
-    (
-        s("/metadata/namespace").to_owned(),
-        s("/metadata/name").to_owned(),
-    )
+fn key_of(obj: &Object) -> Key {
+    (obj.namespace.clone(), obj.name.clone())
+}
+
+/// A hash of a JSON value (0 for none).
+fn hash_of(v: Option<&Value>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let Some(v) = v.filter(|v| !v.is_null()) else {
+        return 0;
+    };
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    v.to_string().hash(&mut h);
+    h.finish().max(1)
 }
 
 /// The commit a target revision resolves to: a sha stays itself; a branch, tag or chart version
@@ -178,7 +186,7 @@ impl ArgoSim {
 
     fn relist(self: &Arc<Self>) {
         let (objects, _) = self.store.list(&Filter::default());
-        let present: std::collections::HashSet<Key> = objects.iter().map(|o| key_of(o)).collect();
+        let present: std::collections::HashSet<Key> = objects.iter().map(key_of).collect();
         let gone: Vec<Key> = self
             .apps()
             .keys()
@@ -203,13 +211,15 @@ impl ArgoSim {
     }
 
     /// Reacts to an Application as the watch delivered it.
-    fn observe(self: &Arc<Self>, obj: &Object) {
-        let key = key_of(obj);
+    fn observe(self: &Arc<Self>, stored: &Object) {
+        let key = key_of(stored);
+        let obj = stored.value();
         if obj.pointer("/metadata/deletionTimestamp").is_some() {
             self.start_finalizer(key);
             return;
         }
-        let operation = obj.get("operation").filter(|o| !o.is_null());
+        let spec = hash_of(obj.get("spec"));
+        let operation = hash_of(obj.get("operation"));
         let refresh_requested = obj
             .pointer("/metadata/annotations")
             .and_then(|a| a.get(ANNOTATION_REFRESH))
@@ -217,11 +227,11 @@ impl ArgoSim {
         let schedule = {
             let mut apps = self.apps();
             let app = apps.entry(key.clone()).or_default();
-            let seen = app.seen.as_deref();
-            let changed = seen.is_none_or(|s| s.get("spec") != obj.get("spec"))
-                || (operation.is_some() && seen.and_then(|s| s.get("operation")) != operation)
+            let changed = app.spec != spec
+                || (operation != 0 && app.operation != operation)
                 || refresh_requested;
-            app.seen = Some(obj.clone());
+            app.spec = spec;
+            app.operation = operation;
             let schedule = changed && !app.refresh_pending;
             app.refresh_pending |= changed;
             schedule
@@ -242,7 +252,7 @@ impl ArgoSim {
         if let Some(app) = self.apps().get_mut(key) {
             app.refresh_pending = false;
         }
-        let Ok(obj) = self.store.get(&key.0, &key.1) else {
+        let Ok(obj) = self.store.get(&key.0, &key.1).map(|o| o.value()) else {
             return;
         };
         if obj.pointer("/metadata/deletionTimestamp").is_some() {
@@ -274,6 +284,7 @@ impl ArgoSim {
         }) else {
             return;
         };
+        let obj = obj.value();
         let requested = obj.get("operation").filter(|o| !o.is_null()).cloned();
         let (running, running_same) = {
             let apps = self.apps();

@@ -73,7 +73,12 @@ impl Operation {
     }
 
     pub(super) async fn run(self) {
-        let Ok(obj) = self.argo.store.get(&self.key.0, &self.key.1) else {
+        let Ok(obj) = self
+            .argo
+            .store
+            .get(&self.key.0, &self.key.1)
+            .map(|o| o.value())
+        else {
             return;
         };
         let spec = obj.get("spec").cloned().unwrap_or(Value::Null);
@@ -308,7 +313,7 @@ impl Operation {
 /// removed, unless the `finalizer-stuck` fault holds it.
 pub(super) async fn finalize(argo: Arc<ArgoSim>, key: Key) {
     loop {
-        let Ok(obj) = argo.store.get(&key.0, &key.1) else {
+        let Ok(obj) = argo.store.get(&key.0, &key.1).map(|o| o.value()) else {
             return;
         };
         if argo.faults.for_object(&obj) != FaultMode::FinalizerStuck {
