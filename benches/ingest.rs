@@ -69,6 +69,8 @@ struct Figures {
     p99_ms: f64,
     requests: u64,
     errors: u64,
+    /// How the receiver answered, when the script counts it.
+    answers: String,
 }
 
 fn millis(s: &str) -> f64 {
@@ -99,6 +101,9 @@ fn wrk(url: &str, script: &Path) -> anyhow::Result<Figures> {
         .output()?;
     let text = String::from_utf8_lossy(&out.stdout);
     let mut f = Figures::default();
+    if let Some(line) = text.lines().find(|l| l.starts_with("answers:")) {
+        f.answers = line.trim_start_matches("answers:").trim().to_owned();
+    }
     for line in text.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
@@ -125,13 +130,17 @@ fn script(dir: &Path, body: &Path, headers: &[(&str, &str)]) -> anyhow::Result<s
     let mut lua = String::from("local f = io.open(\"");
     lua.push_str(&body.display().to_string());
     lua.push_str("\", \"rb\")\nlocal body = f:read(\"*a\")\nf:close()\n");
-    lua.push_str("local counter, thread_id = 0, 0\nlocal threads = 0\n");
-    lua.push_str("function setup(thread)\n  threads = threads + 1\n  thread:set(\"thread_id\", threads)\nend\n");
+    // `thread_id` must be a global: `thread:set` writes the thread's globals.
+    lua.push_str("local counter = 0\nthread_id = 0\nlocal threads = 0\n");
     lua.push_str("wrk.method = \"POST\"\nwrk.body = body\n");
     for (k, v) in headers {
         lua.push_str(&format!("wrk.headers[\"{k}\"] = \"{v}\"\n"));
     }
     lua.push_str("function request()\n  counter = counter + 1\n  wrk.headers[\"X-Gitlab-Event-UUID\"] = thread_id .. \"-\" .. counter\n  return wrk.format(nil, nil, nil, nil)\nend\n");
+    // Each thread counts the answers it got; `done` prints them (threads' globals).
+    lua.push_str("answers = {}\nfunction response(status, headers, body)\n  local kind = string.match(body, '\"status\":\"(%a+)\"') or tostring(status)\n  answers[kind] = (answers[kind] or 0) + 1\nend\n");
+    lua.push_str("local all = {}\nfunction setup(thread)\n  threads = threads + 1\n  thread:set(\"thread_id\", threads)\n  table.insert(all, thread)\nend\n");
+    lua.push_str("function done(summary, latency, requests)\n  local total = {}\n  for _, t in ipairs(all) do\n    for k, v in pairs(t:get(\"answers\")) do total[k] = (total[k] or 0) + v end\n  end\n  local parts = {}\n  for k, v in pairs(total) do table.insert(parts, k .. \"=\" .. v) end\n  table.sort(parts)\n  io.write(\"answers: \" .. table.concat(parts, \" \") .. \"\\n\")\nend\n");
     let path = dir.join(format!("post-{}.lua", headers.len()));
     std::fs::write(&path, lua)?;
     Ok(path)
@@ -139,8 +148,8 @@ fn script(dir: &Path, body: &Path, headers: &[(&str, &str)]) -> anyhow::Result<s
 
 fn row(name: &str, f: &Figures) -> String {
     format!(
-        "| {name} | {:.0} | {:.2} ms | {:.2} ms | {} of {} |",
-        f.rps, f.p50_ms, f.p99_ms, f.errors, f.requests
+        "| {name} | {:.0} | {:.2} ms | {:.2} ms | {} of {} | {} |",
+        f.rps, f.p50_ms, f.p99_ms, f.errors, f.requests, f.answers
     )
 }
 
@@ -242,8 +251,8 @@ async fn main() -> anyhow::Result<()> {
         env_or("BENCH_CONNECTIONS", 64),
         env_or("BENCH_SECONDS", 10)
     );
-    println!("| receiver | req/s | p50 | p99 | errors |");
-    println!("|---|---|---|---|---|");
+    println!("| receiver | req/s | p50 | p99 | errors | answers |");
+    println!("|---|---|---|---|---|---|");
     println!(
         "{}",
         row(

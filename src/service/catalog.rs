@@ -312,6 +312,7 @@ impl CatalogService {
             updated_at: now,
         };
         self.ports.store.create_config_set(&set).await?;
+        self.directory.invalidate();
         self.audit(actor, "config_set.create", &set.id, set.name.clone())
             .await?;
         Ok(set)
@@ -344,6 +345,7 @@ impl CatalogService {
         set.values = values;
         set.updated_at = self.ports.clock.now();
         self.ports.store.update_config_set(&set).await?;
+        self.directory.invalidate();
         self.audit(actor, "config_set.update", id, set.name.clone())
             .await?;
         Ok(set)
@@ -351,6 +353,7 @@ impl CatalogService {
 
     pub async fn delete_config_set(&self, id: &str, actor: &str) -> Result<(), ServiceError> {
         self.ports.store.delete_config_set(id).await?;
+        self.directory.invalidate();
         self.audit(actor, "config_set.delete", id, String::new())
             .await
     }

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::{
     Ports, ServiceError, Settings,
+    directory::ProjectDirectory,
     writes::{Change, Trigger, Writer},
 };
 use crate::{
@@ -55,6 +56,7 @@ pub struct EnvironmentService {
     writer: Writer,
     settings: Arc<Settings>,
     metrics: Arc<Metrics>,
+    directory: Arc<ProjectDirectory>,
 }
 
 /// Applies `once` around a change: skips it when the note was applied, records the note and
@@ -83,11 +85,17 @@ fn with_once(
 }
 
 impl EnvironmentService {
-    pub fn new(ports: Ports, settings: Arc<Settings>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        ports: Ports,
+        settings: Arc<Settings>,
+        metrics: Arc<Metrics>,
+        directory: Arc<ProjectDirectory>,
+    ) -> Self {
         Self {
             writer: Writer::new(ports),
             settings,
             metrics,
+            directory,
         }
     }
 
@@ -107,9 +115,30 @@ impl EnvironmentService {
         req: CreateEnvironment,
         actor: &str,
     ) -> Result<Environment, ServiceError> {
-        let new = self.parse(req).await?;
-        let (repo, id) = new;
+        let (repo, id) = self.parse(req).await?;
         let now = self.now();
+        let message = |env: &Environment| {
+            format!(
+                "created by {actor} for {} at {}",
+                repo.path_with_namespace,
+                env.target_revision()
+            )
+        };
+        // Most creates are of a new id: try that first, read only when the id is taken.
+        let fresh = Environment::create(id.id.clone(), id.new.clone(), now);
+        let created = NewEvent::new(EventKind::Created, actor, message(&fresh));
+        match self
+            .writer
+            .save(&fresh, &[created], Trigger::Reconcile, &[])
+            .await
+        {
+            Ok(env) => {
+                self.metrics.environments_created.inc();
+                return Ok(env);
+            }
+            Err(ServiceError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
         let store = &self.writer.ports.store;
         let env = match store.get_environment(&id.id).await? {
             None => Environment::create(id.id.clone(), id.new, now),
@@ -135,16 +164,11 @@ impl EnvironmentService {
                 existing
             }
         };
-        let message = format!(
-            "created by {actor} for {} at {}",
-            repo.path_with_namespace,
-            env.target_revision()
-        );
         let env = self
             .writer
             .save(
                 &env,
-                &[NewEvent::new(EventKind::Created, actor, message)],
+                &[NewEvent::new(EventKind::Created, actor, message(&env))],
                 Trigger::Reconcile,
                 &[],
             )
@@ -157,7 +181,7 @@ impl EnvironmentService {
     async fn parse(
         &self,
         req: CreateEnvironment,
-    ) -> Result<(crate::domain::Repository, Parsed), ServiceError> {
+    ) -> Result<(Arc<crate::domain::Repository>, Parsed), ServiceError> {
         let name = EnvironmentName::parse(req.name.as_str())
             .map_err(|e| ServiceError::invalid("name", e))?;
         let branch = BranchName::parse(req.branch.unwrap_or_else(|| "main".to_owned()))
@@ -179,9 +203,10 @@ impl EnvironmentService {
         if req.repository_id.is_empty() {
             return Err(ServiceError::invalid("repository_id", "must not be empty"));
         }
-        let store = &self.writer.ports.store;
-        let repo = store
-            .get_repository(&req.repository_id)
+        let store = self.writer.ports.store.as_ref();
+        let repo = self
+            .directory
+            .repository(store, &req.repository_id)
             .await?
             .ok_or_else(|| {
                 ServiceError::invalid(
@@ -198,7 +223,12 @@ impl EnvironmentService {
                 ),
             ));
         };
-        if store.get_config_set(&config_set_id).await?.is_none() {
+        if self
+            .directory
+            .config_set(store, &config_set_id)
+            .await?
+            .is_none()
+        {
             return Err(ServiceError::invalid(
                 "config_set_id",
                 format!("no config set with id `{config_set_id}`"),

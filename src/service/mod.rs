@@ -98,6 +98,8 @@ pub struct Services {
     pub firebase: Option<Firebase>,
     /// GitLab member access levels, cached for a minute.
     pub access: Arc<access::AccessCache>,
+    /// Repositories and config sets in memory.
+    pub directory: Arc<directory::ProjectDirectory>,
 }
 
 /// Firebase ID token verification and role rules.
@@ -116,10 +118,20 @@ impl Context {
         let settings = Arc::new(settings);
         let directory = Arc::new(directory::ProjectDirectory::default());
         Self(Arc::new(Services {
-            environments: EnvironmentService::new(ports.clone(), settings.clone(), metrics.clone()),
+            environments: EnvironmentService::new(
+                ports.clone(),
+                settings.clone(),
+                metrics.clone(),
+                directory.clone(),
+            ),
             catalog: CatalogService::new(ports.clone(), directory.clone()),
             tokens: tokens::TokenService::new(ports.store.clone(), ports.clock.clone()),
-            webhooks: webhooks::WebhookService::new(ports.clone(), settings.clone(), directory),
+            webhooks: webhooks::WebhookService::new(
+                ports.clone(),
+                settings.clone(),
+                directory.clone(),
+            ),
+            directory,
             firebase,
             access: Arc::new(access::AccessCache::new(Duration::from_secs(60))),
             ports,

@@ -82,9 +82,10 @@ pub async fn perform(
 }
 
 async fn apply(c: &Controller, env: &Environment) -> Result<Action, ReconcileError> {
-    let store = &c.ctx.ports.store;
-    let Some(repo) = store
-        .get_repository(&env.repository_id)
+    let store = c.ctx.ports.store.as_ref();
+    let directory = &c.ctx.directory;
+    let Some(repo) = directory
+        .repository(store, &env.repository_id)
         .await
         .map_err(ServiceError::from)?
     else {
@@ -101,8 +102,8 @@ async fn apply(c: &Controller, env: &Environment) -> Result<Action, ReconcileErr
         .clone()
         .or_else(|| repo.config_set_id.clone())
         .unwrap_or_default();
-    let Some(config_set) = store
-        .get_config_set(&config_set_id)
+    let Some(config_set) = directory
+        .config_set(store, &config_set_id)
         .await
         .map_err(ServiceError::from)?
     else {
