@@ -87,15 +87,20 @@ impl Server {
         })
     }
 
-    /// Resident memory of the server process, in MB.
-    fn rss_mb(&self) -> f64 {
+    /// A `/proc/PID/status` figure of the server process (`VmRSS`, `RssAnon`, `RssFile`), in MB.
+    fn memory_mb(&self, field: &str) -> f64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .unwrap_or_default();
         status
             .lines()
-            .find(|l| l.starts_with("VmRSS:"))
+            .find(|l| l.split(':').next() == Some(field))
             .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
             .map_or(f64::NAN, |kb| kb / 1024.0)
+    }
+
+    /// Resident memory of the server process, in MB.
+    fn rss_mb(&self) -> f64 {
+        self.memory_mb("VmRSS")
     }
 }
 
@@ -366,8 +371,10 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     println!(
-        "| RSS | {rss_ready:.0} MB with all ready; {:.0} MB at the end |",
-        server.rss_mb()
+        "| RSS | {rss_ready:.0} MB with all ready; {:.0} MB at the end ({:.0} MB heap and stacks, {:.0} MB mapped files) |",
+        server.rss_mb(),
+        server.memory_mb("RssAnon"),
+        server.memory_mb("RssFile")
     );
     drop(server);
 

@@ -4,7 +4,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{db_err, from_doc, is_constraint, parse_ts, to_doc, ts};
+use super::{db_err, from_doc, is_constraint, one_row, parse_ts, run, to_doc, ts};
 use crate::{
     domain::{Environment, EnvironmentEvent, EnvironmentId, EventKind, NewEvent},
     ports::queue::NewJob,
@@ -25,7 +25,8 @@ pub fn save(
     env.version = expected + 1;
     let doc = to_doc(&env)?;
     if expected == 0 {
-        tx.execute(
+        run(
+            tx,
             "INSERT INTO environments (id, repository_id, name, status, config_set_id, created_at, expires_at, version, doc)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
@@ -41,8 +42,8 @@ pub fn save(
             }
         })?;
     } else {
-        let n = tx
-            .execute(
+        let n = run(
+                tx,
                 "UPDATE environments SET status = ?2, config_set_id = ?3, expires_at = ?4, version = ?5, doc = ?6
                  WHERE id = ?1 AND version = ?7",
                 params![
@@ -52,14 +53,14 @@ pub fn save(
             )
             .map_err(db_err)?;
         if n == 0 {
-            let stored: Option<i64> = tx
-                .query_row(
-                    "SELECT version FROM environments WHERE id = ?1",
-                    [env.id.as_str()],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(db_err)?;
+            let stored: Option<i64> = one_row(
+                tx,
+                "SELECT version FROM environments WHERE id = ?1",
+                [env.id.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err)?;
             return Err(match stored {
                 None => StoreError::NotFound(format!("environment `{}`", env.id)),
                 Some(v) => StoreError::Conflict(format!(
@@ -70,7 +71,8 @@ pub fn save(
         }
     }
     append_events(tx, env.id.as_str(), events, env.updated_at)?;
-    tx.execute(
+    run(
+        tx,
         "INSERT INTO environment_changes (environment_id, at, doc) VALUES (?1, ?2, ?3)",
         params![env.id.as_str(), ts(env.updated_at), doc],
     )
@@ -94,13 +96,13 @@ pub fn append_events(
     if events.is_empty() {
         return Ok(());
     }
-    let first: i64 = tx
-        .query_row(
-            "SELECT COALESCE(MAX(seq), 0) + 1 FROM environment_events WHERE environment_id = ?1",
-            [id],
-            |r| r.get(0),
-        )
-        .map_err(db_err)?;
+    let first: i64 = one_row(
+        tx,
+        "SELECT COALESCE(MAX(seq), 0) + 1 FROM environment_events WHERE environment_id = ?1",
+        [id],
+        |r| r.get(0),
+    )
+    .map_err(db_err)?;
     let mut stmt = tx
         .prepare_cached(
             "INSERT INTO environment_events (environment_id, seq, at, kind, actor, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -121,7 +123,8 @@ fn row_to_env(doc: String, version: i64) -> StoreResult<Environment> {
 }
 
 pub fn get(c: &Connection, id: &str) -> StoreResult<Option<Environment>> {
-    c.query_row(
+    one_row(
+        c,
         "SELECT doc, version FROM environments WHERE id = ?1",
         [id],
         |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),

@@ -31,6 +31,25 @@ use crate::{
 };
 
 /// Maps driver errors; constraint violations are reported by the callers that expect them.
+/// Runs `sql`, prepared once per connection (parsing SQL costs more than running it).
+pub(crate) fn run(
+    c: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> rusqlite::Result<usize> {
+    c.prepare_cached(sql)?.execute(params)
+}
+
+/// The one row `sql` selects, prepared once per connection.
+pub(crate) fn one_row<T>(
+    c: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    c.prepare_cached(sql)?.query_row(params, f)
+}
+
 pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
     StoreError::Unavailable(anyhow::Error::new(e).context("SQLite"))
 }

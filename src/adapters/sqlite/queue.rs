@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Db, db_err, ts};
+use super::{Db, db_err, run, ts};
 use crate::{
     clock::Clock,
     ports::{
@@ -91,7 +91,8 @@ impl SqliteQueue {
     pub async fn release_all_leases(&self) -> QueueResult<u64> {
         self.db
             .write(|c| {
-                c.execute(
+                run(
+                    c,
                     "UPDATE jobs SET state = 'queued', lease_token = NULL WHERE state = 'leased'",
                     [],
                 )
@@ -108,7 +109,8 @@ impl SqliteQueue {
         let max = i64::from(self.max_deliveries);
         self.db
             .write(move |tx| {
-                tx.execute(
+                run(
+                    tx,
                     "UPDATE jobs SET state = 'queued', lease_token = NULL
                      WHERE state = 'leased' AND lease_expires_at <= ?1",
                     [&now_s],
@@ -116,7 +118,7 @@ impl SqliteQueue {
                 .map_err(db_err)?;
                 loop {
                     let next = tx
-                        .query_row(
+                        .prepare_cached(
                             "SELECT id, ordering_key, payload, deliveries FROM jobs j
                              WHERE state = 'queued' AND not_before <= ?1
                                AND NOT EXISTS (SELECT 1 FROM jobs k
@@ -124,16 +126,18 @@ impl SqliteQueue {
                                                  AND (k.state = 'leased'
                                                       OR (k.state = 'queued' AND k.id < j.id)))
                              ORDER BY not_before, id LIMIT 1",
+                        )
+                        .and_then(|mut s| s.query_row(
                             [&now_s],
                             |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?)),
-                        )
-                        .optional()
+                        ).optional())
                         .map_err(db_err)?;
                     let Some((id, key, payload, deliveries)) = next else {
                         return Ok(None);
                     };
                     if deliveries >= max {
-                        tx.execute(
+                        run(
+                            tx,
                             "UPDATE jobs SET state = 'dead', last_error = 'too many deliveries' WHERE id = ?1",
                             [id],
                         )
@@ -142,7 +146,8 @@ impl SqliteQueue {
                         continue;
                     }
                     let token = uuid::Uuid::new_v4().to_string();
-                    tx.execute(
+                    run(
+                        tx,
                         "UPDATE jobs SET state = 'leased', deliveries = deliveries + 1,
                                 lease_token = ?2, lease_expires_at = ?3 WHERE id = ?1",
                         params![id, token, until],
@@ -175,8 +180,8 @@ impl SqliteQueue {
             .db
             .write(move |c| {
                 match extra {
-                    Some(x) => c.execute(sql, params![id, token, x]),
-                    None => c.execute(sql, params![id, token]),
+                    Some(x) => run(c, sql, params![id, token, x]),
+                    None => run(c, sql, params![id, token]),
                 }
                 .map_err(db_err)
             })
@@ -273,23 +278,24 @@ impl Queue for SqliteQueue {
         let now = ts(self.clock.now());
         self.db
             .read(move |c| {
-                c.query_row(
+                c.prepare_cached(
                     "SELECT
                         COALESCE(SUM(state = 'queued' AND not_before <= ?1), 0),
                         COALESCE(SUM(state = 'queued' AND not_before > ?1), 0),
                         COALESCE(SUM(state = 'leased'), 0),
                         COALESCE(SUM(state = 'dead'), 0)
                      FROM jobs",
-                    [&now],
-                    |r| {
+                )
+                .and_then(|mut s| {
+                    s.query_row([&now], |r| {
                         Ok(QueueDepth {
                             ready: r.get::<_, i64>(0)? as u64,
                             delayed: r.get::<_, i64>(1)? as u64,
                             in_flight: r.get::<_, i64>(2)? as u64,
                             dead: r.get::<_, i64>(3)? as u64,
                         })
-                    },
-                )
+                    })
+                })
                 .map_err(db_err)
             })
             .await

@@ -27,19 +27,18 @@ pub fn ingest(
         }
     }
     if let Some(mr) = &ingest.merge_request {
-        let stored: Option<String> = tx
-            .prepare_cached("SELECT ord FROM merge_request_events WHERE key = ?1")
-            .and_then(|mut s| s.query_row([&mr.key], |r| r.get(0)).optional())
+        // Recorded unless the stored event is newer: one statement, no read before it.
+        let recorded = tx
+            .prepare_cached(
+                "INSERT INTO merge_request_events (key, ord, event) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (key) DO UPDATE SET ord = excluded.ord, event = excluded.event
+                 WHERE excluded.ord >= merge_request_events.ord",
+            )
+            .and_then(|mut s| s.execute(params![mr.key, mr.order, mr.event]))
             .map_err(db_err)?;
-        if stored.is_some_and(|s| s > mr.order) {
+        if recorded == 0 {
             return Ok(IngestOutcome::Stale);
         }
-        tx.prepare_cached(
-            "INSERT INTO merge_request_events (key, ord, event) VALUES (?1, ?2, ?3)
-             ON CONFLICT (key) DO UPDATE SET ord = excluded.ord, event = excluded.event",
-        )
-        .and_then(|mut s| s.execute(params![mr.key, mr.order, mr.event]))
-        .map_err(db_err)?;
     }
     insert_job(tx, &ingest.job, now)?;
     Ok(IngestOutcome::Queued)
