@@ -16,6 +16,7 @@ use crate::{
         gitlab_disabled::DisabledGitHost,
         kube::{KubeCluster, KubeTarget},
         local_bus::LocalBus,
+        local_leases::LocalLeases,
         pubsub::{PubSubQueue, PubSubSettings},
         redis_bus::RedisBus,
         redis_cache::CachedStore,
@@ -29,7 +30,7 @@ use crate::{
         manifest::ManifestSettings,
     },
     metrics::Metrics,
-    ports::{Bus, Cluster, GitHost, Queue, Store},
+    ports::{Bus, Cluster, GitHost, Leases, Queue, Store},
     service::{Context, Ports, Settings},
     sim::{SimCluster, SimSettings},
     worker,
@@ -73,7 +74,7 @@ impl Application {
         adapt: Adapt,
     ) -> anyhow::Result<Self> {
         config.validate()?;
-        let (store, queue) = connect_store_and_queue(&config, clock.clone()).await?;
+        let (store, leases, queue) = connect_store_and_queue(&config, clock.clone()).await?;
         let bus: Arc<dyn Bus> = match config.bus {
             BusKind::Local => Arc::new(LocalBus::default()),
             BusKind::Redis => Arc::new(
@@ -100,6 +101,7 @@ impl Application {
             queue: adapt.queue.map_or(queue.clone(), |f| f(queue)),
             bus,
             cluster,
+            leases,
             githost: adapt.githost.map_or(githost.clone(), |f| f(githost)),
             clock,
         };
@@ -120,6 +122,7 @@ impl Application {
                 provision_timeout: config.provision_timeout(),
                 resync: config.resync(),
             },
+            reconcile_lease: config.reconcile_lease(),
             webhook_body_limit: config.webhook_body_limit as usize,
             session_key: session_key(&config),
             protect_metrics: config.protect_metrics,
@@ -265,7 +268,7 @@ fn redis_url(config: &Config) -> anyhow::Result<&str> {
 /// `blueberry token create` uses, so it touches nothing else.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     config.validate()?;
-    connect_store(config, open_db(config)?.as_ref()).await
+    Ok(connect_store(config, open_db(config)?.as_ref()).await?.0)
 }
 
 /// The SQLite file, when the store or the queue lives in it.
@@ -278,18 +281,27 @@ fn open_db(config: &Config) -> anyhow::Result<Option<Db>> {
     Ok(Some(Db::open(&config.database_path())?))
 }
 
-async fn connect_store(config: &Config, db: Option<&Db>) -> anyhow::Result<Arc<dyn Store>> {
-    let mut store: Arc<dyn Store> = match (db, config.store) {
-        (Some(db), StoreKind::Sqlite) => Arc::new(SqliteStore::new(db.clone())),
-        _ => Arc::new(
-            FirestoreStore::connect(
+/// The Store (with the Redis cache in front when asked), and where reconcile leases live.
+async fn connect_store(
+    config: &Config,
+    db: Option<&Db>,
+) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn Leases>)> {
+    let (mut store, leases): (Arc<dyn Store>, Arc<dyn Leases>) = match (db, config.store) {
+        (Some(db), StoreKind::Sqlite) => (
+            Arc::new(SqliteStore::new(db.clone())),
+            Arc::new(LocalLeases::default()),
+        ),
+        _ => {
+            let firestore = FirestoreStore::connect(
                 config.gcp_project.as_deref().unwrap_or_default(),
                 &config.firestore_database,
                 config.firestore_emulator_host.as_deref(),
             )
             .await
-            .context("connecting to Firestore (--gcp-project, --firestore-database)")?,
-        ),
+            .context("connecting to Firestore (--gcp-project, --firestore-database)")?;
+            let leases = Arc::new(firestore.leases());
+            (Arc::new(firestore), leases)
+        }
     };
     if config.cache == CacheKind::Redis {
         store = Arc::new(
@@ -298,16 +310,16 @@ async fn connect_store(config: &Config, db: Option<&Db>) -> anyhow::Result<Arc<d
                 .context("connecting the Redis cache")?,
         );
     }
-    Ok(store)
+    Ok((store, leases))
 }
 
-/// The Store and the Queue chosen by `--store` and `--queue`.
+/// The Store, its leases and the Queue chosen by `--store` and `--queue`.
 async fn connect_store_and_queue(
     config: &Config,
     clock: Arc<dyn Clock>,
-) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn Queue>)> {
+) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn Leases>, Arc<dyn Queue>)> {
     let db = open_db(config)?;
-    let store = connect_store(config, db.as_ref()).await?;
+    let (store, leases) = connect_store(config, db.as_ref()).await?;
     let queue: Arc<dyn Queue> = match (&db, config.queue) {
         (Some(db), QueueKind::Embedded) => {
             let queue = SqliteQueue::new(db.clone(), clock.clone(), config.max_deliveries);
@@ -339,7 +351,7 @@ async fn connect_store_and_queue(
             )
         }
     };
-    Ok((store, queue))
+    Ok((store, leases, queue))
 }
 
 /// The cluster adapter: a kubeconfig, the pod's service account, or the built-in simulator.

@@ -299,6 +299,12 @@ pub struct Config {
     #[arg(long, alias = "stale-after-secs", env = "BLUEBERRY_RESYNC_SECS", default_value = "600", value_parser = parse_positive)]
     pub resync_secs: u32,
 
+    /// A worker holds an environment's lease while it reconciles it, so at most one worker
+    /// replica reconciles an environment at a time; a dead worker's lease runs out after this
+    /// long. Leases live in Firestore with `--store firestore`, in memory otherwise.
+    #[arg(long, env = "BLUEBERRY_RECONCILE_LEASE_SECS", default_value = "30", value_parser = parse_positive)]
+    pub reconcile_lease_secs: u32,
+
     /// Firebase project whose ID tokens are accepted (`aud`); off when absent.
     #[arg(long, env = "BLUEBERRY_FIREBASE_PROJECT")]
     pub firebase_project: Option<String>,

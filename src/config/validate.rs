@@ -80,6 +80,10 @@ impl Config {
         Duration::from_secs(u64::from(self.job_lease_secs))
     }
 
+    pub fn reconcile_lease(&self) -> Duration {
+        Duration::from_secs(u64::from(self.reconcile_lease_secs))
+    }
+
     pub fn resync(&self) -> Duration {
         Duration::from_secs(u64::from(self.resync_secs))
     }

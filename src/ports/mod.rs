@@ -4,12 +4,14 @@
 pub mod bus;
 pub mod cluster;
 pub mod githost;
+pub mod lease;
 pub mod queue;
 pub mod store;
 
 pub use bus::{Bus, BusError, BusMessage};
 pub use cluster::{Cluster, ClusterError, ClusterEvent, ObservedApplication};
 pub use githost::GitHost;
+pub use lease::Leases;
 pub use queue::{Delivery, NewJob, Queue, QueueDepth, QueueError};
 pub use store::{
     AuditEntry, EnvironmentChange, EnvironmentFilter, IngestOutcome, MergeRequestMark, OutboxEntry,

@@ -20,7 +20,7 @@ use crate::{
     clock::Clock,
     domain::{TtlHours, manifest::ManifestSettings},
     metrics::Metrics,
-    ports::{Bus, Cluster, GitHost, Queue, Store},
+    ports::{Bus, Cluster, GitHost, Leases, Queue, Store},
 };
 
 /// The adapters chosen at start-up.
@@ -30,6 +30,8 @@ pub struct Ports {
     pub queue: Arc<dyn Queue>,
     pub bus: Arc<dyn Bus>,
     pub cluster: Arc<dyn Cluster>,
+    /// Who reconciles which environment, across worker replicas.
+    pub leases: Arc<dyn Leases>,
     pub githost: Arc<dyn GitHost>,
     pub clock: Arc<dyn Clock>,
 }
@@ -44,6 +46,8 @@ pub struct Settings {
     /// The lifecycle's knobs: attempts, their back-off, the provision timeout, the resync.
     pub lifecycle: crate::domain::lifecycle::Policy,
     /// Largest webhook body accepted, in bytes.
+    /// How long a worker's reconcile lease on an environment lasts if not given back.
+    pub reconcile_lease: std::time::Duration,
     pub webhook_body_limit: usize,
     /// Signs browser session cookies.
     pub session_key: secrecy::SecretSlice<u8>,

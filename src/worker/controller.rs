@@ -13,7 +13,7 @@ use crate::{
         EnvironmentId,
         lifecycle::{Observation, decide},
     },
-    ports::cluster::ClusterError,
+    ports::{StoreError, cluster::ClusterError},
     service::{Context, ServiceError},
 };
 
@@ -36,12 +36,17 @@ pub enum ReconcileError {
     Service(#[from] ServiceError),
 }
 
+/// How soon a key whose lease another worker holds is looked at again.
+const LEASE_BUSY_RETRY: Duration = Duration::from_millis(500);
+
 /// The controller of one process.
 #[derive(Clone)]
 pub struct Controller {
     pub ctx: Context,
     pub queue: Arc<WorkQueue>,
     pub observer: Arc<Observer>,
+    /// This process, as a holder of reconcile leases.
+    holder: Arc<str>,
 }
 
 impl Controller {
@@ -50,6 +55,7 @@ impl Controller {
             ctx,
             queue: Arc::new(WorkQueue::default()),
             observer: Arc::new(Observer::default()),
+            holder: uuid::Uuid::new_v4().to_string().into(),
         }
     }
 
@@ -73,11 +79,40 @@ impl Controller {
 
     async fn work(&self) {
         while let Some(key) = self.queue.next().await {
+            // Another replica reconciling the environment: look again once it is done.
+            match self.lease(&key).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.queue.done(&key, true);
+                    self.queue.trigger_after(&key, LEASE_BUSY_RETRY);
+                    self.ctx.metrics.job("reconcile", "lease-busy");
+                    continue;
+                }
+                Err(e) => {
+                    let retry = self.queue.done(&key, false);
+                    tracing::warn!(env_id = %key, error = %e, retry_in = ?retry, "could not take the reconcile lease; retrying");
+                    self.ctx.metrics.job("reconcile", "error");
+                    continue;
+                }
+            }
             let started = std::time::Instant::now();
+            let began = chrono::Utc::now();
             // A task per reconcile: a panic is caught here and never takes the worker along.
             let this = self.clone();
             let k = key.clone();
             let result = tokio::spawn(async move { this.reconcile(&k).await }).await;
+            // Logged before the lease is given back, so intervals of one key never overlap in
+            // the logs of correct workers (the multi-replica test checks exactly that).
+            tracing::debug!(
+                env_id = %key,
+                holder = %self.holder,
+                began = began.timestamp_micros(),
+                ended = chrono::Utc::now().timestamp_micros(),
+                "reconciled"
+            );
+            if let Err(e) = self.ctx.ports.leases.release(&key, &self.holder).await {
+                tracing::warn!(env_id = %key, error = %e, "could not give the reconcile lease back; it runs out by itself");
+            }
             let metrics = &self.ctx.metrics;
             metrics
                 .reconcile_seconds
@@ -104,6 +139,15 @@ impl Controller {
                 }
             }
         }
+    }
+
+    /// Takes (or renews) this process's lease on `key`.
+    async fn lease(&self, key: &str) -> Result<bool, StoreError> {
+        self.ctx
+            .ports
+            .leases
+            .acquire(key, &self.holder, self.ctx.settings.reconcile_lease)
+            .await
     }
 
     /// One reconcile of environment `key`.

@@ -15,13 +15,19 @@ use crate::{
     helpers::{Process, SseClient, free_port, wait_http},
 };
 
-struct Shared {
-    project: String,
-    topic: String,
-    kubeconfig: std::path::PathBuf,
+pub struct Shared {
+    pub project: String,
+    pub topic: String,
+    pub kubeconfig: std::path::PathBuf,
 }
 
-fn replica(role: &str, port: u16, shared: &Shared, dir: &Path) -> Process {
+pub fn replica(role: &str, port: u16, shared: &Shared, dir: &Path) -> Process {
+    replica_with(role, port, shared, dir, &[])
+}
+
+/// A `blueberry serve --role ROLE` on the emulators and Redis, logging JSON (with each
+/// reconcile's interval) to `DIR/ROLE-PORT.log`, with `extra` arguments last.
+pub fn replica_with(role: &str, port: u16, shared: &Shared, dir: &Path, extra: &[&str]) -> Process {
     let log = std::fs::File::create(dir.join(format!("{role}-{port}.log"))).unwrap();
     let log_err = log.try_clone().unwrap();
     Process(
@@ -83,6 +89,9 @@ fn replica(role: &str, port: u16, shared: &Shared, dir: &Path) -> Process {
             .arg(&shared.kubeconfig)
             .arg("--data-dir")
             .arg(dir.join(format!("data-{port}")))
+            .args(["--log-format", "json"])
+            .args(extra)
+            .env("RUST_LOG", "info,blueberry::worker::controller=debug")
             .env_remove("FIRESTORE_EMULATOR_HOST")
             .env("BLUEBERRY_BOOTSTRAP_TOKEN", crate::helpers::ADMIN_TOKEN)
             .stdout(log)

@@ -15,6 +15,7 @@
 
 mod catalog;
 mod environments;
+mod leases;
 mod outbox;
 mod records;
 
@@ -47,6 +48,9 @@ pub(crate) const DELIVERIES: &str = "webhook_deliveries";
 pub(crate) const TOKENS: &str = "api_tokens";
 pub(crate) const MERGE_REQUEST_EVENTS: &str = "merge_request_events";
 pub(crate) const OUTBOX: &str = "outbox";
+pub(crate) const LEASES: &str = "reconcile_leases";
+
+pub use leases::FirestoreLeases;
 
 #[derive(Clone)]
 pub struct FirestoreStore {
@@ -109,6 +113,11 @@ impl FirestoreStore {
             None => FirestoreDb::with_options(options).await?,
         };
         Ok(Self { db })
+    }
+
+    /// Reconcile leases in the same database.
+    pub fn leases(&self) -> FirestoreLeases {
+        FirestoreLeases::new(self.db.clone())
     }
 }
 
