@@ -77,7 +77,6 @@ pub fn replica_with(role: &str, port: u16, shared: &Shared, dir: &Path, extra: &
             .args([
                 "--workers",
                 "3",
-                "--pubsub-unordered",
                 "--resync-secs",
                 "20",
                 "--reaper-interval-secs",
