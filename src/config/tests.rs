@@ -65,6 +65,10 @@ fn incomplete_adapter_choices_are_refused_with_the_missing_setting() {
             ],
             "--kubeconfig",
         ),
+        (
+            vec!["--store", "firestore", "--gcp-project", "p"],
+            "--store firestore needs --bus redis",
+        ),
         (vec!["--namespace-prefix", "Kube-"], "--namespace-prefix"),
         (vec!["--namespace-prefix", ""], "--namespace-prefix"),
     ] {

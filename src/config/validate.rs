@@ -25,6 +25,11 @@ impl Config {
         if self.store == StoreKind::Firestore && self.gcp_project.is_none() {
             return fail("--store firestore needs --gcp-project (BLUEBERRY_GCP_PROJECT)");
         }
+        if self.store == StoreKind::Firestore && self.bus != BusKind::Redis {
+            return fail(
+                "--store firestore needs --bus redis: the change log SSE clients resume from is the Redis stream",
+            );
+        }
         if self.queue == QueueKind::Pubsub && self.gcp_project.is_none() {
             return fail("--queue pubsub needs --gcp-project (BLUEBERRY_GCP_PROJECT)");
         }

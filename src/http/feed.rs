@@ -1,11 +1,16 @@
 //! The change feed of one process: every environment change, in change-log order, serialized
 //! once, for all of this process's SSE clients.
 //!
-//! The bus delivers changes as writers publish them, which is not always in sequence order
-//! (two writes commit in one order and publish in the other). The feed puts them back in order:
-//! a change that arrives early waits for the ones before it; a gap that is not filled within
-//! [`GAP_WAIT`] (a publish lost, the bus lagged) is read from the store's change log, once for
-//! everybody. Clients then follow one broadcast of ready-to-send items.
+//! When the bus is the change log (Redis Streams), it delivers changes in log order and the
+//! feed forwards them; after a lag it reads what it missed from the log, and when the log no
+//! longer has it, tells clients to `resync`.
+//!
+//! Otherwise (the in-process bus, numbered by SQLite's change log) the bus delivers changes as
+//! writers publish them, which is not always in sequence order (two writes commit in one order
+//! and publish in the other). The feed puts them back in order: a change that arrives early
+//! waits for the ones before it; a gap that is not filled within [`GAP_WAIT`] (a publish lost,
+//! the bus lagged) is read from the store's change log, once for everybody. Clients then follow
+//! one broadcast of ready-to-send items.
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -16,7 +21,7 @@ use tokio::sync::broadcast;
 use super::api::environment_models::EnvironmentResponse;
 use crate::{
     ports::{BusMessage, EnvironmentChange},
-    service::Context,
+    service::{Context, changes::Since},
 };
 
 /// How long an early change waits for the ones before it before the gap is read from the log.
@@ -30,12 +35,29 @@ pub struct FeedItem {
     pub seq: u64,
     pub environment_id: String,
     pub repository_id: String,
+    /// Not a change: changes were lost to the log's trimming, and every client should re-read
+    /// what it shows (`event: resync`).
+    pub resync: bool,
     /// The whole SSE frame (`event`, `id`, `data` = the `EnvironmentResponse`), formatted once
     /// and shared by every client (sending it copies nothing).
     pub frame: Bytes,
 }
 
 impl FeedItem {
+    /// Tells clients to re-read the list: changes up to `seq` are no longer in the log.
+    pub fn resync(seq: u64) -> Self {
+        let frame = format!(
+            "event: resync\nid: {seq}\ndata: {{\"reason\":\"changes were missed; re-read the environments\"}}\n\n"
+        );
+        Self {
+            seq,
+            environment_id: String::new(),
+            repository_id: String::new(),
+            resync: true,
+            frame: Bytes::from(frame),
+        }
+    }
+
     pub fn new(change: &EnvironmentChange, ctx: &Context) -> Self {
         let body = EnvironmentResponse::new(&change.environment, &ctx.settings);
         // JSON has no raw newlines, so the data fits one `data:` line.
@@ -45,6 +67,7 @@ impl FeedItem {
             seq: change.seq,
             environment_id: change.environment.id.to_string(),
             repository_id: change.environment.repository_id.clone(),
+            resync: false,
             frame: Bytes::from(frame),
         }
     }
@@ -71,9 +94,10 @@ impl ChangeFeed {
 }
 
 async fn run(ctx: Context, tx: broadcast::Sender<Arc<FeedItem>>) {
-    let mut bus = ctx.ports.bus.subscribe();
-    let mut last = loop {
-        match ctx.ports.store.latest_change_seq().await {
+    // Subscribed before the log position is read, so nothing falls between the two.
+    let bus = ctx.ports.bus.subscribe();
+    let last = loop {
+        match ctx.changes.latest().await {
             Ok(n) => break n,
             Err(e) => {
                 tracing::warn!(error = %e, "change feed cannot start yet");
@@ -81,6 +105,64 @@ async fn run(ctx: Context, tx: broadcast::Sender<Arc<FeedItem>>) {
             }
         }
     };
+    if ctx.changes.ordered_by_bus() {
+        follow_log(ctx, tx, bus, last).await;
+    } else {
+        reorder(ctx, tx, bus, last).await;
+    }
+}
+
+/// Changes arrive in log order: forward them; after a lag, read the log.
+async fn follow_log(
+    ctx: Context,
+    tx: broadcast::Sender<Arc<FeedItem>>,
+    mut bus: futures::stream::BoxStream<'static, BusMessage>,
+    mut last: u64,
+) {
+    const PAGE: u32 = 1000;
+    while let Some(message) = bus.next().await {
+        match message {
+            BusMessage::Change(c) if c.seq <= last => {}
+            BusMessage::Change(c) => {
+                last = c.seq;
+                let _ = tx.send(Arc::new(FeedItem::new(&c, &ctx)));
+            }
+            BusMessage::Lagged => loop {
+                match ctx.changes.since(last, PAGE).await {
+                    Ok(Since::Changes(changes)) => {
+                        for c in &changes {
+                            last = c.seq;
+                            let _ = tx.send(Arc::new(FeedItem::new(c, &ctx)));
+                        }
+                        if changes.len() < PAGE as usize {
+                            break;
+                        }
+                    }
+                    Ok(Since::Trimmed) => {
+                        last = ctx.changes.latest().await.unwrap_or(last);
+                        tracing::warn!(
+                            "the change feed fell behind the log's trimming; clients resync"
+                        );
+                        let _ = tx.send(Arc::new(FeedItem::resync(last)));
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "change feed could not read the log; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// Changes arrive in publish order: put them back in sequence order.
+async fn reorder(
+    ctx: Context,
+    tx: broadcast::Sender<Arc<FeedItem>>,
+    mut bus: futures::stream::BoxStream<'static, BusMessage>,
+    mut last: u64,
+) {
     let mut early: BTreeMap<u64, Box<EnvironmentChange>> = BTreeMap::new();
     let mut gap_since: Option<tokio::time::Instant> = None;
     loop {
@@ -99,8 +181,9 @@ async fn run(ctx: Context, tx: broadcast::Sender<Arc<FeedItem>>) {
             }
             Some(BusMessage::Lagged) => {
                 // A gap nobody filled: read it from the change log, once for every client.
-                match ctx.ports.store.changes_since(last, 1000).await {
-                    Ok(changes) => {
+                match ctx.changes.since(last, 1000).await {
+                    Ok(Since::Trimmed) => {}
+                    Ok(Since::Changes(changes)) => {
                         for c in changes {
                             early.insert(c.seq, Box::new(c));
                         }

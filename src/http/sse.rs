@@ -1,9 +1,13 @@
 //! `GET /api/events/environments`: Server-Sent Events of environment changes.
 //!
-//! Every change is `event: environment`, `id: <change seq>`, data = the EnvironmentResponse.
+//! Every change is `event: environment`, `id: <change id>`, data = the EnvironmentResponse.
 //! A client that reconnects with `Last-Event-ID` gets every change after that id from the
-//! store's change log, then follows the process's change feed (`feed.rs`: ordered, serialized
-//! once for every client); falling behind means reading the log again.
+//! change log (`service::changes`), then follows the process's change feed (`feed.rs`:
+//! ordered, serialized once for every client); falling behind means reading the log again.
+//! When the log no longer has what a client missed (trimmed), it gets `event: resync` and
+//! should re-read what it shows; the stream then goes on from the newest change.
+//!
+//! Ids increase but need not be consecutive (Redis Streams ids are `ms * 10^6 + n`).
 
 use std::{collections::VecDeque, convert::Infallible, sync::Arc, time::Duration};
 
@@ -24,7 +28,7 @@ use super::{
     extract::ApiQuery,
     feed::{ChangeFeed, FeedItem},
 };
-use crate::service::Context;
+use crate::service::{Context, changes::Since};
 
 /// Change-log entries read per store round trip while catching up.
 const CATCH_UP_PAGE: u32 = 500;
@@ -64,15 +68,17 @@ const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
 
 impl Client {
     fn wants(&self, item: &FeedItem) -> bool {
-        self.params
-            .environment_id
-            .as_deref()
-            .is_none_or(|id| item.environment_id == id)
-            && self
+        item.resync
+            || self
                 .params
-                .repository_id
+                .environment_id
                 .as_deref()
-                .is_none_or(|r| item.repository_id == r)
+                .is_none_or(|id| item.environment_id == id)
+                && self
+                    .params
+                    .repository_id
+                    .as_deref()
+                    .is_none_or(|r| item.repository_id == r)
     }
 
     /// The next frame for this client.
@@ -87,14 +93,14 @@ impl Client {
             }
             match self.phase {
                 Phase::CatchUp => {
-                    let page = match self
-                        .ctx
-                        .ports
-                        .store
-                        .changes_since(self.last, CATCH_UP_PAGE)
-                        .await
-                    {
-                        Ok(p) => p,
+                    let page = match self.ctx.changes.since(self.last, CATCH_UP_PAGE).await {
+                        Ok(Since::Changes(p)) => p,
+                        Ok(Since::Trimmed) => {
+                            let latest = self.ctx.changes.latest().await.unwrap_or(self.last);
+                            self.backlog.push_back(Arc::new(FeedItem::resync(latest)));
+                            self.phase = Phase::Live;
+                            continue;
+                        }
                         Err(e) => {
                             tracing::warn!(error = %e, "SSE catch-up failed; retrying");
                             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -108,16 +114,11 @@ impl Client {
                     self.backlog
                         .extend(page.iter().map(|c| Arc::new(FeedItem::new(c, ctx))));
                 }
+                // The client subscribed to the feed before it read the log, and the feed sends
+                // every change in log order: whatever the log did not have yet comes here.
                 Phase::Live => match self.feed.recv().await {
-                    Ok(item) if item.seq <= self.last => {}
-                    Ok(item) if item.seq == self.last + 1 => self.backlog.push_back(item),
-                    // The feed is ahead of this client (it joined early, or fell behind):
-                    // read what is missing from the log first.
-                    Ok(item) => {
-                        self.phase = Phase::CatchUp;
-                        self.backlog.clear();
-                        let _ = item;
-                    }
+                    Ok(item) if item.seq <= self.last && !item.resync => {}
+                    Ok(item) => self.backlog.push_back(item),
                     Err(broadcast::error::RecvError::Lagged(_)) => self.phase = Phase::CatchUp,
                     Err(broadcast::error::RecvError::Closed) => return None,
                 },
@@ -152,14 +153,7 @@ pub async fn stream(
     let subscription = feed.subscribe();
     let (last, phase) = match header_id.or(params.last_event_id) {
         Some(n) => (n, Phase::CatchUp),
-        None => (
-            ctx.ports
-                .store
-                .latest_change_seq()
-                .await
-                .map_err(crate::service::ServiceError::from)?,
-            Phase::Live,
-        ),
+        None => (ctx.changes.latest().await?, Phase::Live),
     };
     let client = Client {
         ctx,

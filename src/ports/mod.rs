@@ -8,7 +8,7 @@ pub mod lease;
 pub mod queue;
 pub mod store;
 
-pub use bus::{Bus, BusError, BusMessage};
+pub use bus::{Bus, BusError, BusMessage, Since};
 pub use cluster::{Cluster, ClusterError, ClusterEvent, ObservedApplication};
 pub use githost::GitHost;
 pub use lease::Leases;

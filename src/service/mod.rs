@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod catalog;
+pub mod changes;
 pub mod directory;
 pub mod environments;
 mod error;
@@ -104,6 +105,8 @@ pub struct Services {
     pub access: Arc<access::AccessCache>,
     /// Repositories and config sets in memory.
     pub directory: Arc<directory::ProjectDirectory>,
+    /// The change log SSE clients read.
+    pub changes: changes::ChangeLog,
 }
 
 /// Firebase ID token verification and role rules.
@@ -136,6 +139,7 @@ impl Context {
                 directory.clone(),
             ),
             directory,
+            changes: changes::ChangeLog::new(ports.clone()),
             firebase,
             access: Arc::new(access::AccessCache::new(Duration::from_secs(60))),
             ports,

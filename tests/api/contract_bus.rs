@@ -1,4 +1,5 @@
-//! The Bus contract, run against the in-process bus and Redis pub/sub.
+//! The Bus contract, run against the in-process bus and the Redis stream (which is also the
+//! change log: it numbers changes and replays them).
 
 use std::{sync::Arc, time::Duration};
 
@@ -27,6 +28,9 @@ fn change(seq: u64) -> EnvironmentChange {
         },
         chrono::Utc::now(),
     );
+    // The version marks which change this is: a bus that keeps the log renumbers `seq`.
+    let mut environment = environment;
+    environment.version = seq;
     EnvironmentChange { seq, environment }
 }
 
@@ -37,7 +41,7 @@ async fn next_change(stream: &mut futures::stream::BoxStream<'static, BusMessage
             .expect("a message")
             .expect("open")
         {
-            BusMessage::Change(c) => return c.seq,
+            BusMessage::Change(c) => return c.environment.version,
             BusMessage::Lagged => continue,
         }
     }
@@ -88,16 +92,30 @@ async fn on_redis_across_two_replicas_and_through_a_reconnect() {
         .await
         .unwrap();
     let mut stream = bus.subscribe();
-    // Drop every pub/sub connection, as a Redis restart would.
+    // Drop the bus's stream reader, as a Redis restart would (only it: other tests share Redis).
     let client = redis::Client::open(emulators::redis()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let _: i64 = redis::cmd("CLIENT")
-        .arg("KILL")
-        .arg("TYPE")
-        .arg("pubsub")
+    let clients: String = redis::cmd("CLIENT")
+        .arg("LIST")
         .query_async(&mut conn)
         .await
         .unwrap();
+    let name = format!("name=blueberry-changes-{channel} ");
+    let readers: Vec<&str> = clients
+        .lines()
+        .filter(|l| l.contains(&name))
+        .filter_map(|l| l.split(' ').next()?.strip_prefix("id="))
+        .collect();
+    assert!(!readers.is_empty(), "the reader names itself:\n{clients}");
+    for id in readers {
+        let _: redis::Value = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(id)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
     let lagged = tokio::time::timeout(Duration::from_secs(10), stream.next())
         .await
         .unwrap()
@@ -113,7 +131,7 @@ async fn on_redis_across_two_replicas_and_through_a_reconnect() {
         bus.publish(&change(7)).await.unwrap();
         match tokio::time::timeout(Duration::from_millis(300), stream.next()).await {
             Ok(Some(BusMessage::Change(c))) => {
-                assert_eq!(c.seq, 7);
+                assert_eq!(c.environment.version, 7);
                 break;
             }
             _ => assert!(
@@ -122,4 +140,66 @@ async fn on_redis_across_two_replicas_and_through_a_reconnect() {
             ),
         }
     }
+}
+
+/// The stream is the change log: ids increase, `since` replays after any id it keeps, and says
+/// `Trimmed` once what a reader missed is gone.
+#[tokio::test]
+async fn the_redis_stream_numbers_changes_and_replays_them() {
+    use blueberry::ports::Since;
+
+    let key = emulators::unique("log");
+    let bus = RedisBus::connect(emulators::redis(), &key).await.unwrap();
+    assert!(bus.keeps_log());
+    assert_eq!(bus.latest().await.unwrap(), 0);
+    assert_eq!(bus.since(0, 10).await.unwrap(), Since::Changes(vec![]));
+    let mut live = bus.subscribe();
+    for v in 1..=5 {
+        bus.publish(&change(v)).await.unwrap();
+    }
+    let mut ids = Vec::new();
+    while ids.len() < 5 {
+        if let BusMessage::Change(c) = tokio::time::timeout(Duration::from_secs(10), live.next())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            ids.push((c.seq, c.environment.version));
+        }
+    }
+    assert!(
+        ids.windows(2).all(|w| w[0].0 < w[1].0),
+        "ids increase: {ids:?}"
+    );
+    assert_eq!(bus.latest().await.unwrap(), ids[4].0);
+    let Since::Changes(after_second) = bus.since(ids[1].0, 10).await.unwrap() else {
+        panic!("nothing was trimmed");
+    };
+    assert_eq!(
+        after_second
+            .iter()
+            .map(|c| (c.seq, c.environment.version))
+            .collect::<Vec<_>>(),
+        ids[2..]
+    );
+    let Since::Changes(page) = bus.since(0, 2).await.unwrap() else {
+        panic!("nothing was trimmed");
+    };
+    assert_eq!(page.len(), 2, "at most the limit");
+
+    // Trim the first three away, as MAXLEN does under load.
+    let client = redis::Client::open(emulators::redis()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: i64 = redis::cmd("XTRIM")
+        .arg(&key)
+        .arg("MAXLEN")
+        .arg(2)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(bus.since(ids[0].0, 10).await.unwrap(), Since::Trimmed);
+    let Since::Changes(kept) = bus.since(ids[3].0, 10).await.unwrap() else {
+        panic!("nothing after the first kept entry was trimmed");
+    };
+    assert_eq!(kept.iter().map(|c| c.seq).collect::<Vec<_>>(), [ids[4].0]);
 }

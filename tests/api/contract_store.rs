@@ -120,7 +120,6 @@ async fn versions_guard_every_write(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(second.change.environment.version, 2);
-    assert!(second.change.seq > first.change.seq);
     // A writer holding version 1 lost the race.
     let stale = store.save_environment(&next, &[], &[]).await;
     assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
@@ -152,26 +151,6 @@ async fn versions_guard_every_write(store: Arc<dyn Store>) {
         ]
     );
     assert_eq!(store.list_events(&e.id, 2, 100).await.unwrap().len(), 1);
-
-    let changes = store
-        .changes_since(first.change.seq - 1, 100)
-        .await
-        .unwrap();
-    assert_eq!(
-        changes
-            .iter()
-            .map(|c| c.environment.version)
-            .collect::<Vec<_>>(),
-        [1, 2]
-    );
-    assert_eq!(store.latest_change_seq().await.unwrap(), second.change.seq);
-    assert!(
-        store
-            .changes_since(second.change.seq, 100)
-            .await
-            .unwrap()
-            .is_empty()
-    );
 }
 
 async fn lists_page_and_filter(store: Arc<dyn Store>) {
@@ -467,6 +446,57 @@ macro_rules! contract {
 }
 
 contract!(versions, versions_guard_every_write);
+
+/// SQLite numbers every environment write in its change log (the embedded default's SSE log).
+async fn the_change_log_numbers_every_write(store: Arc<dyn Store>) {
+    let e = env("logged", "shop", 0);
+    let first = store.save_environment(&e, &[], &[]).await.unwrap();
+    let second = store
+        .save_environment(&first.change.environment, &[], &[])
+        .await
+        .unwrap();
+    assert_eq!(second.change.seq, first.change.seq + 1);
+    let changes = store
+        .changes_since(first.change.seq - 1, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        changes
+            .iter()
+            .map(|c| c.environment.version)
+            .collect::<Vec<_>>(),
+        [1, 2]
+    );
+    assert_eq!(store.latest_change_seq().await.unwrap(), second.change.seq);
+    assert!(
+        store
+            .changes_since(second.change.seq, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn sqlite_numbers_every_write_in_its_change_log() {
+    let (store, _dir) = sqlite().await;
+    the_change_log_numbers_every_write(store).await;
+    let (store, _dir) = cached().await;
+    the_change_log_numbers_every_write(store).await;
+}
+
+#[tokio::test]
+async fn firestore_keeps_no_change_log_and_says_where_it_is() {
+    let store = firestore().await;
+    let saved = store
+        .save_environment(&env("unnumbered", "shop", 0), &[], &[])
+        .await
+        .unwrap();
+    assert_eq!(saved.change.seq, 0, "the change stream numbers it");
+    let err = store.latest_change_seq().await.unwrap_err().to_string();
+    let err = format!("{err} {:?}", store.changes_since(0, 10).await.unwrap_err());
+    assert!(err.contains("--bus redis"), "{err}");
+}
 contract!(listing, lists_page_and_filter);
 contract!(
     catalog,

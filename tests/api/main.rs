@@ -30,6 +30,7 @@ mod restart;
 mod secrets;
 mod sse;
 mod sse_client;
+mod sse_stream;
 mod storm;
 mod storm_model;
 mod ui;

@@ -1,4 +1,6 @@
-//! Environments, their events and the change log on Firestore.
+//! Environments and their events on Firestore. An environment write is a transaction over that
+//! environment's document, its new events and its outbox jobs: nothing every write shares (the
+//! change log is the Redis stream, `adapters::redis_bus`).
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -9,7 +11,7 @@ use firestore::{
 use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 
-use super::{CHANGES, COUNTERS, ENVIRONMENTS, EVENTS, fs_err};
+use super::{ENVIRONMENTS, EVENTS, fs_err};
 use crate::{
     domain::{Environment, EnvironmentEvent, EnvironmentId, EventKind, NewEvent},
     ports::{
@@ -34,12 +36,18 @@ pub struct EnvDoc {
     pub version: i64,
     /// How many events the environment has (the next event's sequence is this + 1).
     pub events: i64,
+    /// Every prefix of `name`, so a name-prefix listing is an `array-contains` (an equality)
+    /// and pages in the same order as every other listing.
+    #[serde(default)]
+    pub name_prefixes: Vec<String>,
     pub doc: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Counter {
-    pub value: i64,
+/// `name`'s prefixes, shortest first (names are short DNS labels).
+fn prefixes(name: &str) -> Vec<String> {
+    name.char_indices()
+        .map(|(i, c)| name[..i + c.len_utf8()].to_owned())
+        .collect()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -50,13 +58,6 @@ struct EventDoc {
     kind: String,
     actor: String,
     message: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct ChangeDoc {
-    seq: i64,
-    environment_id: String,
-    doc: String,
 }
 
 pub fn ts(t: DateTime<Utc>) -> String {
@@ -138,8 +139,6 @@ pub async fn save(
                 }
                 (Some(s), _) => s.events,
             };
-            let counter: Option<Counter> = db.fluent().select().by_id_in(COUNTERS).obj().one("changes").await?;
-            let seq = counter.map_or(0, |c| c.value) + 1;
             let mut saved = env.clone();
             saved.version = expected + 1;
             let doc = serde_json::to_string(&saved).map_err(|e| permanent(tx, corrupt(e)))?;
@@ -154,15 +153,14 @@ pub async fn save(
                 expires_at: ts(saved.expires_at),
                 version: saved.version as i64,
                 events: events_before + events.len() as i64,
-                doc: doc.clone(),
+                name_prefixes: prefixes(saved.name.as_str()),
+                doc,
             };
             db.fluent().update().in_col(ENVIRONMENTS).document_id(&id).object(&env_doc).add_to_transaction(tx)?;
             add_events(&db, tx, &id, events_before, &events, &at)?;
-            let change = ChangeDoc { seq, environment_id: id.clone(), doc };
-            db.fluent().update().in_col(CHANGES).document_id(format!("{seq:020}")).object(&change).add_to_transaction(tx)?;
-            db.fluent().update().in_col(COUNTERS).document_id("changes").object(&Counter { value: seq }).add_to_transaction(tx)?;
             let outbox = super::outbox::add(&db, tx, &jobs, Utc::now())?;
-            Ok(Saved { change: EnvironmentChange { seq: seq as u64, environment: saved }, outbox })
+            // Numbered by the change stream when it is published.
+            Ok(Saved { change: EnvironmentChange { seq: 0, environment: saved }, outbox })
         }
         .boxed()
     }, super::transaction_options())
@@ -194,6 +192,9 @@ pub async fn append_events(
                 };
                 add_events(&db, tx, &id, stored.events, &events, &ts(Utc::now()))?;
                 stored.events += events.len() as i64;
+                if stored.name_prefixes.is_empty() {
+                    stored.name_prefixes = prefixes(&stored.name);
+                }
                 db.fluent()
                     .update()
                     .in_col(ENVIRONMENTS)
@@ -242,7 +243,6 @@ pub async fn list(
 ) -> StoreResult<Page<Environment>> {
     let cursor = page.cursor.as_deref().map(decode_cursor).transpose()?;
     let status = filter.status.map(|s| s.as_str().to_owned());
-    let prefix_end = filter.name_prefix.as_ref().map(|p| format!("{p}\u{f8ff}"));
     let mut query = db.fluent().select().from(ENVIRONMENTS).filter(|q| {
         q.for_all([
             status
@@ -255,48 +255,23 @@ pub async fn list(
             filter
                 .name_prefix
                 .as_ref()
-                .and_then(|p| q.field("name").greater_than_or_equal(p.clone())),
-            prefix_end
-                .as_ref()
-                .and_then(|p| q.field("name").less_than(p.clone())),
+                .and_then(|p| q.field("name_prefixes").array_contains(p.clone())),
         ])
     });
-    // Firestore needs an inequality field to be ordered first.
-    let by_name = filter.name_prefix.is_some();
-    query = query.order(|o| {
-        o.fields([
-            by_name.then(|| o.field("name").asc()).flatten(),
-            o.field("created_at").desc(),
-            o.field("id").desc(),
-        ])
-    });
-    let docs: Vec<EnvDoc> = if filter.name_prefix.is_some() {
-        // Ordered by name first, so page in memory over the (small) prefix match.
-        query.obj().query().await.map_err(fs_err)?
-    } else {
-        if let Some((at, id)) = &cursor {
-            query = query.start_at(FirestoreQueryCursor::AfterValue(vec![
-                at.clone().into(),
-                id.clone().into(),
-            ]));
-        }
-        query
-            .limit(page.limit + 1)
-            .obj()
-            .query()
-            .await
-            .map_err(fs_err)?
-    };
-    let mut items = docs.iter().map(to_env).collect::<StoreResult<Vec<_>>>()?;
-    if filter.name_prefix.is_some() {
-        items.sort_by(|a, b| (b.created_at, b.id.as_str()).cmp(&(a.created_at, a.id.as_str())));
-        if let Some((at, id)) = &cursor {
-            items.retain(|e| {
-                (ts(e.created_at).as_str(), e.id.as_str()) < (at.as_str(), id.as_str())
-            });
-        }
-        items.truncate(page.limit as usize + 1);
+    query = query.order(|o| o.fields([o.field("created_at").desc(), o.field("id").desc()]));
+    if let Some((at, id)) = &cursor {
+        query = query.start_at(FirestoreQueryCursor::AfterValue(vec![
+            at.clone().into(),
+            id.clone().into(),
+        ]));
     }
+    let docs: Vec<EnvDoc> = query
+        .limit(page.limit + 1)
+        .obj()
+        .query()
+        .await
+        .map_err(fs_err)?;
+    let mut items = docs.iter().map(to_env).collect::<StoreResult<Vec<_>>>()?;
     let next = if items.len() > page.limit as usize {
         items.truncate(page.limit as usize);
         items.last().map(encode_cursor)
@@ -369,41 +344,13 @@ pub async fn events(
         .collect()
 }
 
-pub async fn changes_since(
-    db: &FirestoreDb,
-    after: u64,
-    limit: u32,
-) -> StoreResult<Vec<EnvironmentChange>> {
-    let docs: Vec<ChangeDoc> = db
-        .fluent()
-        .select()
-        .from(CHANGES)
-        .filter(|q| q.for_all([q.field("seq").greater_than(after as i64)]))
-        .order(|o| o.fields([o.field("seq").asc()]))
-        .limit(limit)
-        .obj()
-        .query()
-        .await
-        .map_err(fs_err)?;
-    docs.into_iter()
-        .map(|d| {
-            let environment: Environment = serde_json::from_str(&d.doc).map_err(corrupt)?;
-            Ok(EnvironmentChange {
-                seq: d.seq as u64,
-                environment,
-            })
-        })
-        .collect()
-}
+#[cfg(test)]
+mod tests {
+    use super::prefixes;
 
-pub async fn latest_change_seq(db: &FirestoreDb) -> StoreResult<u64> {
-    let counter: Option<Counter> = db
-        .fluent()
-        .select()
-        .by_id_in(COUNTERS)
-        .obj()
-        .one("changes")
-        .await
-        .map_err(fs_err)?;
-    Ok(counter.map_or(0, |c| c.value as u64))
+    #[test]
+    fn a_name_lists_every_prefix_of_itself() {
+        assert_eq!(prefixes("pr-1"), ["p", "pr", "pr-", "pr-1"]);
+        assert!(prefixes("").is_empty());
+    }
 }

@@ -1,17 +1,15 @@
 //! The Store on Google Cloud Firestore (`firestore` crate).
 //!
 //! Collections: `environments` (one document per environment, with the fields queries filter
-//! and order on, plus the whole record as JSON), `environment_events`, `environment_changes`
-//! (the global change log, keyed by a zero-padded sequence), `counters`, `repositories`,
-//! `config_sets`, `audit_events`, `webhook_deliveries` (TTL policy on `expires_at`).
-//! Every environment write is a transaction that checks the stored `version`, appends the
-//! events and the change, and bumps the change counter. The composite indexes these queries
-//! need are in `terraform/firestore.indexes.json`.
-//!
-//! The change counter is one document every environment write touches, which serializes those
-//! writes; Firestore sustains on the order of one sustained write per second per document with
-//! bursts above, which is ample for environment lifecycles (a handful of writes per minute per
-//! environment) but is the limit to watch.
+//! and order on, plus the whole record as JSON), `environment_events`, `repositories`,
+//! `config_sets`, `audit_events`, `webhook_deliveries` and `reconcile_leases` (TTL policies on
+//! `expires_at`), `merge_request_events`, `outbox`.
+//! Every environment write is a transaction that checks the stored `version` and adds the
+//! events and outbox jobs: it touches only that environment's documents, so writes of different
+//! environments never contend (Firestore sustains about one write per second per document; a
+//! shared counter capped the whole platform at that). The change log SSE resumes from is the
+//! Redis stream (`adapters::redis_bus`). The composite indexes these queries need are in
+//! `terraform/firestore.indexes.json`.
 
 mod catalog;
 mod environments;
@@ -39,8 +37,6 @@ use crate::{
 
 pub(crate) const ENVIRONMENTS: &str = "environments";
 pub(crate) const EVENTS: &str = "environment_events";
-pub(crate) const CHANGES: &str = "environment_changes";
-pub(crate) const COUNTERS: &str = "counters";
 pub(crate) const REPOSITORIES: &str = "repositories";
 pub(crate) const CONFIG_SETS: &str = "config_sets";
 pub(crate) const AUDIT: &str = "audit_events";
@@ -57,12 +53,18 @@ pub struct FirestoreStore {
     db: FirestoreDb,
 }
 
-/// Transactions retry contention aborts (ABORTED, lock timeouts) more than the default: every
-/// environment write touches the change counter, so concurrent writers do collide.
+/// Transactions retry contention aborts (ABORTED, lock timeouts) more than the default: writers
+/// of one environment (the API and a worker) do collide now and then.
 pub(crate) fn transaction_options() -> firestore::FirestoreTransactionOptions {
     firestore::FirestoreTransactionOptions::new()
         .with_max_retries(12)
         .with_retry_max_elapsed_time(std::time::Duration::from_secs(30))
+}
+
+fn no_change_log() -> StoreError {
+    StoreError::Unavailable(anyhow::anyhow!(
+        "Firestore keeps no change log; the Redis change stream does (--bus redis)"
+    ))
 }
 
 /// Maps Firestore errors onto the port's classes.
@@ -127,9 +129,9 @@ impl Store for FirestoreStore {
         self.db
             .fluent()
             .select()
-            .by_id_in(COUNTERS)
-            .obj::<environments::Counter>()
-            .one("changes")
+            .by_id_in(ENVIRONMENTS)
+            .obj::<environments::EnvDoc>()
+            .one("-ping")
             .await
             .map(|_| ())
             .map_err(fs_err)
@@ -167,11 +169,13 @@ impl Store for FirestoreStore {
     async fn append_events(&self, id: &EnvironmentId, events: &[NewEvent]) -> StoreResult<()> {
         environments::append_events(&self.db, id, events).await
     }
-    async fn changes_since(&self, after: u64, limit: u32) -> StoreResult<Vec<EnvironmentChange>> {
-        environments::changes_since(&self.db, after, limit).await
+    /// Firestore keeps no change log: the Redis stream is it (`--bus redis`, which
+    /// `--store firestore` requires).
+    async fn changes_since(&self, _after: u64, _limit: u32) -> StoreResult<Vec<EnvironmentChange>> {
+        Err(no_change_log())
     }
     async fn latest_change_seq(&self) -> StoreResult<u64> {
-        environments::latest_change_seq(&self.db).await
+        Err(no_change_log())
     }
     async fn create_repository(&self, r: &Repository) -> StoreResult<()> {
         catalog::create_repository(&self.db, r).await
