@@ -257,8 +257,9 @@ pub struct Config {
     )]
     pub pubsub_dead_letter_topic: String,
 
-    /// Publish without Pub/Sub ordering keys: for the emulator, which never redelivers ordered
-    /// messages a crashed subscriber held. Production keeps ordering on.
+    /// Publish without Pub/Sub ordering keys. Not needed with the emulator any more (which never
+    /// redelivers ordered messages a crashed subscriber held): the watch, the resync and the
+    /// outbox relay find what such a message would have triggered. Production keeps ordering on.
     #[arg(long, env = "BLUEBERRY_PUBSUB_UNORDERED")]
     pub pubsub_unordered: bool,
 

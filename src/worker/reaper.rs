@@ -1,14 +1,16 @@
 //! The reaper: every interval, triggers a reconcile of each environment past its expiry (the
 //! controller tears it down inside a versioned write, so a last-moment extension wins); on every
 //! relist of the watch and every resync period, triggers every live environment
-//! (level-triggered: whatever was missed is looked at again); and queues GitLab feedback again
-//! where the last attempt gave up.
+//! (level-triggered: whatever was missed is looked at again), and brings each merge request
+//! environment in line with its newest recorded event (a merge request job lost on its way —
+//! a subscriber killed holding it — is not a lost push); and queues GitLab feedback again where
+//! the last attempt gave up.
 
 use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::controller::Controller;
+use super::{controller::Controller, jobs::merge_request};
 use crate::{
     domain::{LifecycleJob, Status, feedback::signature},
     ports::{EnvironmentFilter, PageRequest},
@@ -61,6 +63,13 @@ pub async fn resync_once(c: &Controller) -> Result<usize, ServiceError> {
                 if status != Status::Terminated {
                     c.queue.trigger(env.id.as_str());
                     count += 1;
+                }
+                if let Some(mr) = env.merge_request.as_ref().filter(|_| env.status.is_live()) {
+                    let caught_up =
+                        merge_request::run(&c.ctx, &env.id, &env.repository_id, mr.iid).await;
+                    if let Err(e) = caught_up {
+                        tracing::warn!(env_id = %env.id, error = %e, "could not apply the newest merge request event; the next resync tries again");
+                    }
                 }
                 let stale_feedback = env.merge_request.is_some()
                     && env.feedback.synced.as_deref() != Some(signature(env).as_str())

@@ -19,7 +19,7 @@ use crate::{
 };
 
 /// `(holder, began, ended)` of every reconcile of `env_id` in the worker logs under `dir`.
-fn reconciles(dir: &Path, env_id: &str) -> Vec<(String, i64, i64)> {
+pub fn reconciles(dir: &Path, env_id: &str) -> Vec<(String, i64, i64)> {
     std::fs::read_dir(dir)
         .unwrap()
         .flatten()

@@ -49,7 +49,7 @@ impl SseClient {
         }
     }
 
-    /// The next `environment` event, or None if none comes within `within`.
+    /// The next event, or None if none comes within `within` or the stream broke.
     pub async fn next(&mut self, within: Duration) -> Option<SseEvent> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
@@ -78,7 +78,7 @@ impl SseClient {
                 .await
                 .ok()?;
             self.buffer
-                .push_str(&String::from_utf8_lossy(&chunk.unwrap()?));
+                .push_str(&String::from_utf8_lossy(&chunk.ok()??));
         }
     }
 }

@@ -37,6 +37,20 @@ impl FirestoreLeases {
 #[async_trait]
 impl Leases for FirestoreLeases {
     async fn acquire(&self, key: &str, holder: &str, ttl: Duration) -> StoreResult<bool> {
+        // Every worker hears of a change at once: a plain read turns the losers away without a
+        // transaction, so only a lease that looks free is contended for.
+        let seen: Option<LeaseDoc> = self
+            .db
+            .fluent()
+            .select()
+            .by_id_in(LEASES)
+            .obj()
+            .one(key)
+            .await
+            .map_err(fs_err)?;
+        if seen.is_some_and(|l| l.holder != holder && l.expires_at > timestamp(Utc::now())) {
+            return Ok(false);
+        }
         self.db
             .run_transaction_with_options(
                 |db, tx| {

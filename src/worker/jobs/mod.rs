@@ -3,7 +3,7 @@
 //! their event knows. Each is idempotent: delivered twice or after a crash, it does no harm.
 
 mod command;
-mod merge_request;
+pub mod merge_request;
 pub mod notify;
 mod reply;
 
