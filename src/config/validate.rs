@@ -54,6 +54,11 @@ impl Config {
                     "--role api|worker needs --bus redis so every replica sees every change",
                 );
             }
+            if self.role == Role::Api && self.session_key.is_none() {
+                return fail(
+                    "--role api needs --session-key (BLUEBERRY_SESSION_KEY): API replicas behind one load balancer must sign sessions with the same key",
+                );
+            }
             if self.kubeconfig.is_none() && !self.in_cluster {
                 return fail(
                     "--role api|worker needs a shared cluster: --kubeconfig or --in-cluster",

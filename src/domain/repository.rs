@@ -49,7 +49,7 @@ pub struct Repository {
     /// GitLab's signing token (`whsec_…`) for signed webhooks, when configured. It is needed to
     /// verify signatures, so it is kept; the API never shows it back.
     #[serde(default)]
-    pub webhook_signing_key: Option<String>,
+    pub webhook_signing_key: Option<super::Secret>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -22,7 +22,7 @@ pub struct RepositoryInput {
     pub config_set_id: Option<String>,
     pub filters: Option<RepositoryFilters>,
     /// GitLab's webhook signing token (`whsec_…`); None keeps the current one on update.
-    pub webhook_signing_key: Option<String>,
+    pub webhook_signing_key: Option<crate::domain::Secret>,
 }
 
 /// A config set as submitted (create or full update).
@@ -141,7 +141,7 @@ impl CatalogService {
             ));
         }
         if let Some(key) = &input.webhook_signing_key {
-            crate::domain::webhook::signing_key_bytes(key)
+            crate::domain::webhook::signing_key_bytes(key.expose())
                 .map_err(|e| ServiceError::invalid("webhook_signing_key", e))?;
         }
         if let Some(pattern) = input

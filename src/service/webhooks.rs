@@ -162,7 +162,7 @@ fn authenticate(repo: &Repository, d: &Delivery<'_>, now: i64) -> Result<(), Web
         let Some(ts) = sig.timestamp else {
             return refuse("webhook-timestamp header missing");
         };
-        return verify_signature(key, id, ts, d.body, sig.signature, now)
+        return verify_signature(key.expose(), id, ts, d.body, sig.signature, now)
             .map_err(|e| WebhookError::Unauthorized(e.to_string()));
     }
     match d.token {

@@ -89,6 +89,10 @@ pub fn replica_with(role: &str, port: u16, shared: &Shared, dir: &Path, extra: &
             .arg("--data-dir")
             .arg(dir.join(format!("data-{port}")))
             .args(["--log-format", "json"])
+            .args([
+                "--session-key",
+                "replicas-share-this-session-key-0123456789",
+            ])
             .args(extra)
             .env("RUST_LOG", "info,blueberry::worker::controller=debug")
             .env_remove("FIRESTORE_EMULATOR_HOST")

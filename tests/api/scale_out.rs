@@ -103,6 +103,25 @@ fn logs(dir: &Path) -> String {
         .join("\n")
 }
 
+/// The last lines of every process's log.
+fn tails(dir: &Path) -> String {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
+        .map(|e| {
+            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            format!(
+                "== {}\n{}",
+                e.path().display(),
+                lines[lines.len().saturating_sub(8)..].join("\n")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -210,8 +229,10 @@ async fn three_api_and_three_worker_replicas_converge_through_kills_without_over
     };
     // Creates through the API replicas in turn; halfway, SIGKILL a worker and an API replica.
     let mut created = Vec::new();
+    let mut killed = false;
     for chunk in (0..envs).collect::<Vec<_>>().chunks(8) {
-        if created.len() >= envs / 2 && workers.len() == 3 {
+        if created.len() >= envs / 2 && !killed {
+            killed = true;
             workers.remove(0).0.kill().unwrap();
             api_procs.remove(0).0.kill().unwrap();
             apis.lock().unwrap().remove(0);
@@ -258,20 +279,23 @@ async fn three_api_and_three_worker_replicas_converge_through_kills_without_over
                 .map(|iid| (format!("pr-{iid}-shop"), Some(sha(iid * 100 + 9)))),
         )
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let base = bases[2].clone();
+    let deadline = Instant::now() + Duration::from_secs(600);
     loop {
+        for p in api_procs.iter_mut().chain(workers.iter_mut()) {
+            if let Ok(Some(exit)) = p.0.try_wait() {
+                panic!(
+                    "a replica exited by itself ({exit}):\n{}",
+                    tails(dir.path())
+                );
+            }
+        }
         let mut done = 0;
         let mut behind = Vec::new();
-        for (id, head) in &expected {
-            let env: Value = http
-                .get(format!("{base}/api/environments/{id}"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+        for (n, (id, head)) in expected.iter().enumerate() {
+            let (_, env) = send(&http, &apis, n, |h, base| {
+                h.get(format!("{base}/api/environments/{id}"))
+            })
+            .await;
             if env["status"] == "ready"
                 && head
                     .as_ref()

@@ -168,3 +168,67 @@ async fn no_secret_reaches_the_logs_and_only_hashes_are_stored() {
         assert!(!db.contains(secret), "a secret is stored in clear");
     }
 }
+
+/// `{:?}` of every record that holds a secret shows none of it (one `?repo` in a log line
+/// would otherwise leak a webhook signing key).
+#[test]
+fn every_record_formats_without_its_secrets() {
+    use blueberry::{
+        config::Config,
+        domain::{Repository, Secret},
+        service::catalog::RepositoryInput,
+    };
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    const KEY: &str = "whsec_c2lnbmluZy1rZXktc2lnbmluZy1rZXk=";
+    let repo: Repository = serde_json::from_value(json!({
+        "id": "r1", "name": "shop", "gitlab_project_id": 1, "path_with_namespace": "acme/shop",
+        "config_set_id": null, "filters": {"skip_drafts": false, "include_labels": [],
+            "exclude_labels": [], "target_branch_pattern": null, "allow_forks": false},
+        "webhook_secret_hash": "ab", "webhook_signing_key": KEY,
+        "created_at": "2026-12-01T00:00:00Z", "updated_at": "2026-12-01T00:00:00Z"
+    }))
+    .unwrap();
+    assert_eq!(repo.webhook_signing_key.as_ref().unwrap().expose(), KEY);
+    let input = RepositoryInput {
+        name: "shop".into(),
+        gitlab_project_id: 1,
+        path_with_namespace: "acme/shop".into(),
+        config_set_id: None,
+        filters: None,
+        webhook_signing_key: Some(Secret::new(KEY)),
+    };
+    let config = Cli::try_parse_from([
+        "blueberry",
+        "--session-key",
+        "session-key-session-key-session-key-0123",
+        "--gitlab-url",
+        "https://gitlab.example.com",
+        "--gitlab-token",
+        "glpat-secret-gitlab-token",
+        "--redis-url",
+        "redis://:hunter2@localhost:6379",
+    ])
+    .unwrap()
+    .config;
+    for (what, text) in [
+        ("Repository", format!("{repo:?}")),
+        ("RepositoryInput", format!("{input:?}")),
+        ("Config", format!("{config:?}")),
+    ] {
+        for secret in [
+            KEY,
+            "session-key-session-key",
+            "glpat-secret-gitlab-token",
+            "hunter2",
+        ] {
+            assert!(!text.contains(secret), "{what} shows a secret: {text}");
+        }
+    }
+}

@@ -38,7 +38,8 @@ pub struct RepositoryRequest {
     pub filters: Option<RepositoryFilters>,
     /// GitLab's signing token (`whsec_…`) to accept signed webhooks; write-only.
     #[serde(default)]
-    pub webhook_signing_key: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub webhook_signing_key: Option<crate::domain::Secret>,
 }
 
 impl From<RepositoryRequest> for RepositoryInput {

@@ -53,7 +53,7 @@ pub struct RepoForm {
     pub target_branch_pattern: String,
     /// Write-only: blank keeps the current key.
     #[serde(default)]
-    pub webhook_signing_key: String,
+    pub webhook_signing_key: crate::domain::Secret,
 }
 
 impl RepoForm {
@@ -68,7 +68,7 @@ impl RepoForm {
             include_labels: r.filters.include_labels.join(", "),
             exclude_labels: r.filters.exclude_labels.join(", "),
             target_branch_pattern: r.filters.target_branch_pattern.clone().unwrap_or_default(),
-            webhook_signing_key: String::new(),
+            webhook_signing_key: Default::default(),
         }
     }
 
@@ -89,7 +89,8 @@ impl RepoForm {
                 target_branch_pattern: forms::optional(&self.target_branch_pattern),
                 allow_forks: self.allow_forks.is_some(),
             }),
-            webhook_signing_key: forms::optional(&self.webhook_signing_key),
+            webhook_signing_key: forms::optional(self.webhook_signing_key.expose())
+                .map(crate::domain::Secret::new),
         }
     }
 }
