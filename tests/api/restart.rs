@@ -30,12 +30,17 @@ async fn restarting_on_the_same_data_dir_keeps_everything() {
             .len(),
         1
     );
-    // The in-process simulated cluster starts empty; the reconciler notices and redeploys.
+    // The in-process simulated cluster starts empty; the reconciler notices and redeploys (the
+    // record still says ready meanwhile: wait for the Application, not the status).
+    let redeployed = crate::helpers::wait_until(Duration::from_secs(10), || {
+        app.applications() == ["env-demo-shop"]
+    })
+    .await;
+    assert!(redeployed.is_ok(), "{:?}", app.applications());
     let env = app
         .wait_for_status("demo-shop", "ready", Duration::from_secs(10))
         .await;
     assert_eq!(env["name"], "demo");
-    assert_eq!(app.applications(), ["env-demo-shop"]);
     assert!(app.events("demo-shop").await.len() >= 4, "history survives");
 }
 
