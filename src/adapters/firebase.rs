@@ -3,6 +3,10 @@
 //! `iss` = `https://securetoken.google.com/<project>`, `exp`, `iat` and `auth_time` checked,
 //! `sub` present. Anything but RS256 is refused before a key is even looked at (so `alg: none`
 //! and HS256-with-the-public-key cannot pass).
+//!
+//! Keys rotate, so a token naming an unknown `kid` refetches them — at most once a minute and
+//! one fetch at a time, whatever arrives: otherwise anyone could make the server call Google at
+//! will. Meanwhile such tokens are refused (401).
 
 use std::time::{Duration, Instant};
 
@@ -33,12 +37,16 @@ struct Claims {
 
 /// Clock skew tolerated on `exp`, `iat` and `auth_time`.
 const LEEWAY_SECS: i64 = 60;
+/// The least time between two fetches that unknown `kid`s cause.
+const REFETCH_AT_MOST_EVERY: Duration = Duration::from_secs(60);
 
 pub struct FirebaseVerifier {
     http: reqwest::Client,
     jwks_url: String,
     project: String,
     keys: RwLock<Option<(JwkSet, Instant)>>,
+    /// Held while fetching (one fetch at a time); when the last fetch started.
+    fetching: tokio::sync::Mutex<Option<Instant>>,
 }
 
 impl FirebaseVerifier {
@@ -51,6 +59,7 @@ impl FirebaseVerifier {
             jwks_url: jwks_url.to_owned(),
             project: project.to_owned(),
             keys: RwLock::new(None),
+            fetching: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -82,21 +91,39 @@ impl FirebaseVerifier {
         Ok(set)
     }
 
-    /// The key for `kid`: from the cache while fresh, refetched when stale or unknown (keys rotate).
-    async fn key(&self, kid: &str) -> Result<Option<DecodingKey>, String> {
-        if let Some((set, until)) = &*self.keys.read().await
-            && Instant::now() < *until
-            && let Some(jwk) = set.find(kid)
-        {
-            return DecodingKey::from_jwk(jwk)
-                .map(Some)
-                .map_err(|e| e.to_string());
+    /// What the cache says of `kid`: its key, or None when the cache is fresh but does not
+    /// know it; outer None when there is no fresh cache.
+    async fn cached(&self, kid: &str) -> Option<Option<jsonwebtoken::jwk::Jwk>> {
+        match &*self.keys.read().await {
+            Some((set, until)) if Instant::now() < *until => Some(set.find(kid).cloned()),
+            _ => None,
         }
+    }
+
+    /// The key for `kid`: from the cache while fresh; refetched when the cache is stale, or
+    /// when `kid` is unknown and the last fetch is a minute old (keys rotate).
+    async fn key(&self, kid: &str) -> Result<Option<DecodingKey>, String> {
+        let decode = |jwk: Option<jsonwebtoken::jwk::Jwk>| {
+            jwk.as_ref()
+                .map(DecodingKey::from_jwk)
+                .transpose()
+                .map_err(|e| e.to_string())
+        };
+        if let Some(Some(jwk)) = self.cached(kid).await {
+            return decode(Some(jwk));
+        }
+        // One fetch at a time: whoever waited here finds the keys it would have fetched.
+        let mut last = self.fetching.lock().await;
+        let recent = last.is_some_and(|at| at.elapsed() < REFETCH_AT_MOST_EVERY);
+        match self.cached(kid).await {
+            Some(Some(jwk)) => return decode(Some(jwk)),
+            // Fresh keys that do not know it, fetched less than a minute ago: refused.
+            Some(None) if recent => return Ok(None),
+            _ => {}
+        }
+        *last = Some(Instant::now());
         let set = self.fetch().await?;
-        set.find(kid)
-            .map(DecodingKey::from_jwk)
-            .transpose()
-            .map_err(|e| e.to_string())
+        decode(set.find(kid).cloned())
     }
 
     /// Verifies `token` at `now` (unix seconds). `Ok(None)`: not a valid ID token for this

@@ -227,3 +227,23 @@ async fn an_id_token_can_be_exchanged_for_a_browser_session() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// Tokens naming unknown `kid`s cannot make the server call Google at will: keys fetched less
+/// than a minute ago are not fetched again for them (one fetch at a time), and they get 401.
+#[tokio::test]
+async fn unknown_key_ids_do_not_refetch_google_keys_on_every_request() {
+    let (app, google) = app().await;
+    let (status, _) = me(&app, &sign(&claims("boss@example.com", |_| {}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let good = claims("boss@example.com", |_| {});
+    let forged: Vec<String> = (0..20)
+        .map(|n| sign_with("test-signing-key.pem", &format!("rotated-{n}"), &good))
+        .collect();
+    let answers = futures::future::join_all(forged.iter().map(|jwt| me(&app, jwt))).await;
+    assert!(
+        answers.iter().all(|(s, _)| *s == StatusCode::UNAUTHORIZED),
+        "{answers:?}"
+    );
+    let fetches = google.received_requests().await.unwrap_or_default().len();
+    assert_eq!(fetches, 1, "Google's keys were fetched {fetches} times");
+}
