@@ -172,6 +172,9 @@ async fn main() -> anyhow::Result<()> {
                 &format!("127.0.0.1:{port}"),
                 "--log-format",
                 "json",
+                // One repository at line rate: the per-repository limit would be what is measured.
+                "--webhook-rate",
+                "0",
             ])
             .arg("--data-dir")
             .arg(dir.path().join("data"))

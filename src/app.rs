@@ -124,6 +124,7 @@ impl Application {
             },
             reconcile_lease: config.reconcile_lease(),
             webhook_body_limit: config.webhook_body_limit as usize,
+            webhook_rate: config.webhook_rate,
             session_key: session_key(&config),
             protect_metrics: config.protect_metrics,
             public_status_pages: config.public_status_pages,

@@ -39,6 +39,8 @@ pub struct Metrics {
     pub panics: Counter,
     /// Managed Applications seen without an environment record (left alone).
     pub unowned: Counter,
+    /// Webhook deliveries refused with 429 (a repository over `--webhook-rate`).
+    pub webhooks_rate_limited: Counter,
 }
 
 impl Default for Metrics {
@@ -53,6 +55,12 @@ impl Default for Metrics {
         let reconcile_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 20));
         let panics = Counter::default();
         let unowned = Counter::default();
+        let webhooks_rate_limited = Counter::default();
+        registry.register(
+            "blueberry_webhooks_rate_limited",
+            "Webhook deliveries refused with 429: their repository was over --webhook-rate",
+            webhooks_rate_limited.clone(),
+        );
         registry.register(
             "blueberry_reconcile_duration_seconds",
             "Time one reconcile took (it never waits for Argo CD)",
@@ -109,6 +117,7 @@ impl Default for Metrics {
             reconcile_seconds,
             panics,
             unowned,
+            webhooks_rate_limited,
         }
     }
 }

@@ -285,6 +285,11 @@ pub struct Config {
     #[arg(long, env = "BLUEBERRY_WEBHOOK_BODY_LIMIT", default_value = "1048576", value_parser = parse_positive)]
     pub webhook_body_limit: u32,
 
+    /// Webhook deliveries accepted per repository per second, with bursts of ten times that;
+    /// beyond it GitLab gets 429 with `Retry-After` and retries. 0 turns the limit off.
+    #[arg(long, env = "BLUEBERRY_WEBHOOK_RATE", default_value = "100")]
+    pub webhook_rate: u32,
+
     /// An admin API token (`bb_` + at least 32 characters) to create if missing, for scripted
     /// set-ups. Without it, the first start prints a fresh admin token and login URL once.
     #[arg(long, env = "BLUEBERRY_BOOTSTRAP_TOKEN", value_parser = parse_secret, hide_env_values = true)]

@@ -35,15 +35,23 @@ pub struct ApiError {
     pub slug: &'static str,
     pub detail: String,
     pub field: Option<String>,
+    /// Seconds for `Retry-After` (429; 503 says 2 unless set).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
     pub fn new(status: StatusCode, slug: &'static str, detail: impl Into<String>) -> Self {
         Self {
             status,
             slug,
             detail: detail.into(),
             field: None,
+            retry_after: None,
         }
     }
 
@@ -54,6 +62,7 @@ impl ApiError {
             slug: "validation",
             detail: format!("{field}: {detail}"),
             field: Some(field),
+            retry_after: None,
         }
     }
 
@@ -75,7 +84,11 @@ impl IntoResponse for ApiError {
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        } else if self.status == StatusCode::SERVICE_UNAVAILABLE {
             // Every 503 here is temporary: say when to come back.
             response
                 .headers_mut()

@@ -3,7 +3,8 @@
 //! Extracts what the request carries and hands it to `service::webhooks`, which answers only
 //! once the delivery and its job are durably recorded. Answers: 202 queued; 200 ignored,
 //! duplicate or stale (with the reason); 401 unknown project or bad credentials; 400 malformed
-//! JSON or event; 413 too large; 415 not JSON; 503 when the store is down (GitLab retries).
+//! JSON or event; 413 too large; 415 not JSON; 429 with `Retry-After` when the repository's
+//! deliveries are over `--webhook-rate`; 503 when the store is down (GitLab retries both).
 
 use axum::{
     Json,
@@ -53,6 +54,15 @@ impl From<WebhookError> for ApiError {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", m)
             }
             WebhookError::Malformed(code, m) => ApiError::new(StatusCode::BAD_REQUEST, code, m),
+            WebhookError::RateLimited(wait) => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                format!(
+                    "this repository's webhook deliveries are over the limit; retry in {} s",
+                    wait.as_secs() + 1
+                ),
+            )
+            .with_retry_after(wait.as_secs() + 1),
             WebhookError::Service(e) => e.into(),
         }
     }
@@ -61,7 +71,7 @@ impl From<WebhookError> for ApiError {
 /// `POST /webhooks/gitlab`
 #[utoipa::path(post, path = "/webhooks/gitlab", tag = "webhooks",
     request_body(content = Object, content_type = "application/json", description = "A GitLab merge request or comment event"),
-    responses((status = 202, body = WebhookAnswer), (status = 200, body = WebhookAnswer), (status = 400), (status = 401), (status = 413), (status = 415)))]
+    responses((status = 202, body = WebhookAnswer), (status = 200, body = WebhookAnswer), (status = 400), (status = 401), (status = 413), (status = 415), (status = 429)))]
 pub async fn receive(
     State(ctx): State<Context>,
     headers: HeaderMap,

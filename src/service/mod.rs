@@ -49,6 +49,9 @@ pub struct Settings {
     /// Largest webhook body accepted, in bytes.
     /// How long a worker's reconcile lease on an environment lasts if not given back.
     pub reconcile_lease: std::time::Duration,
+    /// Webhook deliveries let in per repository per second (bursts of ten times that); 0: no
+    /// limit.
+    pub webhook_rate: u32,
     pub webhook_body_limit: usize,
     /// Signs browser session cookies.
     pub session_key: secrecy::SecretSlice<u8>,
@@ -137,6 +140,7 @@ impl Context {
                 ports.clone(),
                 settings.clone(),
                 directory.clone(),
+                metrics.clone(),
             ),
             directory,
             changes: changes::ChangeLog::new(ports.clone()),

@@ -65,8 +65,23 @@ pub enum WebhookError {
     /// Not JSON (`malformed-json`) or not the event it says (`malformed-event`).
     #[error("{1}")]
     Malformed(&'static str, String),
+    /// The repository's deliveries are over the rate limit; how long until the next is let in.
+    #[error("rate limited")]
+    RateLimited(std::time::Duration),
     #[error(transparent)]
     Service(#[from] ServiceError),
+}
+
+/// Deliveries per repository: a token bucket each (`--webhook-rate` per second, bursts of ten
+/// seconds' worth), so a leaked webhook secret cannot enqueue work at full speed.
+type Limiter = governor::DefaultKeyedRateLimiter<String>;
+
+fn limiter(per_second: u32) -> Option<Arc<Limiter>> {
+    let rate = std::num::NonZeroU32::new(per_second)?;
+    let burst = rate.saturating_mul(std::num::NonZeroU32::new(10).expect("10 is not 0"));
+    Some(Arc::new(governor::RateLimiter::keyed(
+        governor::Quota::per_second(rate).allow_burst(burst),
+    )))
 }
 
 /// Just enough of any event to find its project.
@@ -177,6 +192,8 @@ pub struct WebhookService {
     writer: Writer,
     settings: Arc<Settings>,
     directory: Arc<super::directory::ProjectDirectory>,
+    limiter: Option<Arc<Limiter>>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl WebhookService {
@@ -184,11 +201,14 @@ impl WebhookService {
         ports: Ports,
         settings: Arc<Settings>,
         directory: Arc<super::directory::ProjectDirectory>,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Self {
         Self {
             writer: Writer::new(ports),
+            limiter: limiter(settings.webhook_rate),
             settings,
             directory,
+            metrics,
         }
     }
 
@@ -220,6 +240,13 @@ impl WebhookService {
                 WebhookError::Unauthorized("unknown project or bad credentials".into())
             })?;
         authenticate(&repo, &d, ports.clock.now().timestamp())?;
+        if let Some(limiter) = &self.limiter
+            && let Err(not_until) = limiter.check_key(&repo.id)
+        {
+            self.metrics.webhooks_rate_limited.inc();
+            let now = governor::clock::Clock::now(&governor::clock::DefaultClock::default());
+            return Err(WebhookError::RateLimited(not_until.wait_time_from(now)));
+        }
 
         let (job, mark) = match intent(&repo, parsed) {
             Ok(x) => x,

@@ -38,3 +38,4 @@ mod storm_model;
 mod ui;
 mod ui_forms;
 mod validation;
+mod webhook_limits;
