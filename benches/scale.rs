@@ -74,6 +74,8 @@ impl Server {
         ])
         .args(["--sim-ready-delay-ms", "0", "--sim-refresh-delay-ms", "0"])
         .args(["--workers", &workers.to_string()])
+        // 1,000 subscribers share the bench's one token.
+        .args(["--max-sse-clients-per-caller", "5000"])
         .arg("--data-dir")
         .arg(data)
         .env("BLUEBERRY_BOOTSTRAP_TOKEN", TOKEN)

@@ -41,6 +41,10 @@ pub struct Metrics {
     pub unowned: Counter,
     /// Webhook deliveries refused with 429 (a repository over `--webhook-rate`).
     pub webhooks_rate_limited: Counter,
+    /// Open SSE streams of this process.
+    pub sse_clients: Gauge,
+    /// SSE streams refused over `--max-sse-clients` or the per-caller cap.
+    pub sse_refused: Counter,
 }
 
 impl Default for Metrics {
@@ -56,6 +60,18 @@ impl Default for Metrics {
         let panics = Counter::default();
         let unowned = Counter::default();
         let webhooks_rate_limited = Counter::default();
+        let sse_clients = Gauge::default();
+        let sse_refused = Counter::default();
+        registry.register(
+            "blueberry_sse_clients",
+            "Open SSE streams of this process",
+            sse_clients.clone(),
+        );
+        registry.register(
+            "blueberry_sse_refused",
+            "SSE streams refused: over --max-sse-clients or the per-caller cap",
+            sse_refused.clone(),
+        );
         registry.register(
             "blueberry_webhooks_rate_limited",
             "Webhook deliveries refused with 429: their repository was over --webhook-rate",
@@ -118,6 +134,8 @@ impl Default for Metrics {
             panics,
             unowned,
             webhooks_rate_limited,
+            sse_clients,
+            sse_refused,
         }
     }
 }

@@ -290,6 +290,19 @@ pub struct Config {
     #[arg(long, env = "BLUEBERRY_WEBHOOK_RATE", default_value = "100")]
     pub webhook_rate: u32,
 
+    /// SSE streams one process serves at most; more get 503 with `Retry-After`.
+    #[arg(long, env = "BLUEBERRY_MAX_SSE_CLIENTS", default_value = "10000", value_parser = parse_positive)]
+    pub max_sse_clients: u32,
+
+    /// SSE streams one API token or user may hold open on one process.
+    #[arg(long, env = "BLUEBERRY_MAX_SSE_CLIENTS_PER_CALLER", default_value = "100", value_parser = parse_positive)]
+    pub max_sse_clients_per_caller: u32,
+
+    /// A request that has not been answered after this long gets 503 (SSE streams are answered
+    /// at once and then stay open).
+    #[arg(long, env = "BLUEBERRY_REQUEST_TIMEOUT_SECS", default_value = "30", value_parser = parse_positive)]
+    pub request_timeout_secs: u32,
+
     /// An admin API token (`bb_` + at least 32 characters) to create if missing, for scripted
     /// set-ups. Without it, the first start prints a fresh admin token and login URL once.
     #[arg(long, env = "BLUEBERRY_BOOTSTRAP_TOKEN", value_parser = parse_secret, hide_env_values = true)]

@@ -9,6 +9,7 @@ pub mod health;
 pub mod login;
 pub mod policy;
 pub mod sse;
+pub mod sse_slots;
 pub mod ui;
 pub mod webhook;
 
@@ -136,5 +137,15 @@ pub fn router(ctx: Context) -> Router {
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
         }))
         .layer(axum::Extension(feed::ChangeFeed::start(ctx.clone())))
+        .layer(axum::Extension(sse_slots::SseSlots::new(
+            ctx.settings.max_sse_clients,
+            ctx.settings.max_sse_clients_per_caller,
+            ctx.metrics.clone(),
+        )))
+        // Until the answer starts: an SSE stream is answered at once and then stays open.
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            ctx.settings.request_timeout,
+        ))
         .with_state(ctx)
 }

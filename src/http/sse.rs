@@ -15,7 +15,7 @@ use axum::{
     Extension,
     body::{Body, Bytes},
     extract::State,
-    http::{HeaderMap, header},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use futures::StreamExt;
@@ -24,9 +24,11 @@ use tokio::sync::broadcast;
 use utoipa::IntoParams;
 
 use super::{
+    auth::Caller,
     errors::ApiError,
     extract::ApiQuery,
     feed::{ChangeFeed, FeedItem},
+    sse_slots::{Full, Slot, SseSlots},
 };
 use crate::service::{Context, changes::Since};
 
@@ -54,6 +56,8 @@ enum Phase {
 }
 
 struct Client {
+    /// This stream's place among the process's streams, given back when it closes.
+    _slot: Slot,
     ctx: Context,
     params: StreamParams,
     feed: broadcast::Receiver<Arc<FeedItem>>,
@@ -129,13 +133,28 @@ impl Client {
 
 /// `GET /api/events/environments`
 #[utoipa::path(get, path = "/api/events/environments", tag = "environments", params(StreamParams),
-    responses((status = 200, description = "text/event-stream of `environment` events", content_type = "text/event-stream")))]
+    responses((status = 200, description = "text/event-stream of `environment` events", content_type = "text/event-stream"), (status = 503, description = "too many open streams; see Retry-After")))]
 pub async fn stream(
     State(ctx): State<Context>,
     Extension(feed): Extension<ChangeFeed>,
+    Extension(slots): Extension<Arc<SseSlots>>,
+    Caller(caller): Caller,
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<StreamParams>,
 ) -> Result<Response, ApiError> {
+    let who = caller.token_id.as_deref().unwrap_or(&caller.name);
+    let slot = slots.take(who).map_err(|full| {
+        let detail = match full {
+            Full::Process(n) => {
+                format!("this server already streams to {n} clients (--max-sse-clients)")
+            }
+            Full::Caller(n) => format!(
+                "you already hold {n} event streams on this server (--max-sse-clients-per-caller)"
+            ),
+        };
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "too-many-streams", detail)
+            .with_retry_after(5)
+    })?;
     let header_id = match headers
         .get("last-event-id")
         .map(|v| v.to_str().map(|s| s.trim().parse::<u64>()))
@@ -156,6 +175,7 @@ pub async fn stream(
         None => (ctx.changes.latest().await?, Phase::Live),
     };
     let client = Client {
+        _slot: slot,
         ctx,
         params,
         feed: subscription,

@@ -52,6 +52,11 @@ pub struct Settings {
     /// Webhook deliveries let in per repository per second (bursts of ten times that); 0: no
     /// limit.
     pub webhook_rate: u32,
+    /// SSE streams per process, and per caller.
+    pub max_sse_clients: usize,
+    pub max_sse_clients_per_caller: usize,
+    /// How long a request may take to be answered.
+    pub request_timeout: std::time::Duration,
     pub webhook_body_limit: usize,
     /// Signs browser session cookies.
     pub session_key: secrecy::SecretSlice<u8>,

@@ -23,6 +23,7 @@ mod faults;
 mod firebase;
 mod kubectl;
 mod lifecycle;
+mod limits;
 mod lost_jobs;
 mod operations;
 mod replicas;
