@@ -222,6 +222,9 @@ impl Store for CachedStore {
     ) -> StoreResult<(IngestOutcome, Vec<OutboxEntry>)> {
         self.inner.ingest_webhook(ingest).await
     }
+    async fn merge_request_keys(&self, after: &str, limit: u32) -> StoreResult<Vec<String>> {
+        self.inner.merge_request_keys(after, limit).await
+    }
     async fn merge_request_event(&self, key: &str) -> StoreResult<Option<String>> {
         self.inner.merge_request_event(key).await
     }

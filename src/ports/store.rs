@@ -191,6 +191,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<(IngestOutcome, Vec<OutboxEntry>)>;
     /// The newest recorded event of a merge request (`{repository_id}:{iid}`).
     async fn merge_request_event(&self, key: &str) -> StoreResult<Option<String>>;
+    /// Keys (`{repository_id}:{iid}`) of merge requests with a recorded event, after `after`
+    /// in key order (the resync pages through them).
+    async fn merge_request_keys(&self, after: &str, limit: u32) -> StoreResult<Vec<String>>;
     /// Outbox entries written before `before` (their fast-path publish may have been lost).
     async fn outbox_pending(
         &self,

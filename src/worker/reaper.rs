@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use super::{controller::Controller, jobs::merge_request};
 use crate::{
-    domain::{LifecycleJob, Status, feedback::signature},
+    domain::{EnvironmentId, EnvironmentName, LifecycleJob, Status, feedback::signature},
     ports::{EnvironmentFilter, PageRequest},
     service::ServiceError,
 };
@@ -89,7 +89,45 @@ pub async fn resync_once(c: &Controller) -> Result<usize, ServiceError> {
             }
         }
     }
+    create_missing(c).await?;
     Ok(count)
+}
+
+/// Merge requests with a recorded event but no environment record at all: their job was lost
+/// before it created one. (An environment that was torn down keeps its record, so nothing
+/// destroyed comes back this way.)
+async fn create_missing(c: &Controller) -> Result<(), ServiceError> {
+    let ctx = &c.ctx;
+    let mut after = String::new();
+    loop {
+        let keys = ctx.ports.store.merge_request_keys(&after, 200).await?;
+        for key in &keys {
+            let Some((repository_id, iid)) = key
+                .rsplit_once(':')
+                .and_then(|(r, i)| Some((r, i.parse::<u64>().ok()?)))
+            else {
+                continue;
+            };
+            let Some(repo) = ctx
+                .directory
+                .repository(ctx.ports.store.as_ref(), repository_id)
+                .await?
+            else {
+                continue;
+            };
+            let id = EnvironmentId::derive(&EnvironmentName::for_merge_request(iid), &repo.name);
+            if ctx.ports.store.get_environment(&id).await?.is_none() {
+                tracing::info!(env_id = %id, "a merge request has no environment yet; applying its newest event");
+                if let Err(e) = merge_request::run(ctx, &id, repository_id, iid).await {
+                    tracing::warn!(env_id = %id, error = %e, "could not apply the newest merge request event; the next resync tries again");
+                }
+            }
+        }
+        match keys.last() {
+            Some(last) if keys.len() == 200 => after = last.clone(),
+            _ => return Ok(()),
+        }
+    }
 }
 
 /// Runs until `shutdown` turns true.

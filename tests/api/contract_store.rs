@@ -409,6 +409,18 @@ async fn deliveries_are_recorded_once_and_older_events_are_stale(store: &Arc<dyn
         Some(serde_json::json!({"n": 4}).to_string())
     );
     assert_eq!(store.merge_request_event("r1:2").await.unwrap(), None);
+    assert_eq!(
+        store.merge_request_keys("", 10).await.unwrap(),
+        ["r1:1"],
+        "merge requests with an event are listed for the resync"
+    );
+    assert!(
+        store
+            .merge_request_keys("r1:1", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // Left in the outbox (a lost publish): found again by the relay's query.
     if !outbox.is_empty() {
         let later = Utc::now() + Duration::minutes(1);

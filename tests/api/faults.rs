@@ -200,6 +200,9 @@ impl Store for FaultyStore {
         }
         self.inner().ingest_webhook(i).await
     }
+    async fn merge_request_keys(&self, after: &str, limit: u32) -> StoreResult<Vec<String>> {
+        self.inner().merge_request_keys(after, limit).await
+    }
     async fn merge_request_event(&self, key: &str) -> StoreResult<Option<String>> {
         self.inner().merge_request_event(key).await
     }

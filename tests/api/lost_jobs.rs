@@ -40,3 +40,24 @@ async fn the_resync_applies_a_push_whose_job_was_lost() {
     p.wait_at("pr-7-shop", "ready", &sha(2), Duration::from_secs(20))
         .await;
 }
+
+#[tokio::test]
+async fn the_resync_creates_the_environment_whose_first_job_was_lost() {
+    let faults = Arc::new(StoreFaults::default());
+    faults.lose_webhook_jobs.store(true, Ordering::SeqCst);
+    let shared = faults.clone();
+    let adapt = Adapt {
+        store: Some(Box::new(move |inner| {
+            Arc::new(FaultyStore {
+                faults: shared,
+                inner,
+            })
+        })),
+        ..Adapt::default()
+    };
+    let p = Project::start_adapted(|c| c.resync_secs = 2, adapt).await;
+    p.accept(&merge_request_event("open", 8, &sha(3), 0), "open-8")
+        .await;
+    p.wait_at("pr-8-shop", "ready", &sha(3), Duration::from_secs(20))
+        .await;
+}

@@ -222,6 +222,9 @@ impl Store for FirestoreStore {
     ) -> StoreResult<(IngestOutcome, Vec<OutboxEntry>)> {
         outbox::ingest(&self.db, ingest).await
     }
+    async fn merge_request_keys(&self, after: &str, limit: u32) -> StoreResult<Vec<String>> {
+        outbox::merge_request_keys(&self.db, after, limit).await
+    }
     async fn merge_request_event(&self, key: &str) -> StoreResult<Option<String>> {
         outbox::merge_request_event(&self.db, key).await
     }

@@ -36,6 +36,9 @@ struct DeliveryDoc {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct MergeRequestDoc {
+    /// `{repository_id}:{iid}` (the document id is its hash).
+    #[serde(default)]
+    key: String,
     ord: String,
     event: String,
 }
@@ -129,6 +132,7 @@ pub async fn ingest(
                         return Ok((IngestOutcome::Stale, vec![]));
                     }
                     let doc = MergeRequestDoc {
+                        key: mr.key.clone(),
                         ord: mr.order.clone(),
                         event: mr.event.clone(),
                     };
@@ -160,6 +164,25 @@ pub async fn merge_request_event(db: &FirestoreDb, key: &str) -> StoreResult<Opt
         .await
         .map_err(fs_err)?;
     Ok(doc.map(|d| d.event))
+}
+
+pub async fn merge_request_keys(
+    db: &FirestoreDb,
+    after: &str,
+    limit: u32,
+) -> StoreResult<Vec<String>> {
+    let docs: Vec<MergeRequestDoc> = db
+        .fluent()
+        .select()
+        .from(MERGE_REQUEST_EVENTS)
+        .filter(|q| q.for_all([q.field("key").greater_than(after.to_owned())]))
+        .order(|o| o.fields([o.field("key").asc()]))
+        .limit(limit)
+        .obj()
+        .query()
+        .await
+        .map_err(fs_err)?;
+    Ok(docs.into_iter().map(|d| d.key).collect())
 }
 
 pub async fn pending(

@@ -307,6 +307,13 @@ impl Store for SqliteStore {
         Ok((outcome, vec![]))
     }
 
+    async fn merge_request_keys(&self, after: &str, limit: u32) -> StoreResult<Vec<String>> {
+        let after = after.to_owned();
+        self.db
+            .read(move |c| webhooks::merge_request_keys(c, &after, limit))
+            .await
+    }
+
     async fn merge_request_event(&self, key: &str) -> StoreResult<Option<String>> {
         let key = key.to_owned();
         self.db

@@ -50,6 +50,15 @@ pub fn merge_request_event(c: &Connection, key: &str) -> StoreResult<Option<Stri
         .map_err(db_err)
 }
 
+pub fn merge_request_keys(c: &Connection, after: &str, limit: u32) -> StoreResult<Vec<String>> {
+    let mut stmt = c
+        .prepare_cached("SELECT key FROM merge_request_events WHERE key > ?1 ORDER BY key LIMIT ?2")
+        .map_err(db_err)?;
+    stmt.query_map(params![after, limit], |r| r.get(0))
+        .and_then(|rows| rows.collect())
+        .map_err(db_err)
+}
+
 /// Expired delivery ids, removed now and then (not on every delivery).
 pub fn forget_expired(c: &Connection, now: DateTime<Utc>) -> StoreResult<usize> {
     c.execute(
