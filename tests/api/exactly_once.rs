@@ -185,13 +185,7 @@ async fn hole_4_a_panicking_job_is_caught_counted_and_retried_and_the_pool_keeps
 #[tokio::test]
 async fn hole_5_an_extension_just_before_expiry_wins() {
     let store = Arc::new(StoreFaults::default());
-    let faults = store.clone();
-    let adapt = Adapt {
-        store: Some(Box::new(move |inner| {
-            Arc::new(FaultyStore { faults, inner })
-        })),
-        ..Adapt::default()
-    };
+    let adapt = FaultyStore::adapt(&store);
     let p = Project::start_adapted(|_| {}, adapt).await;
     let repo = p
         .app
@@ -318,13 +312,7 @@ async fn hole_7_waiting_for_a_teardown_is_not_a_failed_delivery() {
 #[tokio::test]
 async fn hole_8_a_lost_race_is_retried_not_dropped() {
     let store = Arc::new(StoreFaults::default());
-    let faults = store.clone();
-    let adapt = Adapt {
-        store: Some(Box::new(move |inner| {
-            Arc::new(FaultyStore { faults, inner })
-        })),
-        ..Adapt::default()
-    };
+    let adapt = FaultyStore::adapt(&store);
     let p = Project::start_adapted(|_| {}, adapt).await;
     p.accept(&merge_request_event("open", 8, &sha(1), 10), "open-8")
         .await;

@@ -87,6 +87,17 @@ pub struct FaultyStore {
 }
 
 impl FaultyStore {
+    /// Adapters with the store wrapped in these `faults` (shared with the test).
+    pub fn adapt(faults: &Arc<StoreFaults>) -> blueberry::app::Adapt {
+        let faults = faults.clone();
+        blueberry::app::Adapt {
+            store: Some(Box::new(move |inner| {
+                Arc::new(FaultyStore { faults, inner })
+            })),
+            ..blueberry::app::Adapt::default()
+        }
+    }
+
     fn inner(&self) -> &Arc<dyn Store> {
         &self.inner
     }

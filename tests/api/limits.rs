@@ -4,7 +4,6 @@
 
 use std::{sync::Arc, time::Duration};
 
-use blueberry::app::Adapt;
 use reqwest::StatusCode;
 
 use crate::{
@@ -70,16 +69,7 @@ async fn sse_streams_are_capped_per_process_and_per_caller() {
 #[tokio::test]
 async fn a_request_not_answered_in_time_gets_503() {
     let faults = Arc::new(StoreFaults::default());
-    let shared = faults.clone();
-    let adapt = Adapt {
-        store: Some(Box::new(move |inner| {
-            Arc::new(FaultyStore {
-                faults: shared,
-                inner,
-            })
-        })),
-        ..Adapt::default()
-    };
+    let adapt = FaultyStore::adapt(&faults);
     let app = TestApp::spawn_adapted(|c| c.request_timeout_secs = 1, adapt).await;
     let repo = app.seed().await;
     app.create_environment("slow", &repo).await;

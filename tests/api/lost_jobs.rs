@@ -8,8 +8,6 @@ use std::{
     time::Duration,
 };
 
-use blueberry::app::Adapt;
-
 use crate::{
     faults::{FaultyStore, StoreFaults},
     hooks::{Project, merge_request_event, sha},
@@ -18,16 +16,7 @@ use crate::{
 #[tokio::test]
 async fn the_resync_applies_a_push_whose_job_was_lost() {
     let faults = Arc::new(StoreFaults::default());
-    let shared = faults.clone();
-    let adapt = Adapt {
-        store: Some(Box::new(move |inner| {
-            Arc::new(FaultyStore {
-                faults: shared,
-                inner,
-            })
-        })),
-        ..Adapt::default()
-    };
+    let adapt = FaultyStore::adapt(&faults);
     let p = Project::start_adapted(|c| c.resync_secs = 2, adapt).await;
     p.accept(&merge_request_event("open", 7, &sha(1), 0), "open-7")
         .await;
@@ -45,16 +34,7 @@ async fn the_resync_applies_a_push_whose_job_was_lost() {
 async fn the_resync_creates_the_environment_whose_first_job_was_lost() {
     let faults = Arc::new(StoreFaults::default());
     faults.lose_webhook_jobs.store(true, Ordering::SeqCst);
-    let shared = faults.clone();
-    let adapt = Adapt {
-        store: Some(Box::new(move |inner| {
-            Arc::new(FaultyStore {
-                faults: shared,
-                inner,
-            })
-        })),
-        ..Adapt::default()
-    };
+    let adapt = FaultyStore::adapt(&faults);
     let p = Project::start_adapted(|c| c.resync_secs = 2, adapt).await;
     p.accept(&merge_request_event("open", 8, &sha(3), 0), "open-8")
         .await;

@@ -104,33 +104,59 @@ pub fn replica_with(role: &str, port: u16, shared: &Shared, dir: &Path, extra: &
     )
 }
 
-#[tokio::test]
-async fn api_and_worker_replicas_share_the_work_and_every_sse_client_sees_every_change() {
-    let _turn = crate::helpers::heavy_turn().await;
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("k.yaml");
+/// The processes' shared set-up: an external `blueberry sim-cluster` run with `sim_args`, and a
+/// fresh Firestore project and Pub/Sub topic named after `name`.
+pub struct Backdrop {
+    pub _sim: Process,
+    pub sim_port: u16,
+    pub shared: Shared,
+}
+
+pub async fn backdrop(dir: &Path, name: &str, sim_args: &[&str]) -> Backdrop {
+    let kubeconfig = dir.join("k.yaml");
     let sim_port = free_port();
-    let _sim = Process(
+    let sim = Process(
         Command::new(env!("CARGO_BIN_EXE_blueberry"))
-            .args([
-                "sim-cluster",
-                "--listen",
-                &format!("127.0.0.1:{sim_port}"),
-                "--ready-delay-ms",
-                "4000",
-                "--kubeconfig-out",
-            ])
+            .args(["sim-cluster", "--listen", &format!("127.0.0.1:{sim_port}")])
+            .args(sim_args)
+            .arg("--kubeconfig-out")
             .arg(&kubeconfig)
             .stderr(Stdio::null())
             .spawn()
             .unwrap(),
     );
     wait_http(&format!("http://127.0.0.1:{sim_port}/version")).await;
-    let shared = Shared {
-        project: emulators::unique("replicas"),
-        topic: emulators::unique("jobs"),
-        kubeconfig,
-    };
+    Backdrop {
+        _sim: sim,
+        sim_port,
+        shared: Shared {
+            project: emulators::unique(name),
+            topic: emulators::unique("jobs"),
+            kubeconfig,
+        },
+    }
+}
+
+/// A config set and repository `shop` for GitLab project `project`, created through `base`.
+pub async fn seed(http: &reqwest::Client, base: &str, project: Value) -> Value {
+    let cs: Value = http
+        .post(format!("{base}/api/config-sets"))
+        .json(&json!({"name": "web", "repo_url": "https://e.com/r.git", "path": "p", "target_revision": "main"}))
+        .send().await.unwrap().json().await.unwrap();
+    http.post(format!("{base}/api/repositories"))
+        .json(&json!({"name": "shop", "gitlab_project_id": project, "path_with_namespace": "acme/shop", "config_set_id": cs["id"]}))
+        .send().await.unwrap().json().await.unwrap()
+}
+
+#[tokio::test]
+async fn api_and_worker_replicas_share_the_work_and_every_sse_client_sees_every_change() {
+    let _turn = crate::helpers::heavy_turn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let Backdrop {
+        _sim,
+        sim_port,
+        shared,
+    } = backdrop(dir.path(), "replicas", &["--ready-delay-ms", "4000"]).await;
     let (port_a, port_b) = (free_port(), free_port());
     let _api_a = replica("api", port_a, &shared, dir.path());
     let _api_b = replica("api", port_b, &shared, dir.path());
@@ -145,14 +171,7 @@ async fn api_and_worker_replicas_share_the_work_and_every_sse_client_sees_every_
 
     let http = crate::helpers::client_with(crate::helpers::ADMIN_TOKEN);
     let mut sse = SseClient::connect_to(&http, &b, "", None).await;
-    let cs: Value = http
-        .post(format!("{a}/api/config-sets"))
-        .json(&json!({"name": "web", "repo_url": "https://e.com/r.git", "path": "p", "target_revision": "main"}))
-        .send().await.unwrap().json().await.unwrap();
-    let repo: Value = http
-        .post(format!("{a}/api/repositories"))
-        .json(&json!({"name": "shop", "gitlab_project_id": 1, "path_with_namespace": "acme/shop", "config_set_id": cs["id"]}))
-        .send().await.unwrap().json().await.unwrap();
+    let repo = seed(&http, &a, json!(1)).await;
     const COUNT: usize = 4;
     for i in 0..COUNT {
         let r = http

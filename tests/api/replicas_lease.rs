@@ -3,19 +3,13 @@
 //! Each worker logs every reconcile's interval (`reconciled`, with its holder, start and end in
 //! microseconds) before it gives the lease back; the test reads both logs.
 
-use std::{
-    collections::BTreeSet,
-    path::Path,
-    process::{Command, Stdio},
-    time::Duration,
-};
+use std::{collections::BTreeSet, path::Path, time::Duration};
 
 use serde_json::{Value, json};
 
 use crate::{
-    emulators,
-    helpers::{Process, free_port, wait_http},
-    replicas::{Shared, replica},
+    helpers::{free_port, wait_http},
+    replicas::{Backdrop, backdrop, replica, seed},
 };
 
 /// `(holder, began, ended)` of every reconcile of `env_id` in the worker logs under `dir`.
@@ -46,26 +40,14 @@ pub fn reconciles(dir: &Path, env_id: &str) -> Vec<(String, i64, i64)> {
 async fn two_worker_replicas_never_reconcile_one_environment_at_once() {
     let _turn = crate::helpers::heavy_turn().await;
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("k.yaml");
-    let sim_port = free_port();
     // Every cluster request takes 100 ms, so a reconcile that applies lasts long enough for a
     // second worker to start one beside it if nothing stops it.
-    let _sim = Process(
-        Command::new(env!("CARGO_BIN_EXE_blueberry"))
-            .args(["sim-cluster", "--listen", &format!("127.0.0.1:{sim_port}")])
-            .args(["--ready-delay-ms", "1500", "--latency-ms", "100"])
-            .arg("--kubeconfig-out")
-            .arg(&kubeconfig)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_http(&format!("http://127.0.0.1:{sim_port}/version")).await;
-    let shared = Shared {
-        project: emulators::unique("lease"),
-        topic: emulators::unique("jobs"),
-        kubeconfig,
-    };
+    let Backdrop { _sim, shared, .. } = backdrop(
+        dir.path(),
+        "lease",
+        &["--ready-delay-ms", "1500", "--latency-ms", "100"],
+    )
+    .await;
     let port = free_port();
     let _api = replica("api", port, &shared, dir.path());
     let api = format!("http://127.0.0.1:{port}");
@@ -74,14 +56,7 @@ async fn two_worker_replicas_never_reconcile_one_environment_at_once() {
     let _two = replica("worker", free_port(), &shared, dir.path());
 
     let http = crate::helpers::client_with(crate::helpers::ADMIN_TOKEN);
-    let cs: Value = http
-        .post(format!("{api}/api/config-sets"))
-        .json(&json!({"name": "web", "repo_url": "https://e.com/r.git", "path": "p", "target_revision": "main"}))
-        .send().await.unwrap().json().await.unwrap();
-    let repo: Value = http
-        .post(format!("{api}/api/repositories"))
-        .json(&json!({"name": "shop", "gitlab_project_id": 1, "path_with_namespace": "acme/shop", "config_set_id": cs["id"]}))
-        .send().await.unwrap().json().await.unwrap();
+    let repo = seed(&http, &api, json!(1)).await;
     let env: Value = http
         .post(format!("{api}/api/environments"))
         .json(&json!({"name": "busy", "repository_id": repo["id"]}))

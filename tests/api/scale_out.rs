@@ -12,7 +12,6 @@
 use std::{
     collections::HashMap,
     path::Path,
-    process::{Command, Stdio},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -21,10 +20,9 @@ use serde_json::{Value, json};
 use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
-    emulators,
     helpers::{Process, SseClient, free_port, wait_http},
     hooks::{merge_request_event, sha},
-    replicas::{Shared, replica},
+    replicas::{Backdrop, backdrop, replica, seed},
     replicas_lease::reconciles,
 };
 
@@ -133,25 +131,19 @@ async fn three_api_and_three_worker_replicas_converge_through_kills_without_over
     let merge_requests = (events / 10).max(1);
     let _turn = crate::helpers::heavy_turn().await;
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("k.yaml");
-    let sim_port = free_port();
-    let _sim = Process(
-        Command::new(env!("CARGO_BIN_EXE_blueberry"))
-            .args(["sim-cluster", "--listen", &format!("127.0.0.1:{sim_port}")])
-            .args(["--ready-delay-ms", "500", "--ready-jitter-pct", "50"])
-            .args(["--error-rate", "0.05"])
-            .arg("--kubeconfig-out")
-            .arg(&kubeconfig)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_http(&format!("http://127.0.0.1:{sim_port}/version")).await;
-    let shared = Shared {
-        project: emulators::unique("scale"),
-        topic: emulators::unique("jobs"),
-        kubeconfig,
-    };
+    let Backdrop { _sim, shared, .. } = backdrop(
+        dir.path(),
+        "scale",
+        &[
+            "--ready-delay-ms",
+            "500",
+            "--ready-jitter-pct",
+            "50",
+            "--error-rate",
+            "0.05",
+        ],
+    )
+    .await;
     let mut api_procs = Vec::new();
     let mut bases = Vec::new();
     for _ in 0..3 {
@@ -180,15 +172,8 @@ async fn three_api_and_three_worker_replicas_converge_through_kills_without_over
         })
         .collect();
 
-    let cs: Value = http
-        .post(format!("{}/api/config-sets", bases[1]))
-        .json(&json!({"name": "web", "repo_url": "https://e.com/r.git", "path": "p", "target_revision": "main"}))
-        .send().await.unwrap().json().await.unwrap();
     let project = merge_request_event("open", 1, &sha(1), 0)["project"]["id"].clone();
-    let repo: Value = http
-        .post(format!("{}/api/repositories", bases[1]))
-        .json(&json!({"name": "shop", "gitlab_project_id": project, "path_with_namespace": "acme/shop", "config_set_id": cs["id"]}))
-        .send().await.unwrap().json().await.unwrap();
+    let repo = seed(&http, &bases[1], project).await;
     let secret = repo["webhook_secret"].as_str().unwrap().to_owned();
     let apis = Arc::new(Mutex::new(bases.clone()));
     let started = Instant::now();
