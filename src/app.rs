@@ -20,7 +20,7 @@ use crate::{
         pubsub::{PubSubQueue, PubSubSettings},
         redis_bus::RedisBus,
         redis_cache::CachedStore,
-        sqlite::{Db, SqliteStore, queue::SqliteQueue},
+        sqlite::{Db, SqliteSessions, SqliteStore, queue::SqliteQueue},
     },
     clock::{Clock, SystemClock},
     config::{BusKind, CacheKind, Config, QueueKind, StoreKind},
@@ -30,7 +30,7 @@ use crate::{
         manifest::ManifestSettings,
     },
     metrics::Metrics,
-    ports::{Bus, Cluster, GitHost, Leases, Queue, Store},
+    ports::{Bus, Cluster, GitHost, Leases, Queue, Sessions, Store},
     service::{Context, Ports, Settings},
     sim::{SimCluster, SimSettings},
     worker,
@@ -74,7 +74,14 @@ impl Application {
         adapt: Adapt,
     ) -> anyhow::Result<Self> {
         config.validate()?;
-        let (store, leases, queue) = connect_store_and_queue(&config, clock.clone()).await?;
+        let (
+            Stores {
+                store,
+                leases,
+                sessions,
+            },
+            queue,
+        ) = connect_store_and_queue(&config, clock.clone()).await?;
         let bus: Arc<dyn Bus> = match config.bus {
             BusKind::Local => Arc::new(LocalBus::default()),
             BusKind::Redis => Arc::new(
@@ -102,6 +109,7 @@ impl Application {
             bus,
             cluster,
             leases,
+            sessions,
             githost: adapt.githost.map_or(githost.clone(), |f| f(githost)),
             clock,
         };
@@ -157,11 +165,13 @@ impl Application {
             .bootstrap_token
             .as_ref()
             .map(|t| t.expose_secret().to_owned());
-        if let Some(secret) = ctx.tokens.bootstrap(given.as_deref()).await? {
+        if let Some((token, secret)) = ctx.tokens.bootstrap(given.as_deref()).await? {
+            let code = ctx.sessions.login_code(&token.id).await?;
             // Shown once, on the terminal only: never through the log.
             eprintln!(
-                "\n  Blueberry created an admin token (shown once):\n\n    {secret}\n\n  Log in at {url}/login?token={secret}\n  or use it with curl: -H 'Authorization: Bearer {secret}'\n",
-                url = ctx.settings.public_url
+                "\n  Blueberry created an admin token (shown once):\n\n    {secret}\n\n  Log in once at {url}/login?code={code}\n  (single use, valid {minutes} minutes; `blueberry token create --login-link` makes more)\n  or use the token with curl: -H 'Authorization: Bearer {secret}'\n",
+                url = ctx.settings.public_url,
+                minutes = crate::domain::auth::LOGIN_CODE_MINUTES,
             );
         }
         Ok(Self {
@@ -270,9 +280,9 @@ fn redis_url(config: &Config) -> anyhow::Result<&str> {
 
 /// The Store chosen by `--store` (plus the optional Redis cache); also what
 /// `blueberry token create` uses, so it touches nothing else.
-pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+pub async fn open_store(config: &Config) -> anyhow::Result<Stores> {
     config.validate()?;
-    Ok(connect_store(config, open_db(config)?.as_ref()).await?.0)
+    connect_store(config, open_db(config)?.as_ref()).await
 }
 
 /// The SQLite file, when the store or the queue lives in it.
@@ -285,28 +295,37 @@ fn open_db(config: &Config) -> anyhow::Result<Option<Db>> {
     Ok(Some(Db::open(&config.database_path())?))
 }
 
-/// The Store (with the Redis cache in front when asked), and where reconcile leases live.
-async fn connect_store(
-    config: &Config,
-    db: Option<&Db>,
-) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn Leases>)> {
-    let (mut store, leases): (Arc<dyn Store>, Arc<dyn Leases>) = match (db, config.store) {
-        (Some(db), StoreKind::Sqlite) => (
-            Arc::new(SqliteStore::new(db.clone())),
-            Arc::new(LocalLeases::default()),
-        ),
-        _ => {
-            let firestore = FirestoreStore::connect(
-                config.gcp_project.as_deref().unwrap_or_default(),
-                &config.firestore_database,
-                config.firestore_emulator_host.as_deref(),
-            )
-            .await
-            .context("connecting to Firestore (--gcp-project, --firestore-database)")?;
-            let leases = Arc::new(firestore.leases());
-            (Arc::new(firestore), leases)
-        }
-    };
+/// The metadata adapters `--store` chooses.
+pub struct Stores {
+    /// With the Redis cache in front when asked.
+    pub store: Arc<dyn Store>,
+    /// Reconcile leases.
+    pub leases: Arc<dyn Leases>,
+    /// Login links and ended sessions.
+    pub sessions: Arc<dyn Sessions>,
+}
+
+async fn connect_store(config: &Config, db: Option<&Db>) -> anyhow::Result<Stores> {
+    let (mut store, leases, sessions): (Arc<dyn Store>, Arc<dyn Leases>, Arc<dyn Sessions>) =
+        match (db, config.store) {
+            (Some(db), StoreKind::Sqlite) => (
+                Arc::new(SqliteStore::new(db.clone())),
+                Arc::new(LocalLeases::default()),
+                Arc::new(SqliteSessions::new(db.clone())),
+            ),
+            _ => {
+                let firestore = FirestoreStore::connect(
+                    config.gcp_project.as_deref().unwrap_or_default(),
+                    &config.firestore_database,
+                    config.firestore_emulator_host.as_deref(),
+                )
+                .await
+                .context("connecting to Firestore (--gcp-project, --firestore-database)")?;
+                let leases = Arc::new(firestore.leases());
+                let sessions = Arc::new(firestore.sessions());
+                (Arc::new(firestore), leases, sessions)
+            }
+        };
     if config.cache == CacheKind::Redis {
         store = Arc::new(
             CachedStore::connect(store, redis_url(config)?, &redis_namespace(config))
@@ -314,16 +333,20 @@ async fn connect_store(
                 .context("connecting the Redis cache")?,
         );
     }
-    Ok((store, leases))
+    Ok(Stores {
+        store,
+        leases,
+        sessions,
+    })
 }
 
-/// The Store, its leases and the Queue chosen by `--store` and `--queue`.
+/// The stores and the Queue chosen by `--store` and `--queue`.
 async fn connect_store_and_queue(
     config: &Config,
     clock: Arc<dyn Clock>,
-) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn Leases>, Arc<dyn Queue>)> {
+) -> anyhow::Result<(Stores, Arc<dyn Queue>)> {
     let db = open_db(config)?;
-    let (store, leases) = connect_store(config, db.as_ref()).await?;
+    let stores = connect_store(config, db.as_ref()).await?;
     let queue: Arc<dyn Queue> = match (&db, config.queue) {
         (Some(db), QueueKind::Embedded) => {
             let queue = SqliteQueue::new(db.clone(), clock.clone(), config.max_deliveries);
@@ -355,7 +378,7 @@ async fn connect_store_and_queue(
             )
         }
     };
-    Ok((store, leases, queue))
+    Ok((stores, queue))
 }
 
 /// The cluster adapter: a kubeconfig, the pod's service account, or the built-in simulator.

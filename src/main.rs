@@ -10,8 +10,8 @@ use blueberry::{
     app::Application,
     clock::SystemClock,
     config::{Config, LogFormat, StoreKind},
-    domain::auth::Role,
-    service::tokens::TokenService,
+    domain::auth::{LOGIN_CODE_MINUTES, Role},
+    service::{sessions::SessionService, tokens::TokenService},
     sim::SimArgs,
     telemetry,
 };
@@ -71,6 +71,16 @@ enum TokenCommand {
         /// Hours until it expires (never, when absent).
         #[arg(long)]
         expires_in_hours: Option<i64>,
+        /// Also print a one-time login link for a browser (single use, valid 15 minutes).
+        #[arg(long)]
+        login_link: bool,
+        /// The address people reach Blueberry at, for the login link.
+        #[arg(
+            long,
+            env = "BLUEBERRY_PUBLIC_URL",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        public_url: String,
         /// Folder of the embedded database (`--store sqlite`).
         #[arg(long, env = "BLUEBERRY_DATA_DIR", default_value = ".blueberry")]
         data_dir: std::path::PathBuf,
@@ -117,6 +127,8 @@ async fn main() -> ExitCode {
             name,
             role,
             expires_in_hours,
+            login_link,
+            public_url,
             data_dir,
             store,
             gcp_project,
@@ -131,7 +143,8 @@ async fn main() -> ExitCode {
                 firestore_emulator_host,
                 ..Config::default()
             };
-            create_token(config, &name, role, expires_in_hours).await
+            let link = login_link.then_some(public_url);
+            create_token(config, &name, role, expires_in_hours, link).await
         }
     };
     match result {
@@ -149,9 +162,11 @@ async fn create_token(
     name: &str,
     role: Role,
     expires_in_hours: Option<i64>,
+    login_link: Option<String>,
 ) -> anyhow::Result<()> {
-    let store = blueberry::app::open_store(&config).await?;
-    let tokens = TokenService::new(store, Arc::new(SystemClock));
+    let stores = blueberry::app::open_store(&config).await?;
+    let clock = Arc::new(SystemClock);
+    let tokens = TokenService::new(stores.store.clone(), clock.clone());
     let (token, secret) = tokens
         .create_as_operator(name, role, expires_in_hours)
         .await
@@ -161,6 +176,15 @@ async fn create_token(
         token.role, token.name, token.id
     );
     println!("{secret}");
+    if let Some(url) = login_link {
+        let sessions = SessionService::new(stores.sessions, stores.store, tokens, clock);
+        let code = sessions
+            .login_code(&token.id)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        eprintln!("log in once in a browser (single use, valid {LOGIN_CODE_MINUTES} minutes) at:");
+        println!("{}/login?code={code}", url.trim_end_matches('/'));
+    }
     Ok(())
 }
 

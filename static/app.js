@@ -87,3 +87,11 @@ document.addEventListener("alpine:init", () => {
     },
   }));
 });
+
+// A one-time login link's code leaves the address bar (and so the history) as soon as the page
+// has it in its form.
+if (document.getElementById("login-link")) {
+  const url = new URL(window.location.href);
+  url.searchParams.delete("code");
+  window.history.replaceState(null, "", url.pathname + url.search + url.hash);
+}

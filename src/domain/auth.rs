@@ -124,6 +124,22 @@ impl ApiToken {
     }
 }
 
+/// One-time login links carry a code with this prefix.
+pub const LOGIN_CODE_PREFIX: &str = "bbl_";
+
+/// How long a login link can be used.
+pub const LOGIN_CODE_MINUTES: i64 = 15;
+
+/// A one-time login link: a random code (kept as its SHA-256 only) that starts one browser
+/// session for the API token it names, once, before it expires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginCode {
+    /// SHA-256 (hex) of the code.
+    pub hash: String,
+    pub token_id: String,
+    pub expires_at: DateTime<Utc>,
+}
+
 /// SHA-256 (hex) of a token secret.
 pub fn token_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))

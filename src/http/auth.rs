@@ -1,7 +1,7 @@
 //! Authentication and authorization for every route.
 //!
 //! Credentials: `Authorization: Bearer bb_…` (API tokens) or the `bb_session` cookie (browser
-//! sessions, signed, bound to the API token used to log in; writes need the `X-CSRF-Token`
+//! sessions, `session.rs`, re-checked on every request; writes need the `X-CSRF-Token`
 //! header). The policy table (`policy.rs`) says what each route needs: missing or bad
 //! credentials answer 401 with `WWW-Authenticate`, a role too low answers 403. Problem bodies
 //! never say more than that.
@@ -12,75 +12,13 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use hmac::{Hmac, KeyInit, Mac};
-use secrecy::ExposeSecret;
-use sha2::Sha256;
-use subtle::ConstantTimeEq;
 
 use super::{
     errors::ApiError,
     policy::{self, Access},
+    session::{self, CSRF_HEADER, SESSION_COOKIE, Subject, cookie},
 };
 use crate::service::{Context, ServiceError, tokens::Principal};
-
-pub const SESSION_COOKIE: &str = "bb_session";
-pub const CSRF_HEADER: &str = "x-csrf-token";
-/// Browser sessions last this long.
-pub const SESSION_HOURS: i64 = 12;
-
-fn mac(ctx: &Context, purpose: &str, payload: &str) -> Vec<u8> {
-    let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(ctx.settings.session_key.expose_secret())
-        .expect("any key length");
-    m.update(purpose.as_bytes());
-    m.update(payload.as_bytes());
-    m.finalize().into_bytes().to_vec()
-}
-
-/// A signed cookie value naming what the session stands on and its expiry: the API token used
-/// to log in (re-checked on every request, so revoking it ends the session), or a Firebase
-/// user with the role they had at login.
-pub fn session_cookie_value(ctx: &Context, principal: &Principal) -> String {
-    let exp = (ctx.ports.clock.now() + chrono::Duration::hours(SESSION_HOURS)).timestamp();
-    let subject = match &principal.token_id {
-        Some(id) => format!("t:{id}"),
-        None => format!("f:{}:{}", principal.role, principal.name),
-    };
-    let payload = URL_SAFE_NO_PAD.encode(format!("{subject}|{exp}"));
-    format!(
-        "{payload}.{}",
-        URL_SAFE_NO_PAD.encode(mac(ctx, "session:", &payload))
-    )
-}
-
-/// The CSRF token for a session: forms and scripts echo it in `X-CSRF-Token`.
-pub fn csrf_token(ctx: &Context, cookie_value: &str) -> String {
-    let payload = cookie_value.split('.').next().unwrap_or_default();
-    hex::encode(&mac(ctx, "csrf:", payload)[..16])
-}
-
-/// The token id inside a valid, unexpired session cookie.
-fn open_session(ctx: &Context, value: &str) -> Option<String> {
-    let (payload, sig) = value.split_once('.')?;
-    let sig = URL_SAFE_NO_PAD.decode(sig).ok()?;
-    if !bool::from(sig.as_slice().ct_eq(&mac(ctx, "session:", payload))) {
-        return None;
-    }
-    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-    let (subject, exp) = raw.rsplit_once('|')?;
-    (exp.parse::<i64>().ok()? > ctx.ports.clock.now().timestamp()).then(|| subject.to_owned())
-}
-
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
 
 fn unauthorized(detail: &str) -> Response {
     let mut r = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail).into_response();
@@ -100,17 +38,18 @@ enum Refusal {
     Unavailable(ServiceError),
 }
 
-/// A Firebase ID token's user, with the role the rules give them.
-pub async fn firebase_principal_for_login(ctx: &Context, jwt: &str) -> Option<Principal> {
+/// A Firebase ID token's user, with the role the rules give them, and what a session for them
+/// stands on.
+pub async fn firebase_login(ctx: &Context, jwt: &str) -> Option<(Principal, Subject)> {
     firebase_principal(ctx, jwt).await.ok()
 }
 
-async fn firebase_principal(ctx: &Context, jwt: &str) -> Result<Principal, Refusal> {
+async fn firebase_principal(ctx: &Context, jwt: &str) -> Result<(Principal, Subject), Refusal> {
     let Some(firebase) = &ctx.firebase else {
         return Err(Refusal::Bad);
     };
-    let (verifier, rules) = (&firebase.0, &firebase.1);
-    let user = verifier
+    let user = firebase
+        .0
         .verify(jwt, ctx.ports.clock.now().timestamp())
         .await
         .map_err(|e| {
@@ -120,22 +59,65 @@ async fn firebase_principal(ctx: &Context, jwt: &str) -> Result<Principal, Refus
             ))
         })?
         .ok_or(Refusal::Bad)?;
-    let role = rules
-        .role_for(
-            user.email.as_deref(),
-            user.email_verified,
-            user.role_claim.as_deref(),
-        )
+    let subject = Subject::Firebase {
+        name: user
+            .email
+            .clone()
+            .unwrap_or_else(|| format!("firebase:{}", user.uid)),
+        email: user.email,
+        verified: user.email_verified,
+        claim: user.role_claim,
+    };
+    Ok((firebase_role(ctx, &subject)?, subject))
+}
+
+/// The principal a Firebase user is under today's role rules.
+fn firebase_role(ctx: &Context, subject: &Subject) -> Result<Principal, Refusal> {
+    let (
+        Some(firebase),
+        Subject::Firebase {
+            name,
+            email,
+            verified,
+            claim,
+        },
+    ) = (&ctx.firebase, subject)
+    else {
+        return Err(Refusal::Bad);
+    };
+    let role = firebase
+        .1
+        .role_for(email.as_deref(), *verified, claim.as_deref())
         .ok_or(Refusal::NoRole)?;
-    let name = user
-        .email
-        .clone()
-        .unwrap_or_else(|| format!("firebase:{}", user.uid));
     Ok(Principal {
-        name,
+        name: name.clone(),
         role,
         token_id: None,
     })
+}
+
+/// The principal behind a session cookie, checked again now: the token still active, the
+/// Firebase user still given a role, the session not ended by an admin.
+async fn session_principal(ctx: &Context, value: &str) -> Result<Principal, Refusal> {
+    let session = session::open(ctx, value).ok_or(Refusal::Bad)?;
+    let principal = match &session.subject {
+        Subject::Token { id } => ctx
+            .tokens
+            .by_id(id)
+            .await
+            .map_err(Refusal::Unavailable)?
+            .ok_or(Refusal::Bad)?,
+        firebase => firebase_role(ctx, firebase)?,
+    };
+    if ctx
+        .sessions
+        .is_ended(&principal.name, session.started)
+        .await
+        .map_err(Refusal::Unavailable)?
+    {
+        return Err(Refusal::Bad);
+    }
+    Ok(principal)
 }
 
 /// Who the request comes from; None when it carries no credentials. `csrf` is the token sent
@@ -150,7 +132,7 @@ async fn identify(
         let value = auth.to_str().map_err(|_| Refusal::Bad)?;
         let secret = value.strip_prefix("Bearer ").ok_or(Refusal::Bad)?.trim();
         if !secret.starts_with(crate::domain::auth::TOKEN_PREFIX) {
-            return firebase_principal(ctx, secret).await.map(Some);
+            return firebase_principal(ctx, secret).await.map(|(p, _)| Some(p));
         }
         return match ctx
             .tokens
@@ -163,32 +145,11 @@ async fn identify(
         };
     }
     if let Some(value) = cookie(headers, SESSION_COOKIE) {
-        let subject = open_session(ctx, value).ok_or(Refusal::Bad)?;
-        let principal = match subject.split_once(':') {
-            Some(("f", rest)) => {
-                let (role, name) = rest.split_once(':').ok_or(Refusal::Bad)?;
-                let role = crate::domain::auth::Role::parse(role).ok_or(Refusal::Bad)?;
-                Some(Principal {
-                    name: name.to_owned(),
-                    role,
-                    token_id: None,
-                })
-            }
-            Some(("t", token_id)) => ctx
-                .tokens
-                .by_id(token_id)
-                .await
-                .map_err(Refusal::Unavailable)?,
-            _ => None,
-        }
-        .ok_or(Refusal::Bad)?;
-
-        if !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
-            let expected = csrf_token(ctx, value);
-            let sent = csrf.unwrap_or_default();
-            if !bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
-                return Err(Refusal::Csrf);
-            }
+        let principal = session_principal(ctx, value).await?;
+        if !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+            && !session::csrf_matches(ctx, value, csrf)
+        {
+            return Err(Refusal::Csrf);
         }
         return Ok(Some(principal));
     }

@@ -1,4 +1,5 @@
-//! `/login` and `/logout`: browser sessions from an API token or a Firebase ID token.
+//! `/login` and `/logout`: browser sessions from a one-time login link, an API token or a
+//! Firebase ID token.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -11,15 +12,17 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
-    auth::{SESSION_COOKIE, SESSION_HOURS, session_cookie_value},
+    session::{self, SESSION_COOKIE, Subject},
     ui::Chrome,
 };
 use crate::service::Context;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct LoginInput {
-    /// An API token.
+    /// An API token (posted from the form; never accepted in a URL).
     pub token: Option<String>,
+    /// A one-time login link's code.
+    pub code: Option<String>,
     /// A Firebase ID token (posted by the Firebase sign-in flow).
     pub id_token: Option<String>,
     /// Where to go after logging in: a path on this server.
@@ -32,6 +35,8 @@ pub struct LoginPage {
     pub chrome: Chrome,
     pub error: Option<String>,
     pub next: String,
+    /// A one-time login link's code, to be posted by the visitor's click.
+    pub code: Option<String>,
     /// Email sign-in through Firebase Auth, when configured.
     pub firebase: Option<crate::service::FirebaseSignIn>,
 }
@@ -42,6 +47,7 @@ impl LoginPage {
             chrome: Chrome::anonymous(ctx),
             error,
             next,
+            code: None,
             firebase: ctx.settings.firebase_sign_in.clone(),
         }
     }
@@ -57,52 +63,88 @@ fn local_path(next: Option<&str>) -> String {
     }
 }
 
-async fn start_session(ctx: &Context, token: &str, next: String) -> Response {
-    let principal = if token.starts_with(crate::domain::auth::TOKEN_PREFIX) {
-        ctx.tokens.authenticate(token).await
-    } else {
-        Ok(super::auth::firebase_principal_for_login(ctx, token).await)
+/// What was presented to log in with.
+enum Presented<'a> {
+    Code(&'a str),
+    Token(&'a str),
+    FirebaseIdToken(&'a str),
+}
+
+async fn start_session(ctx: &Context, presented: Presented<'_>, next: String) -> Response {
+    let (found, refused) = match presented {
+        Presented::Code(code) => (
+            ctx.sessions
+                .redeem(code)
+                .await
+                .map(|p| p.and_then(by_token)),
+            "That login link was already used or has expired: ask for a new one \
+             (`blueberry token create --login-link`) or paste a token.",
+        ),
+        Presented::Token(token) => (
+            ctx.tokens
+                .authenticate(token)
+                .await
+                .map(|p| p.and_then(by_token)),
+            "That token is not valid (or it expired, or was revoked).",
+        ),
+        Presented::FirebaseIdToken(jwt) => (
+            Ok(super::auth::firebase_login(ctx, jwt)
+                .await
+                .map(|(_, subject)| subject)),
+            "That sign-in is not valid, or the account has no Blueberry role.",
+        ),
     };
-    match principal {
-        Ok(Some(p)) => {
-            let value = session_cookie_value(ctx, &p);
-            let secure = if ctx.settings.public_url.starts_with("https://") {
-                "; Secure"
-            } else {
-                ""
-            };
-            let cookie = format!(
-                "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-                SESSION_HOURS * 3600
-            );
+    match found {
+        Ok(Some(subject)) => {
+            let cookie = session::set_cookie(ctx, &session::seal(ctx, subject));
             ([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
         }
         Ok(None) => {
-            let page = LoginPage::new(
-                ctx,
-                Some("That token is not valid (or it expired, or was revoked).".into()),
-                next,
-            );
+            let page = LoginPage::new(ctx, Some(refused.into()), next);
             (StatusCode::UNAUTHORIZED, page).into_response()
         }
         Err(e) => crate::http::errors::ApiError::from(e).into_response(),
     }
 }
 
-/// `GET /login`: the form, or a login link with `?token=` (the one printed at first start).
-pub async fn show(State(ctx): State<Context>, Query(q): Query<LoginInput>) -> Response {
-    let next = local_path(q.next.as_deref());
-    match q.token {
-        Some(token) => start_session(&ctx, &token, next).await,
-        None => LoginPage::new(&ctx, None, next).into_response(),
-    }
+fn by_token(p: crate::service::tokens::Principal) -> Option<Subject> {
+    p.token_id.map(|id| Subject::Token { id })
 }
 
-/// `POST /login`: exchanges an API token (or Firebase ID token) for a session cookie.
+/// `GET /login`: the form; with `?code=` (a one-time login link) a page whose button posts the
+/// code. An API token in the URL is refused: it would sit in logs and browser history.
+pub async fn show(State(ctx): State<Context>, Query(q): Query<LoginInput>) -> Response {
+    let next = local_path(q.next.as_deref());
+    if q.token.is_some() {
+        let page = LoginPage::new(
+            &ctx,
+            Some(
+                "API tokens are not accepted in links (they would end up in logs and browser \
+                 history): paste the token below, or use a one-time login link."
+                    .into(),
+            ),
+            next,
+        );
+        return (StatusCode::BAD_REQUEST, page).into_response();
+    }
+    let mut page = LoginPage::new(&ctx, None, next);
+    page.code = q.code.filter(|c| !c.is_empty());
+    // A page carrying a login code is never cached.
+    ([(header::CACHE_CONTROL, "no-store")], page).into_response()
+}
+
+/// `POST /login`: exchanges a login link's code, an API token or a Firebase ID token for a
+/// session cookie.
 pub async fn submit(State(ctx): State<Context>, Form(input): Form<LoginInput>) -> Response {
     let next = local_path(input.next.as_deref());
-    let presented = input.id_token.or(input.token).unwrap_or_default();
-    start_session(&ctx, presented.trim(), next).await
+    let presented = if let Some(code) = input.code.as_deref() {
+        Presented::Code(code.trim())
+    } else if let Some(jwt) = input.id_token.as_deref() {
+        Presented::FirebaseIdToken(jwt.trim())
+    } else {
+        Presented::Token(input.token.as_deref().unwrap_or_default().trim())
+    };
+    start_session(&ctx, presented, next).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -117,23 +159,21 @@ pub async fn logout(
     headers: HeaderMap,
     Form(input): Form<LogoutInput>,
 ) -> Response {
-    if let Some(value) = super::auth::cookie(&headers, SESSION_COOKIE) {
-        let expected = super::auth::csrf_token(&ctx, value);
-        let sent = input.csrf.unwrap_or_default();
-        if !bool::from(subtle::ConstantTimeEq::ct_eq(
-            sent.as_bytes(),
-            expected.as_bytes(),
-        )) {
-            return crate::http::errors::ApiError::new(
-                StatusCode::FORBIDDEN,
-                "csrf",
-                "missing or wrong CSRF token",
-            )
-            .into_response();
-        }
+    if let Some(value) = session::cookie(&headers, SESSION_COOKIE)
+        && !session::csrf_matches(&ctx, value, input.csrf.as_deref())
+    {
+        return crate::http::errors::ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "missing or wrong CSRF token",
+        )
+        .into_response();
     }
-    let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
+    (
+        [(header::SET_COOKIE, session::clear_cookie())],
+        Redirect::to("/login"),
+    )
+        .into_response()
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod feed;
 pub mod health;
 pub mod login;
 pub mod policy;
+pub mod session;
 pub mod sse;
 pub mod sse_slots;
 pub mod ui;
@@ -67,6 +68,7 @@ pub fn router_and_openapi() -> (Router<Context>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::tokens::create, api::tokens::list))
         .routes(routes!(api::tokens::revoke))
         .routes(routes!(api::tokens::me))
+        .routes(routes!(api::tokens::end_sessions))
         .routes(routes!(webhook::receive))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))

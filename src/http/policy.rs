@@ -65,6 +65,7 @@ pub fn required(method: &Method, route: &str, options: Options) -> Option<Access
         // Developers manage their own tokens; admins everyone's (checked in the handler).
         ("GET" | "POST", "/api/tokens") => R(Developer),
         ("DELETE", "/api/tokens/{id}") => R(Developer),
+        ("POST", "/api/sessions/end") => R(Admin),
 
         // The web UI: the same roles as the API behind each page.
         ("GET", "/" | "/static/{*path}") => Public,

@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod githost;
 pub mod lease;
 pub mod queue;
+pub mod sessions;
 pub mod store;
 
 pub use bus::{Bus, BusError, BusMessage, Since};
@@ -13,6 +14,7 @@ pub use cluster::{Cluster, ClusterError, ClusterEvent, ObservedApplication};
 pub use githost::GitHost;
 pub use lease::Leases;
 pub use queue::{Delivery, NewJob, Queue, QueueDepth, QueueError};
+pub use sessions::Sessions;
 pub use store::{
     AuditEntry, EnvironmentChange, EnvironmentFilter, IngestOutcome, MergeRequestMark, OutboxEntry,
     Page, PageRequest, Saved, Store, StoreError, WebhookIngest,

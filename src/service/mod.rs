@@ -7,6 +7,7 @@ pub mod changes;
 pub mod directory;
 pub mod environments;
 mod error;
+pub mod sessions;
 pub mod tokens;
 pub mod webhooks;
 pub mod writes;
@@ -21,7 +22,7 @@ use crate::{
     clock::Clock,
     domain::{TtlHours, manifest::ManifestSettings},
     metrics::Metrics,
-    ports::{Bus, Cluster, GitHost, Leases, Queue, Store},
+    ports::{Bus, Cluster, GitHost, Leases, Queue, Sessions, Store},
 };
 
 /// The adapters chosen at start-up.
@@ -33,6 +34,8 @@ pub struct Ports {
     pub cluster: Arc<dyn Cluster>,
     /// Who reconciles which environment, across worker replicas.
     pub leases: Arc<dyn Leases>,
+    /// Login links and ended sessions.
+    pub sessions: Arc<dyn Sessions>,
     pub githost: Arc<dyn GitHost>,
     pub clock: Arc<dyn Clock>,
 }
@@ -106,6 +109,8 @@ pub struct Services {
     pub environments: EnvironmentService,
     pub catalog: CatalogService,
     pub tokens: tokens::TokenService,
+    /// Login links and ended sessions.
+    pub sessions: sessions::SessionService,
     pub webhooks: webhooks::WebhookService,
     /// Firebase ID token verification and role rules, when configured.
     pub firebase: Option<Firebase>,
@@ -132,6 +137,7 @@ impl Context {
     ) -> Self {
         let settings = Arc::new(settings);
         let directory = Arc::new(directory::ProjectDirectory::default());
+        let tokens = tokens::TokenService::new(ports.store.clone(), ports.clock.clone());
         Self(Arc::new(Services {
             environments: EnvironmentService::new(
                 ports.clone(),
@@ -140,7 +146,13 @@ impl Context {
                 directory.clone(),
             ),
             catalog: CatalogService::new(ports.clone(), directory.clone()),
-            tokens: tokens::TokenService::new(ports.store.clone(), ports.clock.clone()),
+            tokens: tokens.clone(),
+            sessions: sessions::SessionService::new(
+                ports.sessions.clone(),
+                ports.store.clone(),
+                tokens,
+                ports.clock.clone(),
+            ),
             webhooks: webhooks::WebhookService::new(
                 ports.clone(),
                 settings.clone(),

@@ -154,8 +154,11 @@ impl TokenService {
 
     /// Makes sure an admin can get in: `given` (from `BLUEBERRY_BOOTSTRAP_TOKEN`) becomes an
     /// admin token if it is not one yet; without it, a fresh admin token is minted when none
-    /// exists and its secret returned, to be shown once.
-    pub async fn bootstrap(&self, given: Option<&str>) -> Result<Option<String>, ServiceError> {
+    /// exists and returned with its secret, to be shown once.
+    pub async fn bootstrap(
+        &self,
+        given: Option<&str>,
+    ) -> Result<Option<(ApiToken, String)>, ServiceError> {
         if let Some(secret) = given {
             if !secret.starts_with(TOKEN_PREFIX) || secret.len() < TOKEN_PREFIX.len() + 32 {
                 return Err(ServiceError::invalid(
@@ -189,10 +192,9 @@ impl TokenService {
         if !self.store.list_tokens().await?.is_empty() {
             return Ok(None);
         }
-        let (_, secret) = self
-            .mint("bootstrap", Role::Admin, "bootstrap", None)
-            .await?;
-        Ok(Some(secret))
+        self.mint("bootstrap", Role::Admin, "bootstrap", None)
+            .await
+            .map(Some)
     }
 
     /// Mints a token for an operator at the command line.

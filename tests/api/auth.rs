@@ -53,6 +53,7 @@ const ROUTES: &[(&str, &str, Option<Role>)] = &[
     ("GET", "/api/tokens", Some(Role::Developer)),
     ("POST", "/api/tokens", Some(Role::Developer)),
     ("DELETE", "/api/tokens/{id}", Some(Role::Developer)),
+    ("POST", "/api/sessions/end", Some(Role::Admin)),
 ];
 
 async fn token(app: &TestApp, role: &str) -> String {
@@ -349,7 +350,7 @@ async fn a_browser_session_comes_from_a_token_and_writes_need_the_csrf_token() {
         .await
         .unwrap();
     assert_problem(no_csrf, StatusCode::FORBIDDEN, "X-CSRF-Token").await;
-    let csrf = blueberry::http::auth::csrf_token(&app.ctx, value);
+    let csrf = blueberry::http::session::csrf_token(&app.ctx, value);
     let ok = browser
         .post(format!("{}/api/config-sets", app.url))
         .header("cookie", &cookie)
@@ -387,7 +388,7 @@ async fn a_browser_session_comes_from_a_token_and_writes_need_the_csrf_token() {
         .header("cookie", &cookie)
         .form(&[(
             "csrf",
-            blueberry::http::auth::csrf_token(&app.ctx, value).as_str(),
+            blueberry::http::session::csrf_token(&app.ctx, value).as_str(),
         )])
         .send()
         .await

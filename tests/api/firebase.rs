@@ -247,3 +247,54 @@ async fn unknown_key_ids_do_not_refetch_google_keys_on_every_request() {
     let fetches = google.received_requests().await.unwrap_or_default().len();
     assert_eq!(fetches, 1, "Google's keys were fetched {fetches} times");
 }
+
+/// A Firebase session's role is decided again on every request: someone taken off the admin
+/// list is no admin any more, though their session cookie said so at login.
+#[tokio::test]
+async fn a_firebase_session_follows_the_role_lists_of_today() {
+    let (app, google) = app().await;
+    let key = "k".repeat(32);
+    let mut config = app.config.clone();
+    config.session_key = Some(key.clone().into());
+    let dir = app.dir.clone();
+    app.stop().await;
+    let app = TestApp::start(config.clone(), dir.clone()).await;
+    let jwt = sign(&claims("boss@example.com", |_| {}));
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}/login", app.url))
+        .form(&[("id_token", jwt.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let cookie = crate::sessions::session_of(&r);
+    let who = |app: &TestApp| {
+        let (url, cookie) = (app.url.clone(), cookie.clone());
+        async move {
+            let r = reqwest::Client::new()
+                .get(format!("{url}/api/me"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    assert_eq!(who(&app).await.1["role"], "admin");
+    app.stop().await;
+
+    // The operator takes boss off the admin list (they stay a developer through @example.com).
+    config.firebase_admins = vec![];
+    let app = TestApp::start(config.clone(), dir.clone()).await;
+    assert_eq!(who(&app).await.1["role"], "developer");
+    app.stop().await;
+
+    // And off every list: the session no longer gets in.
+    config.firebase_developers = vec![];
+    let app = TestApp::start(config, dir).await;
+    assert_eq!(who(&app).await.0, StatusCode::FORBIDDEN);
+    app.stop().await;
+    drop(google);
+}

@@ -80,27 +80,21 @@ async fn no_secret_reaches_the_logs_and_only_hashes_are_stored() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    // A token in a link is refused (it would sit in logs and history); the form takes it.
     let by_url = browser
         .get(format!("{url}/login?token={token_secret}"))
         .send()
         .await
         .unwrap();
-    let cookie = by_url.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .split_once('=')
-        .unwrap()
-        .1
-        .to_owned();
-    browser
+    assert_eq!(by_url.status(), 400);
+    assert!(by_url.headers().get("set-cookie").is_none());
+    let by_form = browser
         .post(format!("{url}/login"))
-        .form(&[("token", ADMIN_TOKEN)])
+        .form(&[("token", token_secret.as_str())])
         .send()
         .await
         .unwrap();
+    let cookie = session_cookie(&by_form);
     browser
         .get(format!("{url}/api/me"))
         .header("cookie", format!("bb_session={cookie}"))
@@ -113,9 +107,18 @@ async fn no_secret_reaches_the_logs_and_only_hashes_are_stored() {
         .await
         .unwrap();
     assert_eq!(bad.status(), 401);
-    // An operator mints one from the command line on the same data dir.
+    // An operator mints one from the command line on the same data dir, with a login link.
     let cli = Command::new(env!("CARGO_BIN_EXE_blueberry"))
-        .args(["token", "create", "--name", "ops", "--role", "viewer"])
+        .args([
+            "token",
+            "create",
+            "--name",
+            "ops",
+            "--role",
+            "viewer",
+            "--login-link",
+        ])
+        .args(["--public-url", &url])
         .arg("--data-dir")
         .arg(&data)
         .output()
@@ -125,7 +128,11 @@ async fn no_secret_reaches_the_logs_and_only_hashes_are_stored() {
         "{}",
         String::from_utf8_lossy(&cli.stderr)
     );
-    let cli_secret = String::from_utf8(cli.stdout).unwrap().trim().to_owned();
+    let printed = String::from_utf8(cli.stdout).unwrap();
+    let [cli_secret, link] = printed.lines().collect::<Vec<_>>()[..] else {
+        panic!("the CLI prints the secret and the link: {printed}")
+    };
+    let cli_secret = cli_secret.to_owned();
     assert!(cli_secret.starts_with("bb_"));
     assert_eq!(
         client_with(&cli_secret)
@@ -136,6 +143,34 @@ async fn no_secret_reaches_the_logs_and_only_hashes_are_stored() {
             .status(),
         200,
         "the CLI token works"
+    );
+    let code = link
+        .strip_prefix(&format!("{url}/login?code="))
+        .unwrap_or_else(|| panic!("a login link on this server: {link}"))
+        .to_owned();
+    let page = browser.get(link).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    assert!(page.text().await.unwrap().contains(r#"id="login-link""#));
+    let linked = browser
+        .post(format!("{url}/login"))
+        .form(&[("code", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let linked_cookie = session_cookie(&linked);
+    let me: Value = browser
+        .get(format!("{url}/api/me"))
+        .header("cookie", format!("bb_session={linked_cookie}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        me["name"], "token:ops",
+        "the link logs in as the token it was made for"
     );
     for _ in 0..100 {
         let env = http
@@ -159,14 +194,29 @@ async fn no_secret_reaches_the_logs_and_only_hashes_are_stored() {
         ("minted token", &token_secret),
         ("session cookie", &cookie),
         ("CLI token", &cli_secret),
+        ("login code", &code),
+        ("session cookie from the link", &linked_cookie),
     ] {
         assert!(!logs.contains(secret), "the {what} appears in the logs");
     }
     let db = std::fs::read(data.join("blueberry.sqlite3")).unwrap();
     let db = String::from_utf8_lossy(&db);
-    for secret in [ADMIN_TOKEN, &webhook_secret, &token_secret, &cli_secret] {
+    for secret in [
+        ADMIN_TOKEN,
+        &webhook_secret,
+        &token_secret,
+        &cli_secret,
+        &code,
+    ] {
         assert!(!db.contains(secret), "a secret is stored in clear");
     }
+}
+
+fn session_cookie(answer: &reqwest::Response) -> String {
+    let set = answer.headers()["set-cookie"].to_str().unwrap();
+    let (name, value) = set.split(';').next().unwrap().split_once('=').unwrap();
+    assert_eq!(name, "bb_session");
+    value.to_owned()
 }
 
 /// `{:?}` of every record that holds a secret shows none of it (one `?repo` in a log line

@@ -73,7 +73,7 @@ impl Session {
                 .default_headers(headers)
                 .build()
                 .unwrap(),
-            csrf: blueberry::http::auth::csrf_token(&app.ctx, &value),
+            csrf: blueberry::http::session::csrf_token(&app.ctx, &value),
             url: app.url.clone(),
         }
     }

@@ -3,7 +3,7 @@
 //! Collections: `environments` (one document per environment, with the fields queries filter
 //! and order on, plus the whole record as JSON), `environment_events`, `repositories`,
 //! `config_sets`, `audit_events`, `webhook_deliveries` and `reconcile_leases` (TTL policies on
-//! `expires_at`), `merge_request_events`, `outbox`.
+//! `expires_at`), `merge_request_events`, `outbox`; `login_codes` and `session_ends` (`sessions`).
 //! Every environment write is a transaction that checks the stored `version` and adds the
 //! events and outbox jobs: it touches only that environment's documents, so writes of different
 //! environments never contend (Firestore sustains about one write per second per document; a
@@ -16,6 +16,7 @@ mod environments;
 mod leases;
 mod outbox;
 mod records;
+mod sessions;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -45,8 +46,11 @@ pub(crate) const TOKENS: &str = "api_tokens";
 pub(crate) const MERGE_REQUEST_EVENTS: &str = "merge_request_events";
 pub(crate) const OUTBOX: &str = "outbox";
 pub(crate) const LEASES: &str = "reconcile_leases";
+pub(crate) const LOGIN_CODES: &str = "login_codes";
+pub(crate) const SESSION_ENDS: &str = "session_ends";
 
 pub use leases::FirestoreLeases;
+pub use sessions::FirestoreSessions;
 
 #[derive(Clone)]
 pub struct FirestoreStore {
@@ -120,6 +124,11 @@ impl FirestoreStore {
     /// Reconcile leases in the same database.
     pub fn leases(&self) -> FirestoreLeases {
         FirestoreLeases::new(self.db.clone())
+    }
+
+    /// Login links and ended sessions in the same database.
+    pub fn sessions(&self) -> FirestoreSessions {
+        FirestoreSessions::new(self.db.clone())
     }
 }
 

@@ -7,9 +7,11 @@ mod db;
 mod environments;
 pub mod queue;
 mod schema;
+mod sessions;
 mod webhooks;
 
 pub use db::Db;
+pub use sessions::SqliteSessions;
 
 use std::sync::Arc;
 

@@ -96,6 +96,18 @@ const MIGRATIONS: &[&str] = &[
         event TEXT NOT NULL
     );
     "#,
+    // 5: one-time login links (hashes only) and ended sessions.
+    r#"
+    CREATE TABLE login_codes (
+        hash       TEXT PRIMARY KEY,
+        token_id   TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    CREATE TABLE session_ends (
+        user TEXT PRIMARY KEY,
+        at   TEXT NOT NULL
+    );
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

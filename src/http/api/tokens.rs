@@ -122,6 +122,39 @@ pub async fn revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Ends a user's browser sessions.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionsEnd {
+    /// The user as Blueberry names them (`GET /api/me`, audit entries): an email for people
+    /// signed in with Firebase, `token:NAME` for sessions made from an API token.
+    #[schema(min_length = 1, max_length = 320)]
+    pub user: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SessionsEnded {
+    pub user: String,
+    /// Sessions that started at or before this moment are refused from now on.
+    pub ended_at: DateTime<Utc>,
+}
+
+/// `POST /api/sessions/end`: every browser session of a user ends (on every replica within
+/// 30 seconds); they can log in again.
+#[utoipa::path(post, path = "/api/sessions/end", tag = "tokens", request_body = SessionsEnd,
+    responses((status = 200, body = SessionsEnded), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn end_sessions(
+    State(ctx): State<Context>,
+    Caller(caller): Caller,
+    ApiJson(body): ApiJson<SessionsEnd>,
+) -> Result<Json<SessionsEnded>, ApiError> {
+    let ended_at = ctx.sessions.end(&caller, &body.user).await?;
+    Ok(Json(SessionsEnded {
+        user: body.user.trim().to_owned(),
+        ended_at,
+    }))
+}
+
 /// `GET /api/me`
 #[utoipa::path(get, path = "/api/me", tag = "tokens", responses((status = 200, body = Me)))]
 pub async fn me(Caller(caller): Caller) -> Json<Me> {

@@ -11,8 +11,8 @@ use super::ErrorPage;
 use crate::{
     domain::auth::Role,
     http::{
-        auth::{SESSION_COOKIE, cookie, csrf_token},
         errors::ApiError,
+        session::{SESSION_COOKIE, cookie, csrf_token},
     },
     service::{Context, ServiceError, tokens::Principal},
 };
