@@ -28,7 +28,7 @@ impl BranchName {
         if s.is_empty() {
             return Err(GitRefError::Empty);
         }
-        if s.len() > 255 {
+        if s.chars().count() > 255 {
             return Err(GitRefError::TooLong);
         }
         if s.chars().any(|c| c.is_control() || " ~^:?*[\\".contains(c)) {

@@ -18,6 +18,7 @@ pub mod secret;
 pub mod status;
 pub mod ttl;
 pub mod webhook;
+pub mod whole;
 
 pub use environment::{
     ClusterObservation, Environment, GitLabFeedback, MergeRequest, NewEnvironment, Rollout,

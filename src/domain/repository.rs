@@ -17,6 +17,10 @@ pub struct RepositoryFilters {
     /// Merge requests with any of these labels get no environment.
     pub exclude_labels: Vec<String>,
     /// A glob (`*` wildcard) the target branch must match, e.g. `main` or `release/*`.
+    #[schema(
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
+        max_length = 255
+    )]
     pub target_branch_pattern: Option<String>,
     /// Merge requests from forks run with the platform's credentials, so they are refused
     /// unless this is on.

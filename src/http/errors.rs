@@ -104,6 +104,10 @@ impl From<ServiceError> for ApiError {
             ServiceError::Invalid { field, message } => ApiError::invalid(field, message),
             ServiceError::BadRequest(m) => ApiError::new(StatusCode::BAD_REQUEST, "bad-request", m),
             ServiceError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
+            ServiceError::Dangling { field, message } => ApiError {
+                field: Some(field.clone()),
+                ..ApiError::not_found(format!("{field}: {message}"))
+            },
             ServiceError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             ServiceError::Contention(m) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "contention", m)

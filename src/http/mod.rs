@@ -7,6 +7,7 @@ pub mod extract;
 pub mod feed;
 pub mod health;
 pub mod login;
+pub mod openapi;
 pub mod policy;
 pub mod session;
 pub mod sse;
@@ -99,7 +100,7 @@ pub fn router(ctx: Context) -> Router {
     let (routes, openapi) = router_and_openapi();
     // Serialized once and shared: the router (and every handler it owns) is cloned per
     // connection, and a document owned by the handler was copied for each of them.
-    let openapi: axum::body::Bytes = serde_json::to_vec(&openapi)
+    let openapi: axum::body::Bytes = serde_json::to_vec(&openapi::complete(&openapi))
         .expect("the OpenAPI document serializes")
         .into();
     routes

@@ -44,7 +44,8 @@ pub struct StreamParams {
     /// Only changes of environments in this repository.
     pub repository_id: Option<String>,
     /// Resume after this change (same as the `Last-Event-ID` header, which wins).
-    pub last_event_id: Option<u64>,
+    #[param(minimum = 0)]
+    pub last_event_id: Option<i64>,
 }
 
 /// Where a client's stream is.
@@ -170,7 +171,13 @@ pub async fn stream(
     };
     // Subscribe before reading the log position so nothing falls between the two.
     let subscription = feed.subscribe();
-    let (last, phase) = match header_id.or(params.last_event_id) {
+    let from_query = params
+        .last_event_id
+        .map(|n| {
+            u64::try_from(n).map_err(|_| ApiError::invalid("last_event_id", "must not be negative"))
+        })
+        .transpose()?;
+    let (last, phase) = match header_id.or(from_query) {
         Some(n) => (n, Phase::CatchUp),
         None => (ctx.changes.latest().await?, Phase::Live),
     };

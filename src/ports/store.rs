@@ -47,6 +47,38 @@ pub struct PageRequest {
     pub cursor: Option<String>,
 }
 
+/// A listing cursor names a position in the listing order (newest first): the creation time,
+/// in microseconds since the Unix epoch as 16 digits, and the id of the last item seen,
+/// `{micros}~{id}`. Every value of that shape is a position, so every one is answered.
+pub fn encode_cursor(created_at: DateTime<Utc>, id: &str) -> String {
+    format!("{:016}~{id}", created_at.timestamp_micros().max(0))
+}
+
+/// The position a cursor names.
+pub fn decode_cursor(cursor: &str) -> StoreResult<(DateTime<Utc>, String)> {
+    let bad = || {
+        StoreError::Invalid(
+            "cursor: not a cursor (pass the `next` value of the previous page)".into(),
+        )
+    };
+    let (micros, id) = cursor.split_once('~').ok_or_else(bad)?;
+    let well_formed = micros.len() == 16
+        && micros.bytes().all(|b| b.is_ascii_digit())
+        && id.len() <= 63
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !well_formed {
+        return Err(bad());
+    }
+    let at = micros
+        .parse()
+        .ok()
+        .and_then(DateTime::from_timestamp_micros)
+        .ok_or_else(bad)?;
+    Ok((at, id.to_owned()))
+}
+
 /// A page of results and the cursor of the next page, if any.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
@@ -209,4 +241,36 @@ pub trait Store: Send + Sync + 'static {
     async fn list_tokens(&self) -> StoreResult<Vec<ApiToken>>;
     /// Replaces a token's record (revocation, last use).
     async fn update_token(&self, token: &ApiToken) -> StoreResult<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn cursors_name_the_position_they_were_made_from(
+            micros in 0i64..9_999_999_999_999_999,
+            id in "[a-z0-9-]{0,63}",
+        ) {
+            let at = DateTime::from_timestamp_micros(micros).unwrap();
+            let cursor = encode_cursor(at, &id);
+            prop_assert_eq!(decode_cursor(&cursor).unwrap(), (at, id));
+        }
+    }
+
+    #[test]
+    fn anything_else_is_not_a_cursor() {
+        for bad in [
+            "",
+            "garbage",
+            "123~a",
+            "00000000000000001~a",
+            "0000000000000001~A",
+            "0000000000000001",
+        ] {
+            assert!(decode_cursor(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -135,7 +135,7 @@ impl CatalogService {
         if let Some(cs) = &input.config_set_id
             && self.ports.store.get_config_set(cs).await?.is_none()
         {
-            return Err(ServiceError::invalid(
+            return Err(ServiceError::dangling(
                 "config_set_id",
                 format!("no config set with id `{cs}`"),
             ));

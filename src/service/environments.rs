@@ -209,7 +209,7 @@ impl EnvironmentService {
             .repository(store, &req.repository_id)
             .await?
             .ok_or_else(|| {
-                ServiceError::invalid(
+                ServiceError::dangling(
                     "repository_id",
                     format!("no repository with id `{}`", req.repository_id),
                 )
@@ -229,7 +229,7 @@ impl EnvironmentService {
             .await?
             .is_none()
         {
-            return Err(ServiceError::invalid(
+            return Err(ServiceError::dangling(
                 "config_set_id",
                 format!("no config set with id `{config_set_id}`"),
             ));

@@ -12,6 +12,9 @@ pub enum ServiceError {
     BadRequest(String),
     #[error("{0} not found")]
     NotFound(String),
+    /// A field names something that does not exist (`repository_id`, `config_set_id`).
+    #[error("{field}: {message}")]
+    Dangling { field: String, message: String },
     /// The caller is known but may not do this.
     #[error("{0}")]
     Forbidden(String),
@@ -29,6 +32,14 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
+    /// `field` names something that does not exist.
+    pub fn dangling(field: impl Into<String>, message: impl std::fmt::Display) -> Self {
+        Self::Dangling {
+            field: field.into(),
+            message: message.to_string(),
+        }
+    }
+
     pub fn invalid(field: impl Into<String>, message: impl std::fmt::Display) -> Self {
         Self::Invalid {
             field: field.into(),

@@ -91,12 +91,13 @@ struct Envelope {
     object_kind: Option<String>,
     #[serde(default)]
     project: Option<ProjectRef>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::whole::optional")]
     project_id: Option<u64>,
 }
 
 #[derive(Deserialize)]
 struct ProjectRef {
+    #[serde(deserialize_with = "crate::domain::whole::integer")]
     id: u64,
 }
 
@@ -272,6 +273,29 @@ impl WebhookService {
         })
     }
 }
+
+/// What a delivery asks of `repo`, without I/O: the event parsed by its `X-Gitlab-Event`
+/// header (or its `object_kind`), then the job it asks for with the merge request's ordering
+/// mark, or why it is ignored. `receive` runs the same two steps around its reads and writes;
+/// the fuzz target `webhook` drives this.
+pub fn interpret(
+    repo: &Repository,
+    event: Option<&str>,
+    body: &[u8],
+) -> Result<Intent, WebhookError> {
+    let parsed = parse(event, body)?;
+    if parsed.project_id().is_none() {
+        return Err(WebhookError::Malformed(
+            "malformed-event",
+            "the event names no project (project.id)".into(),
+        ));
+    }
+    Ok(intent(repo, parsed))
+}
+
+/// The job an event asks for and, for merge request events, its ordering mark; or why it is
+/// ignored.
+pub type Intent = Result<(LifecycleJob, Option<MergeRequestMark>), String>;
 
 /// The job an event asks for (and, for merge request events, its ordering mark), or why it
 /// is ignored.

@@ -130,7 +130,7 @@ async fn invalid_repositories_are_refused() {
         ),
         (
             json!({"name": "x", "gitlab_project_id": 1, "path_with_namespace": "a/b", "config_set_id": "nope"}),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::NOT_FOUND,
             "config_set_id",
         ),
         (

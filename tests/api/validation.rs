@@ -48,12 +48,12 @@ async fn invalid_environments_are_refused_and_nothing_is_stored() {
         ),
         (
             json!({"name": "x", "repository_id": "no-such-repo"}),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::NOT_FOUND,
             "no repository with id `no-such-repo`",
         ),
         (
             json!({"name": "x", "repository_id": repo, "config_set_id": "nope"}),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::NOT_FOUND,
             "no config set with id `nope`",
         ),
         (

@@ -2,7 +2,6 @@
 //! environment's document, its new events and its outbox jobs: nothing every write shares (the
 //! change log is the Redis stream, `adapters::redis_bus`).
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, SecondsFormat, Utc};
 use firestore::{
     FirestoreDb, FirestoreQueryCursor, FirestoreTransaction,
@@ -17,7 +16,8 @@ use crate::{
     ports::{
         queue::NewJob,
         store::{
-            EnvironmentChange, EnvironmentFilter, Page, PageRequest, Saved, StoreError, StoreResult,
+            EnvironmentChange, EnvironmentFilter, Page, PageRequest, Saved, StoreError,
+            StoreResult, decode_cursor, encode_cursor,
         },
     },
 };
@@ -223,25 +223,17 @@ pub async fn get(db: &FirestoreDb, id: &str) -> StoreResult<Option<Environment>>
     doc.as_ref().map(to_env).transpose()
 }
 
-fn encode_cursor(env: &Environment) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}|{}", ts(env.created_at), env.id))
-}
-
-fn decode_cursor(cursor: &str) -> StoreResult<(String, String)> {
-    let bad = || StoreError::Invalid("cursor: not a cursor this server issued".into());
-    let raw =
-        String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?).map_err(|_| bad())?;
-    let (at, id) = raw.split_once('|').ok_or_else(bad)?;
-    DateTime::parse_from_rfc3339(at).map_err(|_| bad())?;
-    Ok((at.to_owned(), id.to_owned()))
-}
-
 pub async fn list(
     db: &FirestoreDb,
     filter: &EnvironmentFilter,
     page: &PageRequest,
 ) -> StoreResult<Page<Environment>> {
-    let cursor = page.cursor.as_deref().map(decode_cursor).transpose()?;
+    let cursor = page
+        .cursor
+        .as_deref()
+        .map(decode_cursor)
+        .transpose()?
+        .map(|(at, id)| (ts(at), id));
     let status = filter.status.map(|s| s.as_str().to_owned());
     let mut query = db.fluent().select().from(ENVIRONMENTS).filter(|q| {
         q.for_all([
@@ -274,7 +266,9 @@ pub async fn list(
     let mut items = docs.iter().map(to_env).collect::<StoreResult<Vec<_>>>()?;
     let next = if items.len() > page.limit as usize {
         items.truncate(page.limit as usize);
-        items.last().map(encode_cursor)
+        items
+            .last()
+            .map(|e| encode_cursor(e.created_at, e.id.as_str()))
     } else {
         None
     };

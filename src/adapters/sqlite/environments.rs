@@ -1,6 +1,5 @@
 //! Environments, their events and the change log on SQLite.
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -10,6 +9,7 @@ use crate::{
     ports::queue::NewJob,
     ports::store::{
         EnvironmentChange, EnvironmentFilter, Page, PageRequest, StoreError, StoreResult,
+        decode_cursor, encode_cursor,
     },
 };
 
@@ -135,20 +135,6 @@ pub fn get(c: &Connection, id: &str) -> StoreResult<Option<Environment>> {
     .transpose()
 }
 
-/// Cursor: the (created_at, id) of the last item of the previous page.
-fn encode_cursor(env: &Environment) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}|{}", ts(env.created_at), env.id))
-}
-
-fn decode_cursor(cursor: &str) -> StoreResult<(String, String)> {
-    let bad = || StoreError::Invalid("cursor: not a cursor this server issued".into());
-    let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
-    let raw = String::from_utf8(raw).map_err(|_| bad())?;
-    let (at, id) = raw.split_once('|').ok_or_else(bad)?;
-    parse_ts(at).map_err(|_| bad())?;
-    Ok((at.to_owned(), id.to_owned()))
-}
-
 pub fn list(
     c: &Connection,
     filter: &EnvironmentFilter,
@@ -157,7 +143,7 @@ pub fn list(
     let (cur_at, cur_id) = match &page.cursor {
         Some(cursor) => {
             let (a, i) = decode_cursor(cursor)?;
-            (Some(a), Some(i))
+            (Some(ts(a)), Some(i))
         }
         None => (None, None),
     };
@@ -190,7 +176,9 @@ pub fn list(
         .collect::<StoreResult<Vec<_>>>()?;
     let next = if items.len() > page.limit as usize {
         items.truncate(page.limit as usize);
-        items.last().map(encode_cursor)
+        items
+            .last()
+            .map(|e| encode_cursor(e.created_at, e.id.as_str()))
     } else {
         None
     };

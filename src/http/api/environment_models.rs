@@ -21,17 +21,24 @@ fn default_branch() -> String {
 pub struct EnvironmentCreate {
     /// A DNS-1123 label (lowercase letters, digits, '-'), at most 63 characters.
     #[schema(example = "demo")]
+    #[schema(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length = 63)]
     pub name: String,
+    #[schema(min_length = 1)]
     pub repository_id: String,
-    /// Branch to deploy.
+    /// Branch to deploy: a git branch name.
     #[serde(default = "default_branch")]
-    #[schema(default = "main")]
+    #[schema(
+        default = "main",
+        pattern = r"^(?!.*(?:\.\.|@\{|//))(?![-/.])(?!.*(?:[/.]|\.lock)$)(?!@$)[^\x00-\x20\x7f-\x9f~^:?*\[\\]+$",
+        max_length = 255
+    )]
     pub branch: String,
     /// Defaults to the repository's config set.
     #[serde(default)]
+    #[schema(min_length = 1)]
     pub config_set_id: Option<String>,
     /// 1..=168; the server default (72) when absent.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::whole::optional")]
     #[schema(minimum = 1, maximum = 168)]
     pub ttl_hours: Option<i64>,
     /// Helm values merged over the config set's; at most 64 KiB; may not set the namespace,
@@ -153,10 +160,13 @@ pub struct EnvironmentList {
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// 1..=100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
-    /// The `next` value of the previous page.
+    /// The `next` value of the previous page: a position in the listing (creation time in
+    /// microseconds and id), so any value of this shape is answered.
+    #[param(pattern = r"^[0-9]{16}~[a-z0-9-]{0,63}$")]
     pub cursor: Option<String>,
-    /// `pending`, `ready`, `failed`, `deleting` or `terminated`.
+    #[param(value_type = Option<crate::domain::Status>)]
     pub status: Option<String>,
     pub repository_id: Option<String>,
     /// Name prefix.
@@ -168,5 +178,7 @@ pub struct ListParams {
 #[serde(deny_unknown_fields)]
 pub struct ExtendRequest {
     /// Hours to add, 1..=168; the expiry never goes beyond one week from now.
+    #[schema(minimum = 1, maximum = 168)]
+    #[serde(deserialize_with = "crate::domain::whole::integer")]
     pub hours: i64,
 }

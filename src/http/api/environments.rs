@@ -27,7 +27,7 @@ fn respond(ctx: &Context, env: &crate::domain::Environment) -> Json<EnvironmentR
 
 /// `POST /api/environments`
 #[utoipa::path(post, path = "/api/environments", tag = "environments", request_body = EnvironmentCreate,
-    responses((status = 201, body = EnvironmentResponse), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = EnvironmentResponse), (status = 404, description = "`repository_id` or `config_set_id` names nothing", body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
     State(ctx): State<Context>,
     Caller(caller): Caller,

@@ -26,19 +26,27 @@ use crate::{
 pub struct RepositoryRequest {
     /// Short DNS-1123 label; becomes part of environment ids (`pr-42-{name}`).
     #[schema(example = "shop")]
+    #[schema(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length = 63)]
     pub name: String,
-    #[schema(example = 15)]
+    #[schema(example = 15, minimum = 1)]
+    #[serde(deserialize_with = "crate::domain::whole::integer")]
     pub gitlab_project_id: i64,
+    /// The project's path in GitLab: segments separated by `/`, none empty or `..`.
     #[schema(example = "acme/shop")]
+    #[schema(
+        pattern = r"^(?!/)(?!.*/$)(?!.*//)(?!(?:.*/)?\.\.(?:/|$))(?=.*\S)[^\x00-\x1f\x7f-\x9f]+$",
+        max_length = 255
+    )]
     pub path_with_namespace: String,
     /// Config set environments use unless they name one.
     #[serde(default)]
+    #[schema(min_length = 1)]
     pub config_set_id: Option<String>,
     #[serde(default)]
     pub filters: Option<RepositoryFilters>,
     /// GitLab's signing token (`whsec_…`) to accept signed webhooks; write-only.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^whsec_(?:[A-Za-z0-9+/]{4}){5,}(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=|[A-Za-z0-9+/]{4})$")]
     pub webhook_signing_key: Option<crate::domain::Secret>,
 }
 
@@ -97,7 +105,7 @@ fn respond(ctx: &Context, r: &Repository) -> RepositoryResponse {
 
 /// `POST /api/repositories`
 #[utoipa::path(post, path = "/api/repositories", tag = "repositories", request_body = RepositoryRequest,
-    responses((status = 201, body = RepositoryCreated), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = RepositoryCreated), (status = 404, description = "`config_set_id` names no config set", body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
     State(ctx): State<Context>,
     Caller(caller): Caller,

@@ -23,11 +23,17 @@ use crate::{
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenCreate {
+    /// Printable text, 1 to 100 characters.
+    #[schema(
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
+        max_length = 100
+    )]
     pub name: String,
     /// No higher than the caller's role.
     pub role: Role,
     /// Hours until it expires (1..=8784); never, when absent.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::whole::optional")]
+    #[schema(minimum = 1, maximum = 8784)]
     pub expires_in_hours: Option<i64>,
 }
 
@@ -128,7 +134,10 @@ pub async fn revoke(
 pub struct SessionsEnd {
     /// The user as Blueberry names them (`GET /api/me`, audit entries): an email for people
     /// signed in with Firebase, `token:NAME` for sessions made from an API token.
-    #[schema(min_length = 1, max_length = 320)]
+    #[schema(
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
+        max_length = 320
+    )]
     pub user: String,
 }
 

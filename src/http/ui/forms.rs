@@ -52,13 +52,15 @@ impl FieldErrors {
         let mut errors = Self::default();
         match e {
             ServiceError::Invalid { field, message }
+            | ServiceError::Dangling { field, message }
                 if fields
                     .iter()
                     .any(|f| field == *f || field.starts_with(&format!("{f}."))) =>
             {
                 errors.add(&field, message);
             }
-            ServiceError::Invalid { field, message } => {
+            ServiceError::Invalid { field, message }
+            | ServiceError::Dangling { field, message } => {
                 errors.general = Some(format!("{field}: {message}"));
             }
             ServiceError::Conflict(m)

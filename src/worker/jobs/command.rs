@@ -150,7 +150,9 @@ fn settled(
         Err(ServiceError::Conflict(m) | ServiceError::NotFound(m)) => {
             Ok(Settled::Refused(format!("Nothing done: {m}.")))
         }
-        Err(ServiceError::Invalid { field, message }) => Ok(Settled::Refused(format!(
+        Err(
+            ServiceError::Invalid { field, message } | ServiceError::Dangling { field, message },
+        ) => Ok(Settled::Refused(format!(
             "Nothing done: {field} {message}."
         ))),
         Err(e) => Err(e),

@@ -25,7 +25,7 @@ const WAIT_FOR_TEARDOWN: Duration = Duration::from_secs(2);
 fn refused(e: ServiceError) -> Result<(), ServiceError> {
     match e {
         ServiceError::Conflict(_) | ServiceError::NotFound(_) => Ok(()),
-        ServiceError::Invalid { field, message } => {
+        ServiceError::Invalid { field, message } | ServiceError::Dangling { field, message } => {
             tracing::warn!(field, message, "merge request cannot get an environment");
             Ok(())
         }
