@@ -28,6 +28,9 @@ pub struct ClusterObservation {
     /// What Argo CD is doing, or why the deployment is failing, in its words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The managed resources with their sync waves, as Argo CD last reported them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<super::argo::ObservedResource>,
 }
 
 /// Where the current deployment attempt is, as the reconciler records it. A worker never

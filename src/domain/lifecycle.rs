@@ -84,10 +84,11 @@ fn until(later: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
 }
 
 /// Whether the recorded observation already says this.
-fn already_observed(env: &Environment, health: &str, sync: &str, message: &str) -> bool {
-    env.observed.health.as_deref() == Some(health)
-        && env.observed.sync.as_deref() == Some(sync)
+fn already_observed(env: &Environment, app: &ObservedApplication, message: &str) -> bool {
+    env.observed.health.as_deref() == Some(app.health.as_str())
+        && env.observed.sync.as_deref() == Some(app.sync.as_str())
         && env.observed.message.as_deref() == Some(message)
+        && env.observed.resources == app.resources
 }
 
 /// Decides the next step for `env`. `watch_live` is false while the cluster watch is
@@ -188,7 +189,7 @@ fn pending(
             reason: format!("not Healthy and Synced within {seconds} s: {waiting}"),
         };
     }
-    if already_observed(env, &app.health, &app.sync, &waiting) {
+    if already_observed(env, app, &waiting) {
         Step::Wait(until(deadline, now))
     } else {
         Step::Observe {

@@ -190,6 +190,7 @@ impl Controller {
         let policy = &self.ctx.settings.lifecycle;
         let step = decide(&env, observation, now, self.observer.is_live(), policy);
         tracing::Span::current().record("step", tracing::field::debug(&step));
-        steps::perform(self, &env, step).await
+        let resources = observed.map(|a| a.resources).unwrap_or_default();
+        steps::perform(self, &env, step, resources).await
     }
 }

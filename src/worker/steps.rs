@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::controller::{Action, Controller, ReconcileError};
+use crate::domain::argo::ObservedResource;
 use crate::{
     domain::{
         Environment, EventKind, NewEvent, Rollout, Status,
@@ -39,20 +40,25 @@ fn until(c: &Controller, t: Option<chrono::DateTime<chrono::Utc>>) -> Duration {
         .min(c.ctx.settings.lifecycle.resync)
 }
 
+/// Performs `step` for `env`; `resources` are the Application's managed resources as last
+/// reported, kept on the record by the steps that record what Argo CD says.
 pub async fn perform(
     c: &Controller,
     env: &Environment,
     step: Step,
+    resources: Vec<ObservedResource>,
 ) -> Result<Action, ReconcileError> {
     match step {
         Step::Apply => apply(c, env).await,
-        Step::MarkReady { revision } => mark_ready(c, env, &revision).await,
-        Step::AttemptFailed { reason } => attempt_failed(c, env, &reason, Failure::Retriable).await,
+        Step::MarkReady { revision } => mark_ready(c, env, &revision, resources).await,
+        Step::AttemptFailed { reason } => {
+            attempt_failed(c, env, &reason, Failure::Retriable, resources).await
+        }
         Step::Observe {
             health,
             sync,
             message,
-        } => observe(c, env, &health, &sync, &message).await,
+        } => observe(c, env, &health, &sync, &message, resources).await,
         Step::Redeploy { reason } => {
             tracing::warn!(env_id = %env.id, reason, "redeploying");
             match c
@@ -94,6 +100,7 @@ async fn apply(c: &Controller, env: &Environment) -> Result<Action, ReconcileErr
             env,
             "its repository was disconnected",
             Failure::Permanent,
+            env.observed.resources.clone(),
         )
         .await;
     };
@@ -107,7 +114,15 @@ async fn apply(c: &Controller, env: &Environment) -> Result<Action, ReconcileErr
         .await
         .map_err(ServiceError::from)?
     else {
-        return attempt_failed(c, env, "its config set was deleted", Failure::Permanent).await;
+        let kept = env.observed.resources.clone();
+        return attempt_failed(
+            c,
+            env,
+            "its config set was deleted",
+            Failure::Permanent,
+            kept,
+        )
+        .await;
     };
     let app = build_application(env, &repo, &config_set, &c.ctx.settings.manifest);
     let applied = match c.ctx.ports.cluster.apply(&app).await {
@@ -116,7 +131,8 @@ async fn apply(c: &Controller, env: &Environment) -> Result<Action, ReconcileErr
         Err(e) if e.is_retriable() => return Err(e.into()),
         Err(e) => {
             let reason = format!("the cluster refused the Application: {e}");
-            return attempt_failed(c, env, &reason, Failure::Retriable).await;
+            let kept = env.observed.resources.clone();
+            return attempt_failed(c, env, &reason, Failure::Retriable, kept).await;
         }
     };
     c.observer.record(applied);
@@ -156,6 +172,7 @@ async fn mark_ready(
     c: &Controller,
     env: &Environment,
     revision: &str,
+    resources: Vec<ObservedResource>,
 ) -> Result<Action, ReconcileError> {
     let id = env.deployment_id();
     let now = c.ctx.ports.clock.now();
@@ -169,6 +186,7 @@ async fn mark_ready(
             e.observed.health = Some("Healthy".into());
             e.observed.sync = Some("Synced".into());
             e.observed.message = None;
+            e.observed.resources.clone_from(&resources);
             let message = format!("Healthy and Synced at {revision}");
             e.transition(Status::Ready, Some(message.clone()), now)
                 .map_err(|err| ServiceError::Conflict(err.to_string()))?;
@@ -196,6 +214,7 @@ async fn attempt_failed(
     env: &Environment,
     reason: &str,
     failure: Failure,
+    resources: Vec<ObservedResource>,
 ) -> Result<Action, ReconcileError> {
     let policy = &c.ctx.settings.lifecycle;
     let (attempt, max) = (env.attempt, policy.max_attempts);
@@ -215,6 +234,7 @@ async fn attempt_failed(
                 format!("attempt {attempt} failed: {reason}"),
             )];
             e.observed.message = Some(reason.to_owned());
+            e.observed.resources.clone_from(&resources);
             if attempt < max && failure == Failure::Retriable {
                 e.attempt = attempt + 1;
                 e.rollout = Rollout {
@@ -261,6 +281,7 @@ async fn observe(
     health: &str,
     sync: &str,
     message: &str,
+    resources: Vec<ObservedResource>,
 ) -> Result<Action, ReconcileError> {
     let now = c.ctx.ports.clock.now();
     let updated = c
@@ -276,6 +297,7 @@ async fn observe(
             e.observed.health = Some(health.to_owned());
             e.observed.sync = Some(sync.to_owned());
             e.observed.message = Some(message.to_owned());
+            e.observed.resources.clone_from(&resources);
             if e.status == Status::Pending {
                 e.status_message = Some(format!("Argo CD: {message}"));
             }

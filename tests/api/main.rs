@@ -9,6 +9,7 @@ mod hooks;
 mod auth;
 mod browser;
 mod browser_firebase;
+mod browser_status;
 mod catalog;
 mod cluster;
 mod contract_bus;

@@ -11,6 +11,7 @@ mod config_sets;
 mod environments;
 mod forms;
 mod repositories;
+mod rollout;
 mod status_page;
 mod tokens;
 mod view;

@@ -13,7 +13,8 @@ use serde::Deserialize;
 use super::{
     Chrome, ConfirmPage, UiError,
     environments::safe_link,
-    view::{OrPage, relative, when},
+    rollout::{RolloutView, rollout, timeline},
+    view::{OrPage, clock, relative, when},
 };
 use crate::{
     domain::{EnvironmentEvent, EventKind, Status},
@@ -34,6 +35,17 @@ pub struct EventRow {
     pub actor: String,
     pub message: String,
     pub problem: bool,
+    /// How many times in a row this step happened.
+    pub times: usize,
+}
+
+/// Why the environment failed, or why its last attempt did, up front.
+pub struct Cause {
+    pub title: String,
+    /// In Argo CD's words: the degraded resource and its message.
+    pub message: String,
+    /// When the next attempt runs, if one will.
+    pub next: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -60,8 +72,16 @@ pub struct StatusPage {
     pub expires_iso: String,
     pub time_left: String,
     pub terminated: Option<String>,
-    pub last_error: Option<EventRow>,
+    /// The badge: the status, or `retrying` for a pending environment whose attempts failed.
+    pub badge: String,
+    pub cause: Option<Cause>,
+    /// The managed resources by sync wave.
+    pub rollout: Option<RolloutView>,
+    /// The commit in GitLab, when the merge request's address says where that is.
+    pub sha_url: Option<String>,
     pub events: Vec<EventRow>,
+    /// GitLab updates recorded instead of sent (GitLab is not configured).
+    pub unsent: Vec<EventRow>,
     /// What went wrong with the action just tried, shown above the actions.
     pub action_error: Option<String>,
     pub can_change: bool,
@@ -85,7 +105,14 @@ fn event_row(e: &EnvironmentEvent) -> EventRow {
             e.kind,
             EventKind::Degraded | EventKind::Failed | EventKind::RetryScheduled
         ),
+        times: 1,
     }
+}
+
+/// `https://gitlab.example.com/acme/shop/-/commit/{sha}` from the merge request's address.
+fn commit_url(mr_url: &str, sha: &str) -> Option<String> {
+    let (project, _) = mr_url.split_once("/-/merge_requests/")?;
+    safe_link(&format!("{project}/-/commit/{sha}"))
 }
 
 async fn status_page(
@@ -102,17 +129,56 @@ async fn status_page(
     };
     let now = ctx.ports.clock.now();
     let active = matches!(env.status, Status::Pending | Status::Ready | Status::Failed);
-    let last_error = events
+    let last_failure = events
         .iter()
         .rev()
-        .find(|e| {
-            matches!(
-                e.kind,
-                EventKind::Degraded | EventKind::Failed | EventKind::RetryScheduled
-            )
-        })
-        .map(event_row);
+        .find(|e| matches!(e.kind, EventKind::Degraded | EventKind::Failed));
+    let retrying = env.status == Status::Pending && env.attempt > 1;
+    let max = ctx.settings.lifecycle.max_attempts;
+    let cause = match (env.status, last_failure) {
+        (Status::Failed, _) => Some(Cause {
+            title: "Why it failed".into(),
+            message: env
+                .observed
+                .message
+                .clone()
+                .or_else(|| env.status_message.clone())
+                .unwrap_or_default(),
+            next: None,
+        }),
+        (Status::Pending, Some(e)) if retrying => Some(Cause {
+            title: format!("Why attempt {} failed", env.attempt - 1),
+            message: e
+                .message
+                .split_once(" failed: ")
+                .map_or(e.message.as_str(), |(_, why)| why)
+                .to_owned(),
+            next: Some(match env.rollout.not_before.filter(|t| *t > now) {
+                Some(t) => format!(
+                    "Attempt {} of {max} starts at {} ({}).",
+                    env.attempt,
+                    clock(&t, now),
+                    relative(&t, now)
+                ),
+                None => format!("Attempt {} of {max} is running.", env.attempt),
+            }),
+        }),
+        _ => None,
+    };
+    let (rows, unsent) = timeline(&events);
+    let sha_url = match (&env.merge_request, &env.sha) {
+        (Some(mr), Some(sha)) => commit_url(&mr.url, sha.as_str()),
+        _ => None,
+    };
     Ok(StatusPage {
+        badge: if retrying {
+            "retrying".into()
+        } else {
+            env.status.to_string()
+        },
+        cause,
+        rollout: rollout(&env.observed.resources).filter(|_| active),
+        sha_url,
         id: env.id.to_string(),
         status: env.status.to_string(),
         message: env.status_message.clone().unwrap_or_default(),
@@ -124,7 +190,7 @@ async fn status_page(
         branch: env.branch.to_string(),
         sha: env.sha.as_ref().map(|sha| {
             let full = sha.to_string();
-            (full.chars().take(12).collect(), full)
+            (full.chars().take(8).collect(), full)
         }),
         merge_request: env.merge_request.as_ref().map(|mr| MergeRequestView {
             iid: mr.iid,
@@ -139,12 +205,18 @@ async fn status_page(
         attempt: env.attempt,
         ttl_hours: env.ttl_hours.hours(),
         created: when(&env.created_at),
-        expires: when(&env.expires_at),
+        expires: clock(&env.expires_at, now),
         expires_iso: env.expires_at.to_rfc3339(),
         time_left: relative(&env.expires_at, now),
         terminated: env.terminated_at.as_ref().map(when),
-        last_error,
-        events: events.iter().rev().map(event_row).collect(),
+        events: rows
+            .iter()
+            .map(|r| EventRow {
+                times: r.times,
+                ..event_row(&r.event)
+            })
+            .collect(),
+        unsent: unsent.iter().map(event_row).collect(),
         action_error,
         can_change: chrome.can_write() && active,
         can_retry: chrome.can_write() && env.status == Status::Failed,
@@ -232,5 +304,26 @@ pub async fn act(
             let page = status_page(&ctx, chrome, &id, Some(status.detail)).await?;
             Ok((code, page).into_response())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::commit_url;
+
+    #[test]
+    fn commits_link_into_the_merge_requests_project() {
+        assert_eq!(
+            commit_url(
+                "https://gitlab.example.com/acme/shop/-/merge_requests/42",
+                "da1560886d4f094c3e6c9ef40349f7d38b5d27d7"
+            )
+            .as_deref(),
+            Some(
+                "https://gitlab.example.com/acme/shop/-/commit/da1560886d4f094c3e6c9ef40349f7d38b5d27d7"
+            )
+        );
+        assert_eq!(commit_url("javascript:alert(1)/-/merge_requests/1", "ab"), None);
+        assert_eq!(commit_url("https://gitlab.example.com/acme/shop", "ab"), None);
     }
 }

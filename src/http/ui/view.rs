@@ -176,6 +176,16 @@ pub fn when(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+/// A time as people read it next to a countdown: `07:29 UTC` today, `Dec 3, 07:29 UTC` on
+/// another day.
+pub fn clock(t: &DateTime<Utc>, now: DateTime<Utc>) -> String {
+    if t.date_naive() == now.date_naive() {
+        t.format("%H:%M UTC").to_string()
+    } else {
+        t.format("%b %-d, %H:%M UTC").to_string()
+    }
+}
+
 /// `in 3 h 05 min`, `2 h 10 min ago`, `now`.
 pub fn relative(t: &DateTime<Utc>, now: DateTime<Utc>) -> String {
     let secs = (*t - now).num_seconds();
