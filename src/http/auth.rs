@@ -34,7 +34,8 @@ enum Refusal {
     Bad,
     /// A real identity that has no role here.
     NoRole,
-    Csrf,
+    /// A valid session whose write lacks its CSRF token.
+    Csrf(Principal),
     Unavailable(ServiceError),
 }
 
@@ -149,7 +150,7 @@ async fn identify(
         if !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
             && !session::csrf_matches(ctx, value, csrf)
         {
-            return Err(Refusal::Csrf);
+            return Err(Refusal::Csrf(principal));
         }
         return Ok(Some(principal));
     }
@@ -248,7 +249,16 @@ pub async fn authorize(
         (Access::Role(_), Err(Refusal::Unavailable(e))) => {
             return ApiError::from(e).into_response();
         }
-        (Access::Role(_), Err(Refusal::Csrf)) => {
+        (Access::Role(_), Err(Refusal::Csrf(who))) if page => {
+            return super::ui::refusal_page_for(
+                &ctx,
+                StatusCode::FORBIDDEN,
+                "This form has expired or came from another session: reload the page and try \
+                 again.",
+                Some(who),
+            );
+        }
+        (Access::Role(_), Err(Refusal::Csrf(_))) => {
             return refuse(
                 &ctx,
                 page,

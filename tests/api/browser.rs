@@ -152,6 +152,7 @@ async fn a_person_runs_an_environments_whole_life_in_chromium() {
             .as_str()
             .contains("/login?next=")
     );
+    b.screenshot("login").await;
     b.fill("#token", "bb_not-a-real-token").await;
     b.find("form[action='/login'] button")
         .await
@@ -168,6 +169,13 @@ async fn a_person_runs_an_environments_whole_life_in_chromium() {
         .unwrap();
     b.wait_text("h1", "Environments", Duration::from_secs(5))
         .await;
+    b.wait_text(
+        "#empty-state",
+        "No environments yet",
+        Duration::from_secs(5),
+    )
+    .await;
+    b.screenshot("environments-empty").await;
     assert!(
         b.text("#simulated-banner")
             .await

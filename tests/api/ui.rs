@@ -225,7 +225,13 @@ async fn forms_need_the_sessions_csrf_token() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "a wrong CSRF field");
-    assert!(r.text().await.unwrap().contains("CSRF"));
+    let page = r.text().await.unwrap();
+    assert!(page.contains("reload the page"), "says what to do: {page}");
+    assert!(!page.contains("X-CSRF-Token"), "no header talk for people");
+    assert!(
+        page.contains("token:bootstrap") && !page.contains(">Log in<"),
+        "the header knows who is signed in"
+    );
     let list: serde_json::Value = app.get("/api/environments").await.json().await.unwrap();
     assert_eq!(
         list["items"].as_array().unwrap().len(),

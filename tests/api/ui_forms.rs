@@ -68,6 +68,23 @@ async fn the_create_form_shows_each_mistake_next_to_its_field_and_keeps_the_inpu
     let r = s.post("/environments", &[("name", "demo")]).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text().await.unwrap().contains("choose a repository"));
+    // Every mistake at once: a bad name and a TTL of 999 both show.
+    let r = s
+        .post(
+            "/environments",
+            &[
+                ("repository_id", repo.as_str()),
+                ("name", "Bad Name"),
+                ("ttl_hours", "999"),
+                ("branch", "a..b"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.unwrap();
+    for id in ["name-error", "ttl_hours-error", "branch-error"] {
+        assert!(page.contains(&format!("id=\"{id}\"")), "no {id}");
+    }
     app.stop().await;
 }
 

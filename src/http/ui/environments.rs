@@ -18,7 +18,7 @@ use super::{
     view::{Choice, OrPage, choices, relative, when},
 };
 use crate::{
-    domain::{Environment, Repository, Status},
+    domain::{BranchName, Environment, EnvironmentName, Repository, Status, TtlHours},
     ports::{EnvironmentFilter, PageRequest},
     service::{Context, environments::CreateEnvironment},
 };
@@ -271,6 +271,20 @@ pub async fn create(
     );
     if form.repository_id.trim().is_empty() {
         errors.add("repository_id", "choose a repository");
+    }
+    // The rules of each field at once, so every mistake shows together.
+    if let Err(e) = EnvironmentName::parse(form.name.trim()) {
+        errors.add("name", e.to_string());
+    }
+    if let Some(branch) = forms::optional(&form.branch)
+        && let Err(e) = BranchName::parse(branch)
+    {
+        errors.add("branch", e.to_string());
+    }
+    if let Some(h) = ttl_hours
+        && let Err(e) = TtlHours::new(h)
+    {
+        errors.add("ttl_hours", e.to_string());
     }
     if errors.is_empty() {
         let input = CreateEnvironment {

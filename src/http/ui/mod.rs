@@ -137,8 +137,20 @@ pub fn login_redirect(parts: &Parts) -> Response {
 
 /// An error page for a refusal on a page route (403 and friends), outside any handler.
 pub fn refusal_page(ctx: &Context, status: StatusCode, detail: &str) -> Response {
+    refusal_page_for(ctx, status, detail, None)
+}
+
+/// A refusal page for `user`, who is signed in (the header names them, not "Log in").
+pub fn refusal_page_for(
+    ctx: &Context,
+    status: StatusCode,
+    detail: &str,
+    user: Option<crate::service::tokens::Principal>,
+) -> Response {
+    let mut chrome = Chrome::anonymous(ctx);
+    chrome.user = user;
     let page = ErrorPage {
-        chrome: Chrome::anonymous(ctx),
+        chrome,
         status: status.as_u16(),
         title: status.canonical_reason().unwrap_or("Error").to_owned(),
         detail: detail.to_owned(),

@@ -323,7 +323,13 @@ mod tests {
                 "https://gitlab.example.com/acme/shop/-/commit/da1560886d4f094c3e6c9ef40349f7d38b5d27d7"
             )
         );
-        assert_eq!(commit_url("javascript:alert(1)/-/merge_requests/1", "ab"), None);
-        assert_eq!(commit_url("https://gitlab.example.com/acme/shop", "ab"), None);
+        assert_eq!(
+            commit_url("javascript:alert(1)/-/merge_requests/1", "ab"),
+            None
+        );
+        assert_eq!(
+            commit_url("https://gitlab.example.com/acme/shop", "ab"),
+            None
+        );
     }
 }
