@@ -28,6 +28,7 @@ mod lifecycle;
 mod limits;
 mod lost_jobs;
 mod operations;
+mod readme;
 mod replicas;
 mod replicas_lease;
 mod restart;
