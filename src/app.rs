@@ -93,10 +93,14 @@ impl Application {
                 .context("connecting the Redis bus (--redis-url)")?,
             ),
         };
+        // The port first: one in use is reported before anything else starts.
+        let listener = TcpListener::bind(config.listen).await.with_context(|| {
+            format!(
+                "listening on --listen {} (BLUEBERRY_LISTEN): is another server using that port?",
+                config.listen
+            )
+        })?;
         let (cluster, sim) = connect_cluster(&config).await?;
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("binding --listen {}", config.listen))?;
         let addr = listener.local_addr()?;
 
         let githost: Arc<dyn GitHost> = match (&config.gitlab_url, &config.gitlab_token) {
@@ -172,6 +176,11 @@ impl Application {
                 "\n  Blueberry created an admin token (shown once):\n\n    {secret}\n\n  Log in once at {url}/login?code={code}\n  (single use, valid {minutes} minutes; `blueberry token create --login-link` makes more)\n  or use the token with curl: -H 'Authorization: Bearer {secret}'\n",
                 url = ctx.settings.public_url,
                 minutes = crate::domain::auth::LOGIN_CODE_MINUTES,
+            );
+        } else if given.is_none() && config.store == StoreKind::Sqlite {
+            eprintln!(
+                "\n  Blueberry has API tokens from an earlier start. To get in again:\n    blueberry token create --name me --role admin --login-link --data-dir {}\n",
+                config.data_dir.display()
             );
         }
         Ok(Self {
@@ -290,9 +299,23 @@ fn open_db(config: &Config) -> anyhow::Result<Option<Db>> {
     if config.store != StoreKind::Sqlite && config.queue != QueueKind::Embedded {
         return Ok(None);
     }
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating --data-dir {}", config.data_dir.display()))?;
-    Ok(Some(Db::open(&config.database_path())?))
+    let dir = &config.data_dir;
+    if dir.exists() && !dir.is_dir() {
+        anyhow::bail!(
+            "--data-dir {} is a file, not a folder: name a folder (it is created if missing)",
+            dir.display()
+        );
+    }
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating --data-dir {}", dir.display()))?;
+    let path = config.database_path();
+    Ok(Some(Db::open(&path).with_context(|| {
+        format!(
+            "opening the database {} (--data-dir {}): it must be readable and writable",
+            path.display(),
+            dir.display()
+        )
+    })?))
 }
 
 /// The metadata adapters `--store` chooses.
@@ -387,9 +410,16 @@ async fn connect_cluster(
 ) -> anyhow::Result<(Arc<dyn Cluster>, Option<SimCluster>)> {
     let ns = &config.argocd_namespace;
     if let Some(path) = &config.kubeconfig {
+        if !path.is_file() {
+            anyhow::bail!(
+                "--kubeconfig {}: no such file; name a kubeconfig file, or leave --kubeconfig out \
+                 to use the built-in simulated cluster",
+                path.display()
+            );
+        }
         let cluster = KubeCluster::connect(&KubeTarget::Kubeconfig(path.clone()), ns, false)
             .await
-            .with_context(|| format!("connecting with --kubeconfig {}", path.display()))?;
+            .context("connecting with --kubeconfig")?;
         return Ok((Arc::new(cluster), None));
     }
     if config.in_cluster {

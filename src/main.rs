@@ -149,8 +149,12 @@ async fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        // Once: a log line for machines, or a plain line for people.
+        Err(e) if matches!(cli.log_format, LogFormat::Json) => {
             tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }

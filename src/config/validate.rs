@@ -38,6 +38,14 @@ impl Config {
         {
             return fail("--bus redis and --cache redis need --redis-url (BLUEBERRY_REDIS_URL)");
         }
+        if let Some(token) = &self.bootstrap_token {
+            let token = secrecy::ExposeSecret::expose_secret(token);
+            if !token.starts_with("bb_") || token.len() < "bb_".len() + 32 {
+                return fail(
+                    "--bootstrap-token (BLUEBERRY_BOOTSTRAP_TOKEN) must start with `bb_` and have at least 32 more characters",
+                );
+            }
+        }
         if self.gitlab_url.is_some() != self.gitlab_token.is_some() {
             return fail(
                 "--gitlab-url and --gitlab-token (BLUEBERRY_GITLAB_URL, BLUEBERRY_GITLAB_TOKEN) go together",

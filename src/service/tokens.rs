@@ -162,7 +162,7 @@ impl TokenService {
         if let Some(secret) = given {
             if !secret.starts_with(TOKEN_PREFIX) || secret.len() < TOKEN_PREFIX.len() + 32 {
                 return Err(ServiceError::invalid(
-                    "BLUEBERRY_BOOTSTRAP_TOKEN",
+                    "--bootstrap-token (BLUEBERRY_BOOTSTRAP_TOKEN)",
                     format!(
                         "must start with `{TOKEN_PREFIX}` and have at least 32 more characters"
                     ),

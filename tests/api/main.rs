@@ -38,6 +38,7 @@ mod sessions;
 mod sse;
 mod sse_client;
 mod sse_stream;
+mod startup;
 mod storm;
 mod storm_model;
 mod ui;

@@ -1,0 +1,113 @@
+//! Start-up errors people meet: each names the flag they used, the path involved and the fix,
+//! is printed once, and comes before anything else starts.
+
+use std::process::{Command, Stdio};
+
+use crate::helpers::{ProcessGroup, free_port, wait_http};
+
+/// Runs `blueberry serve` with `args`; returns its exit success and what it printed.
+fn serve(args: &[&str]) -> (bool, String) {
+    let listen: &[&str] = if args.contains(&"--listen") {
+        &[]
+    } else {
+        &["--listen", "127.0.0.1:0"]
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_blueberry"))
+        .arg("serve")
+        .args(listen)
+        .args(args)
+        .env_remove("BLUEBERRY_BOOTSTRAP_TOKEN")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn once(text: &str, needle: &str) {
+    assert_eq!(
+        text.matches(needle).count(),
+        1,
+        "{needle:?} once in:\n{text}"
+    );
+}
+
+#[test]
+fn start_up_errors_name_the_flag_the_path_and_the_fix_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let file = file.to_str().unwrap();
+
+    let (ok, text) = serve(&["--data-dir", file]);
+    assert!(!ok);
+    once(&text, &format!("--data-dir {file} is a file, not a folder"));
+    once(&text, "error:");
+
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let kubeconfig = dir.path().join("nope.yaml");
+    let kubeconfig = kubeconfig.to_str().unwrap();
+    let (ok, text) = serve(&["--data-dir", data, "--kubeconfig", kubeconfig]);
+    assert!(!ok);
+    once(&text, kubeconfig);
+    assert!(
+        text.contains("no such file") && text.contains("leave --kubeconfig out"),
+        "{text}"
+    );
+    assert!(!text.contains('"'), "the path is not quoted: {text}");
+
+    let (ok, text) = serve(&["--data-dir", data, "--bootstrap-token", "short"]);
+    assert!(!ok);
+    once(
+        &text,
+        "--bootstrap-token (BLUEBERRY_BOOTSTRAP_TOKEN) must start with `bb_`",
+    );
+    assert!(!text.contains("SIMULATED"), "nothing started first: {text}");
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().to_string();
+    let (ok, text) = serve(&["--data-dir", data, "--listen", &port]);
+    assert!(!ok);
+    once(&text, &format!("--listen {port}"));
+    assert!(text.contains("another server using that port"), "{text}");
+    assert!(
+        !text.contains("SIMULATED"),
+        "the port is checked first: {text}"
+    );
+}
+
+#[tokio::test]
+async fn a_restart_says_how_to_get_a_token_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("first.log");
+    for (run, wanted) in [
+        ("first", "created an admin token"),
+        (
+            "second",
+            "blueberry token create --name me --role admin --login-link",
+        ),
+    ] {
+        let log = dir.path().join(format!("{run}.log"));
+        let port = free_port();
+        let server = ProcessGroup::spawn(
+            Command::new(env!("CARGO_BIN_EXE_blueberry"))
+                .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+                .arg("--data-dir")
+                .arg(dir.path().join("data"))
+                .env_remove("BLUEBERRY_BOOTSTRAP_TOKEN")
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).unwrap()),
+        )
+        .unwrap();
+        wait_http(&format!("http://127.0.0.1:{port}/healthz")).await;
+        drop(server);
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(text.contains(wanted), "{run} start: {text}");
+    }
+    assert!(log.exists());
+}
