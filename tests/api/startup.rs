@@ -48,6 +48,19 @@ fn start_up_errors_name_the_flag_the_path_and_the_fix_once() {
     once(&text, &format!("--data-dir {file} is a file, not a folder"));
     once(&text, "error:");
 
+    // A database that cannot be opened for writing (here: a folder where the file should be;
+    // as root, file permissions would not stop the process).
+    let blocked = dir.path().join("blocked");
+    std::fs::create_dir_all(blocked.join("blueberry.sqlite3")).unwrap();
+    let blocked = blocked.to_str().unwrap();
+    let (ok, text) = serve(&["--data-dir", blocked]);
+    assert!(!ok);
+    once(
+        &text,
+        &format!("opening the database {blocked}/blueberry.sqlite3 (--data-dir {blocked})"),
+    );
+    once(&text, "error:");
+
     let data = dir.path().join("data");
     let data = data.to_str().unwrap();
     let kubeconfig = dir.path().join("nope.yaml");
