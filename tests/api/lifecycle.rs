@@ -287,13 +287,17 @@ async fn transient_cluster_errors_are_retried_without_using_attempts() {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     app.sim.update_settings(|s| s.error_rate = 0.5);
+    // Then the cluster recovers. Each key backs off exponentially (up to minutes) while its
+    // calls fail, so a long unlucky streak at 50 % may take a while to come back: the wait
+    // allows for the longest back-off a few seconds of failures can build.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    app.sim.update_settings(|s| s.error_rate = 0.0);
     for i in 0..5 {
         let env = app
-            .wait_for_status(&format!("flaky-{i}-shop"), "ready", Duration::from_secs(30))
+            .wait_for_status(&format!("flaky-{i}-shop"), "ready", Duration::from_secs(60))
             .await;
         assert_eq!(env["attempt"], 1, "503s are not Argo CD's verdicts");
     }
-    app.sim.update_settings(|s| s.error_rate = 0.0);
     let text = app.get("/metrics").await.text().await.unwrap();
     assert!(
         text.contains("blueberry_retries_total{kind=\"reconcile\",outcome=\"transient\"}"),
