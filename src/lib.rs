@@ -14,11 +14,13 @@
 //! - [`sim`]: the simulated Kubernetes API for Argo CD Applications and the simulated Argo CD
 //!   controller that watches it.
 //! - [`app`]: wires adapters from [`config`] and runs everything until shutdown.
+//! - [`client`]: `blueberry env …`, a client of a server's REST API and SSE stream.
 //!
 //! ARCHITECTURE.md at the repository root is the longer map.
 
 pub mod adapters;
 pub mod app;
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod domain;

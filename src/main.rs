@@ -46,6 +46,9 @@ enum Command {
     Serve(Config),
     /// Run the simulated Kubernetes API for Argo CD Applications on its own.
     SimCluster(SimArgs),
+    /// Environments on a Blueberry server, over its API (for people and CI jobs). Exit codes:
+    /// 0 done, 1 the environment failed, 2 timed out, 3 bad input, credentials or server.
+    Env(blueberry::client::EnvArgs),
     /// Manage API tokens from the command line (operators).
     #[command(subcommand)]
     Token(TokenCommand),
@@ -123,6 +126,7 @@ async fn main() -> ExitCode {
         Some(Command::Serve(config)) => serve(config).await,
         Some(Command::SimCluster(args)) => blueberry::sim::run_standalone(args).await,
         Some(Command::Healthcheck { url }) => healthcheck(&url).await,
+        Some(Command::Env(args)) => return blueberry::client::run(args).await.exit(),
         Some(Command::Token(TokenCommand::Create {
             name,
             role,

@@ -11,6 +11,7 @@ mod browser;
 mod browser_firebase;
 mod browser_status;
 mod catalog;
+mod cli_env;
 mod cluster;
 mod contract_bus;
 mod contract_leases;
