@@ -33,9 +33,10 @@ struct Cli {
     #[command(flatten)]
     serve: Config,
 
-    /// Log format.
-    #[arg(long, env = "BLUEBERRY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
-    log_format: LogFormat,
+    /// Log format: `json` lines, or `text` for people. Default: text when the log (standard
+    /// error) is a terminal, json otherwise (containers, files).
+    #[arg(long, env = "BLUEBERRY_LOG_FORMAT", value_enum, global = true)]
+    log_format: Option<LogFormat>,
 }
 
 #[derive(Subcommand)]
@@ -120,7 +121,7 @@ async fn main() -> ExitCode {
     #[cfg(feature = "dhat-heap")]
     let _profiler = dhat::Profiler::new_heap();
     let cli = Cli::parse();
-    telemetry::init(cli.log_format);
+    let log_format = telemetry::init(cli.log_format);
     let result = match cli.command {
         None => serve(cli.serve).await,
         Some(Command::Serve(config)) => serve(config).await,
@@ -154,7 +155,7 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // Once: a log line for machines, or a plain line for people.
-        Err(e) if matches!(cli.log_format, LogFormat::Json) => {
+        Err(e) if matches!(log_format, LogFormat::Json) => {
             tracing::error!("{e:#}");
             ExitCode::FAILURE
         }

@@ -4,8 +4,17 @@ use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 use crate::config::LogFormat;
 
-/// Installs the global subscriber; `RUST_LOG` overrides the default `info` level.
-pub fn init(format: LogFormat) {
+/// Installs the global subscriber; `RUST_LOG` overrides the default `info` level. Without a
+/// chosen format: text on a terminal, JSON lines otherwise; colours only on a terminal.
+/// Returns the format in use.
+pub fn init(format: Option<LogFormat>) -> LogFormat {
+    use std::io::IsTerminal;
+    let terminal = std::io::stderr().is_terminal();
+    let format = format.unwrap_or(if terminal {
+        LogFormat::Text
+    } else {
+        LogFormat::Json
+    });
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info,kube=warn,hyper=warn"));
     let registry = tracing_subscriber::registry().with(filter);
@@ -20,9 +29,14 @@ pub fn init(format: LogFormat) {
             )
             .init(),
         LogFormat::Text => registry
-            .with(fmt::layer().with_writer(std::io::stderr))
+            .with(
+                fmt::layer()
+                    .with_ansi(terminal)
+                    .with_writer(std::io::stderr),
+            )
             .init(),
     }
+    format
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -45,7 +45,7 @@
 //! | `--firebase-api-key` | `BLUEBERRY_FIREBASE_API_KEY` | none: no Firebase sign-in form |
 //! | `--protect-metrics` | `BLUEBERRY_PROTECT_METRICS` | off |
 //! | `--public-status-pages` | `BLUEBERRY_PUBLIC_STATUS_PAGES` | off |
-//! | `--log-format` | `BLUEBERRY_LOG_FORMAT` | `text` |
+//! | `--log-format` | `BLUEBERRY_LOG_FORMAT` | `text` on a terminal, `json` otherwise |
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 

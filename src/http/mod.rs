@@ -21,7 +21,11 @@ use axum::{
     http::{HeaderValue, header},
     routing::get,
 };
-use tower_http::{set_header::SetResponseHeaderLayer, trace::TraceLayer};
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    set_header::SetResponseHeaderLayer,
+    trace::TraceLayer,
+};
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -137,8 +141,17 @@ pub fn router(ctx: Context) -> Router {
         ))
         // Paths only: a query string may carry a login token.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+            let request_id = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id)
         }))
+        // Every request gets an id (or keeps the one it came with), logged and answered as
+        // `X-Request-Id`.
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(axum::Extension(feed::ChangeFeed::start(ctx.clone())))
         .layer(axum::Extension(sse_slots::SseSlots::new(
             ctx.settings.max_sse_clients,

@@ -14,6 +14,7 @@ fn serve(args: &[&str]) -> (bool, String) {
     };
     let out = Command::new(env!("CARGO_BIN_EXE_blueberry"))
         .arg("serve")
+        .args(["--log-format", "text"])
         .args(listen)
         .args(args)
         .env_remove("BLUEBERRY_BOOTSTRAP_TOKEN")
@@ -123,4 +124,58 @@ async fn a_restart_says_how_to_get_a_token_again() {
         assert!(text.contains(wanted), "{run} start: {text}");
     }
     assert!(log.exists());
+}
+
+/// `blueberry serve 2> file`: JSON lines without colour codes, each request's id in its log
+/// lines and in its `X-Request-Id` answer.
+#[tokio::test]
+async fn logs_to_a_file_are_json_lines_that_carry_request_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.log");
+    let port = free_port();
+    let server = ProcessGroup::spawn(
+        Command::new(env!("CARGO_BIN_EXE_blueberry"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .env_remove("BLUEBERRY_LOG_FORMAT")
+            // No first-start banner: that one is for a person at a terminal.
+            .env("BLUEBERRY_BOOTSTRAP_TOKEN", crate::helpers::ADMIN_TOKEN)
+            .env("RUST_LOG", "info,tower_http=debug")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap()),
+    )
+    .unwrap();
+    wait_http(&format!("http://127.0.0.1:{port}/healthz")).await;
+    let answer = reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
+        .await
+        .unwrap();
+    let id = answer.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let kept = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .header("x-request-id", "ci-job-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        kept.headers()["x-request-id"],
+        "ci-job-42",
+        "a caller's id is kept"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    drop(server);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains('\u{1b}'), "no escape codes in a file");
+    let mut lines = 0;
+    for line in text.lines() {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+        lines += 1;
+    }
+    assert!(lines > 3, "{text}");
+    assert!(text.contains(&id), "the request id is in the log: {text}");
 }
