@@ -151,7 +151,7 @@ impl Controller {
     }
 
     /// One reconcile of environment `key`.
-    #[tracing::instrument(skip(self), fields(env_id = %key, step))]
+    #[tracing::instrument(skip(self), fields(env_id = %key, attempt, step))]
     pub async fn reconcile(&self, key: &str) -> Result<Action, ReconcileError> {
         let Ok(id) = EnvironmentId::parse(key) else {
             return Ok(Action::AwaitChange);
@@ -182,6 +182,7 @@ impl Controller {
             }
             return Ok(Action::AwaitChange);
         };
+        tracing::Span::current().record("attempt", env.attempt);
         let observation = match &observed {
             Some(app) => Observation::Present(app),
             None => Observation::Absent,
@@ -190,6 +191,8 @@ impl Controller {
         let policy = &self.ctx.settings.lifecycle;
         let step = decide(&env, observation, now, self.observer.is_live(), policy);
         tracing::Span::current().record("step", tracing::field::debug(&step));
+        // One line per decision, carrying the span's environment, attempt and step.
+        tracing::debug!(status = %env.status, "decided");
         let resources = observed.map(|a| a.resources).unwrap_or_default();
         steps::perform(self, &env, step, resources).await
     }

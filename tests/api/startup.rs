@@ -141,7 +141,7 @@ async fn logs_to_a_file_are_json_lines_that_carry_request_ids() {
             .env_remove("BLUEBERRY_LOG_FORMAT")
             // No first-start banner: that one is for a person at a terminal.
             .env("BLUEBERRY_BOOTSTRAP_TOKEN", crate::helpers::ADMIN_TOKEN)
-            .env("RUST_LOG", "info,tower_http=debug")
+            .env("RUST_LOG", "info,tower_http=debug,blueberry::worker=debug")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap()),
     )
@@ -166,7 +166,25 @@ async fn logs_to_a_file_are_json_lines_that_carry_request_ids() {
         "ci-job-42",
         "a caller's id is kept"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // A lifecycle: its log lines name the environment and the attempt.
+    let api = crate::helpers::client_with(crate::helpers::ADMIN_TOKEN);
+    let base = format!("http://127.0.0.1:{port}");
+    let cs: serde_json::Value = api
+        .post(format!("{base}/api/config-sets"))
+        .json(&serde_json::json!({"name": "web", "repo_url": "https://e.com/r.git", "path": "p", "target_revision": "main"}))
+        .send().await.unwrap().json().await.unwrap();
+    let repo: serde_json::Value = api
+        .post(format!("{base}/api/repositories"))
+        .json(&serde_json::json!({"name": "shop", "gitlab_project_id": 15, "path_with_namespace": "acme/shop", "config_set_id": cs["id"]}))
+        .send().await.unwrap().json().await.unwrap();
+    let created = api
+        .post(format!("{base}/api/environments"))
+        .json(&serde_json::json!({"name": "demo", "repository_id": repo["id"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
     drop(server);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(!text.contains('\u{1b}'), "no escape codes in a file");
@@ -178,4 +196,9 @@ async fn logs_to_a_file_are_json_lines_that_carry_request_ids() {
     }
     assert!(lines > 3, "{text}");
     assert!(text.contains(&id), "the request id is in the log: {text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains(r#""env_id":"demo-shop""#) && l.contains(r#""attempt":1"#)),
+        "lifecycle lines carry the environment and the attempt: {text}"
+    );
 }
