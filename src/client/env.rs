@@ -1,21 +1,16 @@
 //! The `blueberry env` subcommands.
 
-use std::{io::IsTerminal, time::Duration};
+use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 use reqwest::Method;
 use serde_json::{Value, json};
-use tokio::time::Instant;
 
-use super::{Api, Outcome};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
-    /// Aligned columns for people.
-    Table,
-    /// The API's JSON, as it answered.
-    Json,
-}
+use super::{
+    Api, Outcome,
+    output::{Output, print_list, print_one},
+    wait::follow,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Target {
@@ -287,7 +282,7 @@ async fn act(api: &Api, id: &str, action: &str, wait: Wait, out: Output) -> Resu
     Ok(())
 }
 
-async fn get(api: &Api, id: &str) -> Result<Value, Outcome> {
+pub(super) async fn get(api: &Api, id: &str) -> Result<Value, Outcome> {
     api.call(Method::GET, &format!("/api/environments/{id}"), None)
         .await
 }
@@ -315,125 +310,6 @@ fn read_values(file: &str) -> Result<Value, Outcome> {
         .map_err(|e| Outcome::Refused(format!("--values {file}: not JSON: {e}")))
 }
 
-/// Follows the environment's changes until it reaches `target`, fails, or time runs out.
-async fn follow(api: &Api, id: &str, target: Target, timeout: Duration) -> Result<(), Outcome> {
-    let deadline = Instant::now() + timeout;
-    let progress = Progress::new();
-    // Subscribe first, then read: no change falls between the two.
-    let mut stream = Some(api.changes(id).await?);
-    loop {
-        let env = get(api, id).await?;
-        let status = env["status"].as_str().unwrap_or_default().to_owned();
-        let message = env["status_message"].as_str().unwrap_or_default();
-        progress.show(&format!(
-            "{id}: {status}{}",
-            if message.is_empty() {
-                String::new()
-            } else {
-                format!(" — {message}")
-            }
-        ));
-        match (target, status.as_str()) {
-            (Target::Ready, "ready") | (Target::Terminated, "terminated") => {
-                progress.finish(&format!("{id} is {status}"));
-                if target == Target::Ready
-                    && let Some(url) = env["urls"][0].as_str()
-                {
-                    progress.finish(url);
-                }
-                return Ok(());
-            }
-            (Target::Ready, "failed" | "deleting" | "terminated") => {
-                progress.finish(&format!("{id} is {status}: {message}"));
-                print_events_tail(api, id).await;
-                return Err(Outcome::Failed(format!("{id} is {status}: {message}")));
-            }
-            _ => {}
-        }
-        let next = async {
-            match stream.as_mut() {
-                Some(s) => s.chunk().await.ok().flatten().map(|_| ()),
-                None => {
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                    Some(())
-                }
-            }
-        };
-        match tokio::time::timeout_at(deadline, next).await {
-            Err(_) => {
-                progress.finish(&format!("{id} is still {status}"));
-                return Err(Outcome::TimedOut(format!(
-                    "{id} did not become {} within {}s (still {status})",
-                    match target {
-                        Target::Ready => "ready",
-                        Target::Terminated => "terminated",
-                    },
-                    timeout.as_secs()
-                )));
-            }
-            // The stream ended: read again, then follow a fresh one (or poll).
-            Ok(None) => stream = api.changes(id).await.ok(),
-            Ok(Some(())) => {}
-        }
-    }
-}
-
-/// A spinner on a terminal, plain lines otherwise (CI logs).
-struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-    last: std::cell::RefCell<String>,
-}
-
-impl Progress {
-    fn new() -> Self {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = indicatif::ProgressBar::new_spinner();
-            bar.enable_steady_tick(Duration::from_millis(120));
-            bar
-        });
-        Self {
-            bar,
-            last: std::cell::RefCell::new(String::new()),
-        }
-    }
-
-    fn show(&self, line: &str) {
-        if *self.last.borrow() == line {
-            return;
-        }
-        *self.last.borrow_mut() = line.to_owned();
-        match &self.bar {
-            Some(bar) => bar.set_message(line.to_owned()),
-            None => eprintln!("{line}"),
-        }
-    }
-
-    fn finish(&self, line: &str) {
-        match &self.bar {
-            Some(bar) => bar.finish_with_message(line.to_owned()),
-            None => eprintln!("{line}"),
-        }
-    }
-}
-
-async fn print_events_tail(api: &Api, id: &str) {
-    if let Ok(events) = api
-        .call(Method::GET, &format!("/api/environments/{id}/events"), None)
-        .await
-    {
-        let all = events.as_array().cloned().unwrap_or_default();
-        eprintln!("last events:");
-        for e in all.iter().skip(all.len().saturating_sub(5)) {
-            eprintln!(
-                "  {} {} {}",
-                e["at"].as_str().unwrap_or_default(),
-                e["kind"].as_str().unwrap_or_default(),
-                e["message"].as_str().unwrap_or_default()
-            );
-        }
-    }
-}
-
 async fn print_events(api: &Api, id: &str, skip: usize, out: Output) -> Result<usize, Outcome> {
     let events = api
         .call(Method::GET, &format!("/api/environments/{id}/events"), None)
@@ -453,81 +329,6 @@ async fn print_events(api: &Api, id: &str, skip: usize, out: Output) -> Result<u
     Ok(all.len())
 }
 
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
-}
-
-/// Rows as aligned columns.
-fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let widths: Vec<usize> = (0..header.len())
-        .map(|i| {
-            rows.iter()
-                .map(|r| r[i].chars().count())
-                .chain([header[i].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: Vec<&str>| {
-        cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_owned()
-    };
-    let mut out = vec![line(header.to_vec())];
-    out.extend(
-        rows.iter()
-            .map(|r| line(r.iter().map(String::as_str).collect())),
-    );
-    out.join("\n")
-}
-
-fn print_list(page: &Value, out: Output) {
-    if out == Output::Json {
-        println!("{page}");
-        return;
-    }
-    let rows: Vec<Vec<String>> = page["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|e| {
-            vec![
-                text(&e["id"]),
-                text(&e["status"]),
-                text(&e["git"]["branch"]),
-                text(&e["expires_at"]),
-            ]
-        })
-        .collect();
-    println!("{}", table(&["ID", "STATUS", "BRANCH", "EXPIRES"], &rows));
-}
-
-fn print_one(env: &Value, out: Output) {
-    if out == Output::Json {
-        println!("{env}");
-        return;
-    }
-    let rows = vec![
-        vec!["id".into(), text(&env["id"])],
-        vec!["status".into(), text(&env["status"])],
-        vec!["message".into(), text(&env["status_message"])],
-        vec!["url".into(), text(&env["urls"][0])],
-        vec!["branch".into(), text(&env["git"]["branch"])],
-        vec!["attempt".into(), text(&env["attempt"])],
-        vec!["expires".into(), text(&env["expires_at"])],
-    ];
-    println!("{}", table(&["FIELD", "VALUE"], &rows));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -540,17 +341,5 @@ mod tests {
         assert_eq!(parse_duration("5").unwrap(), Duration::from_secs(5));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5d").is_err());
-    }
-
-    #[test]
-    fn tables_align_their_columns() {
-        let t = table(
-            &["ID", "STATUS"],
-            &[
-                vec!["demo-shop".into(), "ready".into()],
-                vec!["x".into(), "pending".into()],
-            ],
-        );
-        assert_eq!(t, "ID         STATUS\ndemo-shop  ready\nx          pending");
     }
 }

@@ -4,8 +4,11 @@
 //! server.
 
 mod env;
+mod output;
+mod wait;
 
 pub use env::{EnvArgs, EnvCommand, run};
+pub use output::Output;
 
 use std::{process::ExitCode, time::Duration};
 

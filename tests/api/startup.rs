@@ -3,7 +3,7 @@
 
 use std::process::{Command, Stdio};
 
-use crate::helpers::{ProcessGroup, free_port, wait_http};
+use crate::helpers::{ProcessGroup, free_port, wait_http, wait_until};
 
 /// Runs `blueberry serve` with `args`; returns its exit success and what it printed.
 fn serve(args: &[&str]) -> (bool, String) {
@@ -95,10 +95,31 @@ fn start_up_errors_name_the_flag_the_path_and_the_fix_once() {
     );
 }
 
+/// `blueberry serve` on a free port and `dir/data`, its standard error in `log`; ready to
+/// answer when it returns.
+async fn serve_logging(
+    dir: &std::path::Path,
+    log: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (ProcessGroup, u16) {
+    let port = free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_blueberry"));
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .env_remove("BLUEBERRY_BOOTSTRAP_TOKEN")
+        .env_remove("BLUEBERRY_LOG_FORMAT")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap());
+    let server = ProcessGroup::spawn(&mut cmd).unwrap();
+    wait_http(&format!("http://127.0.0.1:{port}/healthz")).await;
+    (server, port)
+}
+
 #[tokio::test]
 async fn a_restart_says_how_to_get_a_token_again() {
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("first.log");
     for (run, wanted) in [
         ("first", "created an admin token"),
         (
@@ -107,23 +128,11 @@ async fn a_restart_says_how_to_get_a_token_again() {
         ),
     ] {
         let log = dir.path().join(format!("{run}.log"));
-        let port = free_port();
-        let server = ProcessGroup::spawn(
-            Command::new(env!("CARGO_BIN_EXE_blueberry"))
-                .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-                .arg("--data-dir")
-                .arg(dir.path().join("data"))
-                .env_remove("BLUEBERRY_BOOTSTRAP_TOKEN")
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&log).unwrap()),
-        )
-        .unwrap();
-        wait_http(&format!("http://127.0.0.1:{port}/healthz")).await;
+        let (server, _) = serve_logging(dir.path(), &log, &[]).await;
         drop(server);
         let text = std::fs::read_to_string(&log).unwrap();
         assert!(text.contains(wanted), "{run} start: {text}");
     }
-    assert!(log.exists());
 }
 
 /// `blueberry serve 2> file`: JSON lines without colour codes, each request's id in its log
@@ -132,21 +141,16 @@ async fn a_restart_says_how_to_get_a_token_again() {
 async fn logs_to_a_file_are_json_lines_that_carry_request_ids() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("server.log");
-    let port = free_port();
-    let server = ProcessGroup::spawn(
-        Command::new(env!("CARGO_BIN_EXE_blueberry"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .env_remove("BLUEBERRY_LOG_FORMAT")
+    let (server, port) = serve_logging(
+        dir.path(),
+        &log,
+        &[
             // No first-start banner: that one is for a person at a terminal.
-            .env("BLUEBERRY_BOOTSTRAP_TOKEN", crate::helpers::ADMIN_TOKEN)
-            .env("RUST_LOG", "info,tower_http=debug,blueberry::worker=debug")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap()),
+            ("BLUEBERRY_BOOTSTRAP_TOKEN", crate::helpers::ADMIN_TOKEN),
+            ("RUST_LOG", "info,tower_http=debug,blueberry::worker=debug"),
+        ],
     )
-    .unwrap();
-    wait_http(&format!("http://127.0.0.1:{port}/healthz")).await;
+    .await;
     let answer = reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
         .await
         .unwrap();
@@ -184,7 +188,13 @@ async fn logs_to_a_file_are_json_lines_that_carry_request_ids() {
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
-    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let lifecycle_logged = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.contains(r#""env_id":"demo-shop""#) && l.contains(r#""attempt":1"#))
+    };
+    let waited = wait_until(std::time::Duration::from_secs(10), lifecycle_logged).await;
     drop(server);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(!text.contains('\u{1b}'), "no escape codes in a file");
@@ -197,8 +207,7 @@ async fn logs_to_a_file_are_json_lines_that_carry_request_ids() {
     assert!(lines > 3, "{text}");
     assert!(text.contains(&id), "the request id is in the log: {text}");
     assert!(
-        text.lines()
-            .any(|l| l.contains(r#""env_id":"demo-shop""#) && l.contains(r#""attempt":1"#)),
+        waited.is_ok(),
         "lifecycle lines carry the environment and the attempt: {text}"
     );
 }
