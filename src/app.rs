@@ -10,8 +10,10 @@ use secrecy::ExposeSecret;
 
 use crate::{
     adapters::{
+        archive_files::FileBlobs,
         firebase::FirebaseVerifier,
         firestore::FirestoreStore,
+        gcs::GcsBlobs,
         gitlab::GitLabHost,
         gitlab_disabled::DisabledGitHost,
         kube::{KubeCluster, KubeTarget},
@@ -30,7 +32,7 @@ use crate::{
         manifest::ManifestSettings,
     },
     metrics::Metrics,
-    ports::{Bus, Cluster, GitHost, Leases, Queue, Sessions, Store},
+    ports::{Blobs, Bus, Cluster, GitHost, Leases, Queue, Sessions, Store},
     service::{Context, Ports, Settings},
     sim::{SimCluster, SimSettings},
     worker,
@@ -116,6 +118,7 @@ impl Application {
             sessions,
             githost: adapt.githost.map_or(githost.clone(), |f| f(githost)),
             clock,
+            archive: connect_archive(&config).await?,
         };
         let settings = Settings {
             public_url: config.public_url(addr),
@@ -150,6 +153,7 @@ impl Application {
                     auth_url: config.firebase_auth_url.clone(),
                 }
             }),
+            retain_terminated: chrono::Duration::days(i64::from(config.retain_terminated_days)),
         };
         let firebase = match &config.firebase_project {
             Some(project) => {
@@ -440,4 +444,18 @@ async fn connect_cluster(
     );
     let cluster = KubeCluster::connect(&KubeTarget::Url(sim.url()), ns, true).await?;
     Ok((Arc::new(cluster), Some(sim)))
+}
+
+/// Where archives of terminated environments go: the bucket, or files under the data directory.
+async fn connect_archive(config: &Config) -> anyhow::Result<Arc<dyn Blobs>> {
+    Ok(match &config.archive_bucket {
+        Some(bucket) => Arc::new(
+            GcsBlobs::connect(bucket, config.gcs_endpoint.as_deref())
+                .await
+                .with_context(|| {
+                    format!("connecting to the archive bucket --archive-bucket {bucket}")
+                })?,
+        ),
+        None => Arc::new(FileBlobs::new(config.data_dir.join("archive"))),
+    })
 }

@@ -1,7 +1,9 @@
 //! Adapters: implementations of the ports, chosen once at start-up in `crate::app`.
 
+pub mod archive_files;
 pub mod firebase;
 pub mod firestore;
+pub mod gcs;
 pub mod gitlab;
 pub mod gitlab_disabled;
 pub mod kube;

@@ -168,6 +168,12 @@ impl Store for CachedStore {
     ) -> StoreResult<Vec<EnvironmentEvent>> {
         self.inner.list_events(id, after, limit).await
     }
+    async fn remove_environment(&self, id: &EnvironmentId, version: u64) -> StoreResult<bool> {
+        let removed = self.inner.remove_environment(id, version).await;
+        // Evicted whatever the outcome: a removal whose answer was lost must not leave it cached.
+        self.forget(id.as_str()).await;
+        removed
+    }
     async fn append_events(&self, id: &EnvironmentId, events: &[NewEvent]) -> StoreResult<()> {
         self.inner.append_events(id, events).await
     }

@@ -45,6 +45,9 @@
 //! | `--firebase-api-key` | `BLUEBERRY_FIREBASE_API_KEY` | none: no Firebase sign-in form |
 //! | `--protect-metrics` | `BLUEBERRY_PROTECT_METRICS` | off |
 //! | `--public-status-pages` | `BLUEBERRY_PUBLIC_STATUS_PAGES` | off |
+//! | `--retain-terminated-days` | `BLUEBERRY_RETAIN_TERMINATED_DAYS` | `7` |
+//! | `--archive-bucket` | `BLUEBERRY_ARCHIVE_BUCKET` | none: archives under `{data-dir}/archive/` |
+//! | `--gcs-endpoint` | `BLUEBERRY_GCS_ENDPOINT` | none (Google's) |
 //! | `--log-format` | `BLUEBERRY_LOG_FORMAT` | `text` on a terminal, `json` otherwise |
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
@@ -317,6 +320,21 @@ pub struct Config {
     /// (a level-triggered safety net; the watch and the job queue trigger sooner).
     #[arg(long, alias = "stale-after-secs", env = "BLUEBERRY_RESYNC_SECS", default_value = "600", value_parser = parse_positive)]
     pub resync_secs: u32,
+
+    /// Terminated environments stay in the store this many days, then leave it; their archive
+    /// (`--archive-bucket`, or `{data-dir}/archive/`) keeps answering for them.
+    #[arg(long, env = "BLUEBERRY_RETAIN_TERMINATED_DAYS", default_value = "7", value_parser = parse_positive)]
+    pub retain_terminated_days: u32,
+
+    /// GCS bucket for archives of terminated environments (`gs://{bucket}/environments/…`);
+    /// without it they are files under `{data-dir}/archive/`.
+    #[arg(long, env = "BLUEBERRY_ARCHIVE_BUCKET")]
+    pub archive_bucket: Option<String>,
+
+    /// Cloud Storage endpoint URL, e.g. an emulator's http://127.0.0.1:4443 (anonymous
+    /// credentials are used with it).
+    #[arg(long, env = "BLUEBERRY_GCS_ENDPOINT", value_parser = parse_url)]
+    pub gcs_endpoint: Option<String>,
 
     /// A worker holds an environment's lease while it reconciles it, so at most one worker
     /// replica reconciles an environment at a time; a dead worker's lease runs out after this

@@ -238,7 +238,7 @@ impl Environment {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::names::RepositoryName;
     use chrono::TimeZone;

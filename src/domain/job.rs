@@ -29,6 +29,8 @@ pub enum LifecycleJob {
     },
     /// Tell GitLab where the environment is (sticky note, commit status, deployment).
     Notify { environment_id: EnvironmentId },
+    /// Write a terminated environment's archive.
+    Archive { environment_id: EnvironmentId },
     /// Post `text` on the merge request once (a command's answer; found by its marker
     /// before posting again).
     Reply {
@@ -48,6 +50,7 @@ impl LifecycleJob {
             | LifecycleJob::MergeRequest { environment_id, .. }
             | LifecycleJob::Command { environment_id, .. }
             | LifecycleJob::Notify { environment_id }
+            | LifecycleJob::Archive { environment_id }
             | LifecycleJob::Reply { environment_id, .. } => environment_id,
         }
     }
@@ -65,6 +68,7 @@ impl LifecycleJob {
             LifecycleJob::MergeRequest { .. } | LifecycleJob::Command { .. } => id.to_string(),
             LifecycleJob::Reconcile { .. } => format!("reconcile:{id}"),
             LifecycleJob::Notify { .. } | LifecycleJob::Reply { .. } => format!("gitlab:{id}"),
+            LifecycleJob::Archive { .. } => format!("archive:{id}"),
         }
     }
 
@@ -75,6 +79,7 @@ impl LifecycleJob {
             LifecycleJob::Reconcile { .. } => Some(format!("reconcile:{id}")),
             LifecycleJob::MergeRequest { .. } => Some(format!("merge_request:{id}")),
             LifecycleJob::Notify { .. } => Some(format!("notify:{id}")),
+            LifecycleJob::Archive { .. } => Some(format!("archive:{id}")),
             LifecycleJob::Command { .. } | LifecycleJob::Reply { .. } => None,
         }
     }
@@ -87,6 +92,7 @@ impl LifecycleJob {
             LifecycleJob::Command { .. } => "command",
             LifecycleJob::Notify { .. } => "notify",
             LifecycleJob::Reply { .. } => "reply",
+            LifecycleJob::Archive { .. } => "archive",
         }
     }
 }

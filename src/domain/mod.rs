@@ -1,5 +1,6 @@
 //! The pure domain: no I/O, no async, no framework types.
 
+pub mod archive;
 pub mod argo;
 pub mod auth;
 pub mod commands;

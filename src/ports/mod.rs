@@ -1,6 +1,7 @@
 //! Ports: the traits through which the service and the workers reach the outside world.
 //! Adapters (in `crate::adapters`) implement them; handlers and jobs only see these traits.
 
+pub mod blobs;
 pub mod bus;
 pub mod cluster;
 pub mod githost;
@@ -9,6 +10,7 @@ pub mod queue;
 pub mod sessions;
 pub mod store;
 
+pub use blobs::{BlobError, Blobs};
 pub use bus::{Bus, BusError, BusMessage, Since};
 pub use cluster::{Cluster, ClusterError, ClusterEvent, ObservedApplication};
 pub use githost::GitHost;

@@ -185,6 +185,10 @@ pub trait Store: Send + Sync + 'static {
         after_seq: u64,
         limit: u32,
     ) -> StoreResult<Vec<EnvironmentEvent>>;
+    /// Removes a terminated environment with its history, only while it is still terminated at
+    /// `version` (one revived meanwhile stays). Whether it was removed. Its archive is written
+    /// first (`service::archive`).
+    async fn remove_environment(&self, id: &EnvironmentId, version: u64) -> StoreResult<bool>;
     /// Records events without changing the environment (e.g. notifications).
     async fn append_events(&self, id: &EnvironmentId, events: &[NewEvent]) -> StoreResult<()>;
     /// Change-log entries after `after_seq`, oldest first.

@@ -2,6 +2,7 @@
 //! none of them touches an adapter directly.
 
 pub mod access;
+pub mod archive;
 pub mod catalog;
 pub mod changes;
 pub mod directory;
@@ -22,7 +23,7 @@ use crate::{
     clock::Clock,
     domain::{TtlHours, manifest::ManifestSettings},
     metrics::Metrics,
-    ports::{Bus, Cluster, GitHost, Leases, Queue, Sessions, Store},
+    ports::{Blobs, Bus, Cluster, GitHost, Leases, Queue, Sessions, Store},
 };
 
 /// The adapters chosen at start-up.
@@ -38,6 +39,8 @@ pub struct Ports {
     pub sessions: Arc<dyn Sessions>,
     pub githost: Arc<dyn GitHost>,
     pub clock: Arc<dyn Clock>,
+    /// Archives of terminated environments (GCS, or files under the data directory).
+    pub archive: Arc<dyn Blobs>,
 }
 
 /// Settings the use cases need, taken from the config once.
@@ -71,6 +74,8 @@ pub struct Settings {
     pub simulated_cluster: bool,
     /// Firebase email sign-in on the login page, when configured.
     pub firebase_sign_in: Option<FirebaseSignIn>,
+    /// Terminated environments leave the store (for their archive) after this long.
+    pub retain_terminated: chrono::Duration,
 }
 
 /// What the login page needs to sign people in with Firebase Auth (both values are public).
@@ -120,6 +125,8 @@ pub struct Services {
     pub directory: Arc<directory::ProjectDirectory>,
     /// The change log SSE clients read.
     pub changes: changes::ChangeLog,
+    /// Archives of terminated environments, and their removal from the store.
+    pub archives: archive::ArchiveService,
 }
 
 /// Firebase ID token verification and role rules.
@@ -161,6 +168,7 @@ impl Context {
             ),
             directory,
             changes: changes::ChangeLog::new(ports.clone()),
+            archives: archive::ArchiveService::new(ports.clone(), settings.retain_terminated),
             firebase,
             access: Arc::new(access::AccessCache::new(Duration::from_secs(60))),
             ports,

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::{
-    domain::{Environment, EnvironmentId, LifecycleJob, NewEvent, feedback::signature},
+    domain::{Environment, EnvironmentId, LifecycleJob, NewEvent, Status, feedback::signature},
     ports::{NewJob, OutboxEntry, StoreError},
 };
 
@@ -127,6 +127,15 @@ impl Writer {
         {
             jobs.push(new_job(
                 &LifecycleJob::Notify {
+                    environment_id: env.id.clone(),
+                },
+                None,
+            ));
+        }
+        // A terminated environment's archive is (re)written with what this save adds.
+        if env.status == Status::Terminated {
+            jobs.push(new_job(
+                &LifecycleJob::Archive {
                     environment_id: env.id.clone(),
                 },
                 None,

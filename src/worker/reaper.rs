@@ -4,7 +4,8 @@
 //! (level-triggered: whatever was missed is looked at again), and brings each merge request
 //! environment in line with its newest recorded event (a merge request job lost on its way —
 //! a subscriber killed holding it — is not a lost push); and queues GitLab feedback again where
-//! the last attempt gave up.
+//! the last attempt gave up. On the resync period it also archives and removes environments
+//! terminated longer ago than `--retain-terminated-days` (`service::archive`).
 
 use std::time::Duration;
 
@@ -116,7 +117,11 @@ async fn create_missing(c: &Controller) -> Result<(), ServiceError> {
                 continue;
             };
             let id = EnvironmentId::derive(&EnvironmentName::for_merge_request(iid), &repo.name);
-            if ctx.ports.store.get_environment(&id).await?.is_none() {
+            // No record: its first job was lost — or it was torn down and, after the retention,
+            // archived. Only the first gets an environment.
+            if ctx.ports.store.get_environment(&id).await?.is_none()
+                && !ctx.archives.has_archive(&id).await?
+            {
                 tracing::info!(env_id = %id, "a merge request has no environment yet; applying its newest event");
                 if let Err(e) = merge_request::run(ctx, &id, repository_id, iid).await {
                     tracing::warn!(env_id = %id, error = %e, "could not apply the newest merge request event; the next resync tries again");
@@ -146,6 +151,11 @@ pub async fn run(c: Controller, interval: Duration, mut shutdown: watch::Receive
                 match resync_once(&c).await {
                     Ok(n) => tracing::debug!(environments = n, "resync"),
                     Err(e) => tracing::warn!(error = %e, "resync pass failed"),
+                }
+                match c.ctx.archives.sweep(c.ctx.ports.clock.now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(environments = n, "terminated environments archived and removed from the store"),
+                    Err(e) => tracing::warn!(error = %e, "archive sweep failed; the next resync tries again"),
                 }
             }
             _ = c.observer.relisted.notified() => {

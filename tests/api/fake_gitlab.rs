@@ -64,8 +64,20 @@ fn num(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
-fn body(req: &Request) -> Value {
-    serde_json::from_slice(&req.body).unwrap_or(Value::Null)
+/// A request's body as JSON, whether it was sent as JSON or as a form (the `gitlab` crate sends
+/// forms): form fields become string members.
+pub fn body(req: &Request) -> Value {
+    if let Ok(json) = serde_json::from_slice(&req.body) {
+        return json;
+    }
+    let form: serde_json::Map<String, Value> = form_urlencoded::parse(&req.body)
+        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+        .collect();
+    if form.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(form)
+    }
 }
 
 impl Respond for Responder {
@@ -76,6 +88,11 @@ impl Respond for Responder {
             return ResponseTemplate::new(503).set_body_json(json!({"message": "503 simulated"}));
         }
         let path = req.url.path().to_owned();
+        if path == "/api/v4/user" {
+            // The client's token check when it is built.
+            return ResponseTemplate::new(200)
+                .set_body_json(json!({"id": 1, "username": "blueberry"}));
+        }
         let parts: Vec<&str> = path
             .trim_start_matches("/api/v4/projects/")
             .split('/')

@@ -152,6 +152,9 @@ impl Store for FaultyStore {
     ) -> StoreResult<Vec<EnvironmentEvent>> {
         self.inner().list_events(id, after, limit).await
     }
+    async fn remove_environment(&self, id: &EnvironmentId, version: u64) -> StoreResult<bool> {
+        self.inner().remove_environment(id, version).await
+    }
     async fn append_events(&self, id: &EnvironmentId, events: &[NewEvent]) -> StoreResult<()> {
         self.inner().append_events(id, events).await
     }

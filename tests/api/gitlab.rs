@@ -29,6 +29,13 @@ fn fixture(name: &str) -> String {
 async fn gitlab(member_level: u64) -> MockServer {
     let server = MockServer::start().await;
     let p = "/api/v4/projects/15";
+    Mock::given(method("GET"))
+        .and(path("/api/v4/user"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id": 1, "username": "blueberry"})),
+        )
+        .mount(&server)
+        .await;
     Mock::given(method("POST"))
         .and(path(format!("{p}/merge_requests/42/notes")))
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 501})))
@@ -126,7 +133,7 @@ impl Hooked {
             .unwrap_or_default()
             .into_iter()
             .filter(|r| r.method.as_str() == verb && r.url.path().contains(path_part))
-            .map(|r| serde_json::from_slice(&r.body).unwrap_or(Value::Null))
+            .map(|r| crate::fake_gitlab::body(&r))
             .collect()
     }
 
@@ -605,6 +612,15 @@ async fn a_gitlab_outage_delays_the_notes_but_not_the_environment() {
         c.gitlab_token = Some("glpat-test-token".to_owned().into());
     })
     .await;
+    // Lists are empty (no notes, no GitLab environments yet).
+    Mock::given(method("GET"))
+        .and(path_regex(
+            "^/api/v4/projects/15/(merge_requests/42/notes|environments)$",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .with_priority(2)
+        .mount(&gitlab)
+        .await;
     for m in [method("POST"), method("PUT")] {
         Mock::given(m)
             .and(path_regex("^/api/v4/projects/15/merge_requests/42/notes"))

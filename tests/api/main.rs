@@ -6,6 +6,7 @@ mod gitlab;
 mod helpers;
 mod hooks;
 
+mod archive;
 mod auth;
 mod browser;
 mod browser_firebase;
@@ -13,7 +14,9 @@ mod browser_status;
 mod catalog;
 mod cli_env;
 mod cluster;
+mod contract_blobs;
 mod contract_bus;
+mod contract_githost;
 mod contract_leases;
 mod contract_queue;
 mod contract_sessions;

@@ -39,6 +39,14 @@ blueberry.io/part-of: platform
   value: pubsub
 - name: BLUEBERRY_GCP_PROJECT
   value: {{ .Values.gcpProject | quote }}
+{{- with .Values.archive }}
+{{- if .bucket }}
+- name: BLUEBERRY_ARCHIVE_BUCKET
+  value: {{ .bucket | quote }}
+{{- end }}
+- name: BLUEBERRY_RETAIN_TERMINATED_DAYS
+  value: {{ .retainTerminatedDays | default 7 | quote }}
+{{- end }}
 - name: BLUEBERRY_PUBSUB_TOPIC
   value: {{ .Values.pubsub.topic | quote }}
 - name: BLUEBERRY_PUBSUB_SUBSCRIPTION

@@ -16,6 +16,7 @@ mod environments;
 mod leases;
 mod outbox;
 mod records;
+mod removal;
 mod sessions;
 
 use async_trait::async_trait;
@@ -174,6 +175,9 @@ impl Store for FirestoreStore {
         limit: u32,
     ) -> StoreResult<Vec<EnvironmentEvent>> {
         environments::events(&self.db, id, after, limit).await
+    }
+    async fn remove_environment(&self, id: &EnvironmentId, version: u64) -> StoreResult<bool> {
+        removal::remove(&self.db, id, version).await
     }
     async fn append_events(&self, id: &EnvironmentId, events: &[NewEvent]) -> StoreResult<()> {
         environments::append_events(&self.db, id, events).await

@@ -87,6 +87,24 @@ pub fn save(
     })
 }
 
+/// Deletes a terminated environment at `version` and its events; whether it did.
+pub fn remove(tx: &Connection, id: &str, version: u64) -> StoreResult<bool> {
+    let removed = tx
+        .execute(
+            "DELETE FROM environments WHERE id = ?1 AND version = ?2 AND status = 'terminated'",
+            params![id, version as i64],
+        )
+        .map_err(db_err)?;
+    if removed == 1 {
+        tx.execute(
+            "DELETE FROM environment_events WHERE environment_id = ?1",
+            [id],
+        )
+        .map_err(db_err)?;
+    }
+    Ok(removed == 1)
+}
+
 pub fn append_events(
     tx: &Connection,
     id: &str,

@@ -162,6 +162,13 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn remove_environment(&self, id: &EnvironmentId, version: u64) -> StoreResult<bool> {
+        let id = id.to_string();
+        self.db
+            .write(move |c| environments::remove(c, &id, version))
+            .await
+    }
+
     async fn append_events(&self, id: &EnvironmentId, events: &[NewEvent]) -> StoreResult<()> {
         let (id, events) = (id.to_string(), events.to_vec());
         self.db

@@ -106,6 +106,9 @@ pub struct EnvironmentResponse {
     pub links: EnvironmentLinks,
     /// Increases with every change; useful for caches and conditional updates.
     pub version: u64,
+    /// The store let this terminated environment go after its retention; what is shown comes
+    /// from its archive.
+    pub archived: bool,
 }
 
 impl EnvironmentResponse {
@@ -142,6 +145,7 @@ impl EnvironmentResponse {
                 events: format!("{}/api/environments/{}/events", settings.public_url, env.id),
             },
             version: env.version,
+            archived: false,
         }
     }
 }

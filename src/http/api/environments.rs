@@ -18,7 +18,7 @@ use crate::{
         extract::{ApiJson, ApiQuery},
     },
     ports::{EnvironmentFilter, PageRequest},
-    service::Context,
+    service::{Context, archive::Found},
 };
 
 fn respond(ctx: &Context, env: &crate::domain::Environment) -> Json<EnvironmentResponse> {
@@ -99,7 +99,15 @@ pub async fn get(
     State(ctx): State<Context>,
     Path(id): Path<String>,
 ) -> Result<Json<EnvironmentResponse>, ApiError> {
-    Ok(respond(&ctx, &ctx.environments.get(&id).await?))
+    let live = ctx.environments.get(&id).await;
+    Ok(match ctx.archives.unless_archived(&id, live).await? {
+        Found::Live(env) => respond(&ctx, &env),
+        Found::Archived(archive) => {
+            let mut answer = EnvironmentResponse::new(&archive.environment, &ctx.settings);
+            answer.archived = true;
+            Json(answer)
+        }
+    })
 }
 
 /// `DELETE /api/environments/{id}`
@@ -166,5 +174,11 @@ pub async fn events(
     State(ctx): State<Context>,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<EnvironmentEvent>>, ApiError> {
-    Ok(Json(ctx.environments.events(&id).await?))
+    let live = ctx.environments.events(&id).await;
+    Ok(Json(
+        match ctx.archives.unless_archived(&id, live).await? {
+            Found::Live(events) => events,
+            Found::Archived(archive) => archive.events,
+        },
+    ))
 }

@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     domain::{EnvironmentEvent, EventKind, Status},
-    service::Context,
+    service::{Context, archive::Found},
 };
 
 pub struct MergeRequestView {
@@ -88,6 +88,8 @@ pub struct StatusPage {
     pub can_retry: bool,
     /// Signed in, so the page can follow the SSE stream.
     pub live: bool,
+    /// Shown from its archive: the store let it go after its retention.
+    pub archived: bool,
 }
 
 fn event_row(e: &EnvironmentEvent) -> EventRow {
@@ -121,14 +123,25 @@ async fn status_page(
     id: &str,
     action_error: Option<String>,
 ) -> Result<StatusPage, UiError> {
-    let env = ctx.environments.get(id).await.or_page(&chrome)?;
-    let events = ctx.environments.events(id).await.or_page(&chrome)?;
+    let live = ctx.environments.get(id).await;
+    let (env, events, archived) = match ctx.archives.unless_archived(id, live).await {
+        Ok(Found::Live(env)) => {
+            let events = ctx.environments.events(id).await.or_page(&chrome)?;
+            (env, events, false)
+        }
+        Ok(Found::Archived(archive)) => {
+            let archive = *archive;
+            (archive.environment, archive.events, true)
+        }
+        Err(e) => return Err(e).or_page(&chrome),
+    };
     let repository = match ctx.catalog.get_repository(&env.repository_id).await {
         Ok(r) => r.path_with_namespace,
         Err(_) => env.repository_id.clone(),
     };
     let now = ctx.ports.clock.now();
-    let active = matches!(env.status, Status::Pending | Status::Ready | Status::Failed);
+    let active =
+        !archived && matches!(env.status, Status::Pending | Status::Ready | Status::Failed);
     let last_failure = events
         .iter()
         .rev()
@@ -219,8 +232,9 @@ async fn status_page(
         unsent: unsent.iter().map(event_row).collect(),
         action_error,
         can_change: chrome.can_write() && active,
-        can_retry: chrome.can_write() && env.status == Status::Failed,
-        live: chrome.user.is_some(),
+        can_retry: chrome.can_write() && !archived && env.status == Status::Failed,
+        live: chrome.user.is_some() && !archived,
+        archived,
         chrome,
     })
 }

@@ -45,6 +45,11 @@ pub async fn run(controller: &Controller, job: LifecycleJob) -> Result<JobOutcom
             ..
         } => command::run(ctx, &environment_id, &event).await,
         LifecycleJob::Notify { environment_id } => notify::run(ctx, &environment_id).await,
+        LifecycleJob::Archive { environment_id } => {
+            // Idempotent: a redelivery rewrites the same object.
+            ctx.archives.archive(&environment_id).await?;
+            Ok(JobOutcome::Done)
+        }
         LifecycleJob::Reply {
             environment_id,
             project_id,

@@ -25,9 +25,22 @@ resource "google_pubsub_subscription_iam_member" "consume" {
   member       = "serviceAccount:${google_service_account.blueberry.email}"
 }
 
+# Archives of terminated environments: write (create, and delete to replace an archive
+# rewritten with later events) and read back. No listing: reads follow `environments/{id}/latest`.
+resource "google_project_iam_custom_role" "archive" {
+  role_id     = replace("${var.account_id}_archive", "-", "_")
+  title       = "Blueberry archive writer"
+  description = "Create, replace and read objects of Blueberry's bucket; nothing else."
+  permissions = [
+    "storage.objects.create",
+    "storage.objects.delete",
+    "storage.objects.get",
+  ]
+}
+
 resource "google_storage_bucket_iam_member" "objects" {
   bucket = var.bucket_name
-  role   = "roles/storage.objectUser"
+  role   = google_project_iam_custom_role.archive.id
   member = "serviceAccount:${google_service_account.blueberry.email}"
 }
 
