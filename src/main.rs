@@ -50,6 +50,11 @@ enum Command {
     /// Environments on a Blueberry server, over its API (for people and CI jobs). Exit codes:
     /// 0 done, 1 the environment failed, 2 timed out, 3 bad input, credentials or server.
     Env(blueberry::client::EnvArgs),
+    /// Check an API token against a server and save both for `blueberry env` (readable by you
+    /// only). The token comes from --token, BLUEBERRY_TOKEN or one line of standard input.
+    Login(blueberry::client::LoginArgs),
+    /// Forget what `blueberry login` saved.
+    Logout,
     /// Manage API tokens from the command line (operators).
     #[command(subcommand)]
     Token(TokenCommand),
@@ -128,6 +133,8 @@ async fn main() -> ExitCode {
         Some(Command::SimCluster(args)) => blueberry::sim::run_standalone(args).await,
         Some(Command::Healthcheck { url }) => healthcheck(&url).await,
         Some(Command::Env(args)) => return blueberry::client::run(args).await.exit(),
+        Some(Command::Login(args)) => return blueberry::client::login(args).await.exit(),
+        Some(Command::Logout) => return blueberry::client::logout().exit(),
         Some(Command::Token(TokenCommand::Create {
             name,
             role,

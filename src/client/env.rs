@@ -20,24 +20,13 @@ pub enum Target {
 
 #[derive(Debug, Args)]
 pub struct EnvArgs {
-    /// The Blueberry server.
-    #[arg(
-        long,
-        env = "BLUEBERRY_SERVER",
-        default_value = "http://127.0.0.1:8080",
-        global = true
-    )]
-    pub server: String,
-    /// An API token (`bb_…`); never printed.
-    #[arg(
-        long,
-        env = "BLUEBERRY_TOKEN",
-        hide_env_values = true,
-        default_value = "",
-        hide_default_value = true,
-        global = true
-    )]
-    pub token: String,
+    /// The Blueberry server [default: the one `blueberry login` saved, else
+    /// http://127.0.0.1:8080].
+    #[arg(long, env = "BLUEBERRY_SERVER", global = true)]
+    pub server: Option<String>,
+    /// An API token (`bb_…`); never printed [default: the one `blueberry login` saved].
+    #[arg(long, env = "BLUEBERRY_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
     #[arg(long, value_enum, default_value_t = Output::Table, global = true)]
     pub output: Output,
     #[command(subcommand)]
@@ -166,7 +155,17 @@ pub async fn run(args: EnvArgs) -> Outcome {
 }
 
 async fn execute(args: EnvArgs) -> Result<(), Outcome> {
-    let api = Api::new(&args.server, &args.token)?;
+    // Flags and variables first, then what `blueberry login` saved.
+    let saved = super::login::saved().unwrap_or_default();
+    let server = args
+        .server
+        .or_else(|| Some(saved.server).filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "http://127.0.0.1:8080".to_owned());
+    let token = args
+        .token
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or(saved.token);
+    let api = Api::new(&server, &token)?;
     let out = args.output;
     match args.command {
         EnvCommand::List { status, repository } => {

@@ -4,10 +4,12 @@
 //! server.
 
 mod env;
+pub mod login;
 mod output;
 mod wait;
 
 pub use env::{EnvArgs, EnvCommand, run};
+pub use login::{LoginArgs, login, logout};
 pub use output::Output;
 
 use std::{process::ExitCode, time::Duration};
@@ -49,7 +51,7 @@ impl Api {
     pub fn new(server: &str, token: &str) -> Result<Self, Outcome> {
         if token.trim().is_empty() {
             return Err(Outcome::Refused(
-                "no token: pass --token or set BLUEBERRY_TOKEN".into(),
+                "no token: pass --token, set BLUEBERRY_TOKEN or run `blueberry login`".into(),
             ));
         }
         let http = reqwest::Client::builder()

@@ -206,7 +206,9 @@ async fn an_expired_merge_request_environment_is_not_revived_once_archived() {
     p.wait_at("pr-5-shop", "ready", &sha(1), Duration::from_secs(15))
         .await;
     // Past its TTL: the reaper tears it down; the merge request stays open.
-    let ttl = p.app.environment("pr-5-shop").await["ttl_hours"].as_i64().unwrap();
+    let ttl = p.app.environment("pr-5-shop").await["ttl_hours"]
+        .as_i64()
+        .unwrap();
     p.app.clock.advance(chrono::Duration::hours(ttl + 1));
     p.app
         .wait_for_status("pr-5-shop", "terminated", Duration::from_secs(15))

@@ -150,3 +150,80 @@ async fn the_cli_creates_waits_lists_and_reports_with_its_exit_codes() {
     );
     app.stop().await;
 }
+
+/// Runs the CLI with `args`, `stdin` as its input and the client config at `config`, and none
+/// of the server/token variables.
+async fn cli(config: &std::path::Path, stdin: &str, args: &[&str]) -> Output {
+    use tokio::io::AsyncWriteExt;
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_blueberry"));
+    cmd.args(args)
+        .env_remove("BLUEBERRY_SERVER")
+        .env_remove("BLUEBERRY_TOKEN")
+        .env("BLUEBERRY_CLIENT_CONFIG", config)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).await.unwrap();
+    drop(input);
+    tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("the CLI returns")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn login_saves_a_checked_token_for_later_commands_and_logout_forgets_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = TestApp::spawn().await;
+    let repo = app.seed().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("blueberry/client.json");
+
+    // Without a login there is no token.
+    let o = cli(&config, "", &["env", "list", "--server", &app.url]).await;
+    assert_eq!(o.status.code(), Some(3));
+    assert!(texts(&o).1.contains("blueberry login"), "{}", texts(&o).1);
+
+    // A refused token is not saved.
+    let o = cli(
+        &config,
+        "bb_not_a_real_token\n",
+        &["login", "--server", &app.url],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(3), "{:?}", texts(&o));
+    assert!(!config.exists());
+
+    // The token from standard input, checked, saved for its owner only, never printed.
+    let o = cli(
+        &config,
+        &format!("{ADMIN_TOKEN}\n"),
+        &["login", "--server", &app.url],
+    )
+    .await;
+    let (out, err) = texts(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("as ") && out.contains("admin"), "{out}");
+    assert!(!out.contains(ADMIN_TOKEN) && !err.contains(ADMIN_TOKEN));
+    let mode = std::fs::metadata(&config).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "only its owner reads it");
+
+    // Later commands need neither --server nor --token.
+    app.create_environment("saved", &repo).await;
+    let o = cli(&config, "", &["env", "list", "--output", "json"]).await;
+    let (out, err) = texts(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("saved-shop"), "{out}");
+
+    // A flag still wins over the file.
+    let o = cli(&config, "", &["env", "list", "--token", "bb_wrong"]).await;
+    assert_eq!(o.status.code(), Some(3));
+
+    let o = cli(&config, "", &["logout"]).await;
+    assert_eq!(o.status.code(), Some(0));
+    assert!(!config.exists());
+    let o = cli(&config, "", &["env", "list", "--server", &app.url]).await;
+    assert_eq!(o.status.code(), Some(3));
+}
