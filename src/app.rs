@@ -105,8 +105,15 @@ impl Application {
         let (cluster, sim) = connect_cluster(&config).await?;
         let addr = listener.local_addr()?;
 
+        let metrics = Arc::new(Metrics::default());
         let githost: Arc<dyn GitHost> = match (&config.gitlab_url, &config.gitlab_token) {
-            (Some(url), Some(token)) => Arc::new(GitLabHost::new(url, token.clone())?),
+            (Some(url), Some(token)) => Arc::new(GitLabHost::new(
+                url,
+                token.clone(),
+                std::num::NonZeroU32::new(config.gitlab_requests_per_second)
+                    .unwrap_or(std::num::NonZeroU32::MIN),
+                metrics.clone(),
+            )?),
             _ => Arc::new(DisabledGitHost),
         };
         let ports = Ports {
@@ -168,7 +175,7 @@ impl Application {
             }
             None => None,
         };
-        let ctx = Context::new(ports, settings, Arc::new(Metrics::default()), firebase);
+        let ctx = Context::new(ports, settings, metrics, firebase);
         let given = config
             .bootstrap_token
             .as_ref()

@@ -21,6 +21,14 @@ pub struct JobLabels {
     pub outcome: String,
 }
 
+/// One GitLab call: which endpoint (`create_note`, `set_commit_status`, …) and how it ended
+/// (`ok`, `not_found`, `rate_limited`, `unavailable`, `rejected`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GitLabLabels {
+    pub endpoint: String,
+    pub outcome: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabels {
     pub state: String,
@@ -45,6 +53,10 @@ pub struct Metrics {
     pub sse_clients: Gauge,
     /// SSE streams refused over `--max-sse-clients` or the per-caller cap.
     pub sse_refused: Counter,
+    /// GitLab API calls (each attempt), by endpoint and outcome.
+    pub gitlab_requests: Family<GitLabLabels, Counter>,
+    /// GitLab answers of 429, and calls held back because GitLab said none remained.
+    pub gitlab_rate_limited: Counter,
 }
 
 impl Default for Metrics {
@@ -62,6 +74,18 @@ impl Default for Metrics {
         let webhooks_rate_limited = Counter::default();
         let sse_clients = Gauge::default();
         let sse_refused = Counter::default();
+        let gitlab_requests = Family::<GitLabLabels, Counter>::default();
+        let gitlab_rate_limited = Counter::default();
+        registry.register(
+            "blueberry_gitlab_requests",
+            "GitLab API calls (every attempt), by endpoint and outcome",
+            gitlab_requests.clone(),
+        );
+        registry.register(
+            "blueberry_gitlab_rate_limited",
+            "GitLab 429 answers, and calls held back because RateLimit-Remaining was 0",
+            gitlab_rate_limited.clone(),
+        );
         registry.register(
             "blueberry_sse_clients",
             "Open SSE streams of this process",
@@ -136,6 +160,8 @@ impl Default for Metrics {
             webhooks_rate_limited,
             sse_clients,
             sse_refused,
+            gitlab_requests,
+            gitlab_rate_limited,
         }
     }
 }

@@ -39,6 +39,7 @@
 //! | `--redis-url` | `BLUEBERRY_REDIS_URL` | none (secret: may hold a password) |
 //! | `--gitlab-url` | `BLUEBERRY_GITLAB_URL` | none: GitLab feedback is only recorded |
 //! | `--gitlab-token` | `BLUEBERRY_GITLAB_TOKEN` | none (secret) |
+//! | `--gitlab-requests-per-second` | `BLUEBERRY_GITLAB_REQUESTS_PER_SECOND` | `10` |
 //! | `--webhook-body-limit` | `BLUEBERRY_WEBHOOK_BODY_LIMIT` | `1048576` bytes |
 //! | `--bootstrap-token` | `BLUEBERRY_BOOTSTRAP_TOKEN` | none: a fresh admin token is printed once (secret) |
 //! | `--session-key` | `BLUEBERRY_SESSION_KEY` | random per process (secret; set it when running replicas) |
@@ -283,6 +284,11 @@ pub struct Config {
     /// GitLab token with `api` scope (a project or group access token of a bot user).
     #[arg(long, env = "BLUEBERRY_GITLAB_TOKEN", value_parser = parse_secret, hide_env_values = true)]
     pub gitlab_token: Option<secrecy::SecretString>,
+
+    /// Requests per second Blueberry sends to GitLab at most (one budget per GitLab host; bursts
+    /// of as many). GitLab's own `RateLimit-Remaining`/`Retry-After` are honoured on top.
+    #[arg(long, env = "BLUEBERRY_GITLAB_REQUESTS_PER_SECOND", default_value = "10", value_parser = parse_positive)]
+    pub gitlab_requests_per_second: u32,
 
     /// Largest webhook body accepted, in bytes.
     #[arg(long, env = "BLUEBERRY_WEBHOOK_BODY_LIMIT", default_value = "1048576", value_parser = parse_positive)]

@@ -11,6 +11,9 @@ use crate::{
 
 use super::{Ports, ServiceError};
 
+/// GitLab feedback for the changes of this long goes out as one call.
+const NOTE_UPDATES_MERGED_WITHIN: chrono::Duration = chrono::Duration::seconds(1);
+
 /// How many times a read-modify-write is retried when another writer got there first.
 const MAX_WRITE_RETRIES: usize = 8;
 
@@ -121,7 +124,9 @@ impl Writer {
                 None,
             ));
         }
-        // Merge request environments tell GitLab about every change worth telling.
+        // Merge request environments tell GitLab about every change worth telling — a second
+        // later, so the changes of one second (coalesced into the one queued job) are one note
+        // update: GitLab's API budget is shared with everyone.
         if env.merge_request.is_some()
             && env.feedback.synced.as_deref() != Some(signature(env).as_str())
         {
@@ -129,7 +134,7 @@ impl Writer {
                 &LifecycleJob::Notify {
                     environment_id: env.id.clone(),
                 },
-                None,
+                Some(self.ports.clock.now() + NOTE_UPDATES_MERGED_WITHIN),
             ));
         }
         // A terminated environment's archive is (re)written with what this save adds.

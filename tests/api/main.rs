@@ -3,6 +3,7 @@
 mod emulators;
 mod fake_gitlab;
 mod gitlab;
+mod gitlab_budget;
 mod helpers;
 mod hooks;
 

@@ -9,7 +9,7 @@
 mod endpoints;
 mod transport;
 
-use std::time::Duration;
+use std::{num::NonZeroU32, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
@@ -35,6 +35,7 @@ use self::{
 };
 use crate::{
     domain::feedback::COMMIT_STATUS_NAME,
+    metrics::{GitLabLabels, Metrics},
     ports::githost::{AccessLevel, CommitState, GitHost, GitHostError, MergeRequestRef},
 };
 
@@ -43,6 +44,7 @@ const FIND_NOTE_LIMIT: usize = 500;
 
 pub struct GitLabHost {
     client: LazyGitlab,
+    metrics: Arc<Metrics>,
 }
 
 /// A call that failed, with how long GitLab asked us to wait.
@@ -50,6 +52,8 @@ pub struct GitLabHost {
 struct Attempt {
     error: GitHostError,
     retry_after: Option<Duration>,
+    /// GitLab answered 429.
+    rate_limited: bool,
 }
 
 #[derive(Deserialize)]
@@ -70,11 +74,38 @@ struct Member {
 }
 
 impl GitLabHost {
-    /// `url` is GitLab's base URL (e.g. https://gitlab.example.com).
-    pub fn new(url: &str, token: SecretString) -> anyhow::Result<Self> {
+    /// `url` is GitLab's base URL (e.g. https://gitlab.example.com); at most `per_second`
+    /// requests a second go to it.
+    pub fn new(
+        url: &str,
+        token: SecretString,
+        per_second: NonZeroU32,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
-            client: LazyGitlab::new(url, token)?,
+            client: LazyGitlab::new(url, token, per_second, metrics.clone())?,
+            metrics,
         })
+    }
+
+    fn count<T>(&self, endpoint: &str, result: &Result<Option<T>, Attempt>) {
+        let outcome = match result {
+            Ok(Some(_)) => "ok",
+            Ok(None) => "not_found",
+            Err(a) if a.rate_limited => "rate_limited",
+            Err(Attempt {
+                error: GitHostError::Retriable(_),
+                ..
+            }) => "unavailable",
+            Err(_) => "rejected",
+        };
+        self.metrics
+            .gitlab_requests
+            .get_or_create(&GitLabLabels {
+                endpoint: endpoint.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
     }
 
     /// Runs one query with retries; `Ok(None)` when GitLab answers 404.
@@ -88,7 +119,11 @@ impl GitLabHost {
             .with_max_delay(Duration::from_secs(5))
             .with_max_times(4)
             .with_jitter();
-        (|| async { answer(what, query.query_async(&self.client).await) })
+        (|| async {
+            let result = answer(what, query.query_async(&self.client).await);
+            self.count(what, &result);
+            result
+        })
             .retry(policy)
             .when(|a: &Attempt| matches!(a.error, GitHostError::Retriable(_)))
             .adjust(|a: &Attempt, planned| a.retry_after.or(planned))
@@ -108,7 +143,7 @@ impl GitLabHost {
             .name(name)
             .build()
             .map_err(built)?;
-        let found: Option<Vec<Id>> = self.send("list environments", list).await?;
+        let found: Option<Vec<Id>> = self.send("list_environments", list).await?;
         Ok(found.and_then(|e| e.first().map(|e| e.id)))
     }
 }
@@ -128,6 +163,13 @@ fn answer<T>(what: &str, result: Result<T, ApiError<Transport>>) -> Result<Optio
     let error = match result {
         Ok(v) => return Ok(Some(v)),
         Err(e) => e,
+    };
+    let rate_limited = match &error {
+        ApiError::GitlabRateLimited { .. } => true,
+        ApiError::Client {
+            source: Transport::Busy { status, .. },
+        } => *status == http::StatusCode::TOO_MANY_REQUESTS,
+        _ => false,
     };
     let (error, retry_after) = match error {
         ApiError::GitlabWithStatus { status, .. } | ApiError::GitlabService { status, .. }
@@ -160,7 +202,11 @@ fn answer<T>(what: &str, result: Result<T, ApiError<Transport>>) -> Result<Optio
         ),
         other => (GitHostError::Rejected(format!("{what}: {other}")), None),
     };
-    Err(Attempt { error, retry_after })
+    Err(Attempt {
+        error,
+        retry_after,
+        rate_limited,
+    })
 }
 
 fn commit_state(state: CommitState) -> CommitStatusState {
@@ -194,7 +240,7 @@ impl GitHost for GitLabHost {
             .map_err(built)?;
         let notes: Option<Vec<Note>> = self
             .send(
-                "list notes",
+                "list_notes",
                 api::paged(list, Pagination::Limit(FIND_NOTE_LIMIT)),
             )
             .await?;
@@ -212,7 +258,7 @@ impl GitHost for GitLabHost {
             .body(body)
             .build()
             .map_err(built)?;
-        let created: Option<Id> = self.send("create note", create).await?;
+        let created: Option<Id> = self.send("create_note", create).await?;
         Ok(required(created, "merge request")?.id)
     }
 
@@ -229,7 +275,7 @@ impl GitHost for GitLabHost {
             .body(body)
             .build()
             .map_err(built)?;
-        Ok(self.send("edit note", api::ignore(edit)).await?.is_some())
+        Ok(self.send("edit_note", api::ignore(edit)).await?.is_some())
     }
 
     async fn set_commit_status(
@@ -249,7 +295,7 @@ impl GitHost for GitLabHost {
             .description(description)
             .build()
             .map_err(built)?;
-        let done = self.send("set commit status", api::ignore(status)).await?;
+        let done = self.send("set_commit_status", api::ignore(status)).await?;
         required(done, "commit")
     }
 
@@ -268,7 +314,7 @@ impl GitHost for GitLabHost {
                     environment,
                     external_url,
                 };
-                self.send("edit environment", api::ignore(edit)).await?;
+                self.send("edit_environment", api::ignore(edit)).await?;
             }
             None => {
                 let create = CreateEnvironment {
@@ -276,7 +322,7 @@ impl GitHost for GitLabHost {
                     name,
                     external_url,
                 };
-                let created = self.send("create environment", api::ignore(create)).await?;
+                let created = self.send("create_environment", api::ignore(create)).await?;
                 required(created, "project")?;
             }
         }
@@ -290,7 +336,7 @@ impl GitHost for GitLabHost {
             .build()
             .map_err(built)?;
         let created = self
-            .send("create deployment", api::ignore(deployment))
+            .send("create_deployment", api::ignore(deployment))
             .await?;
         required(created, "project")
     }
@@ -301,7 +347,7 @@ impl GitHost for GitLabHost {
                 project: project_id,
                 environment,
             };
-            self.send("stop environment", api::ignore(stop)).await?;
+            self.send("stop_environment", api::ignore(stop)).await?;
         }
         Ok(())
     }
@@ -316,7 +362,7 @@ impl GitHost for GitLabHost {
             .user(user_id)
             .build()
             .map_err(built)?;
-        let member: Option<Member> = self.send("read member", member).await?;
+        let member: Option<Member> = self.send("read_member", member).await?;
         Ok(member.map_or(AccessLevel::NONE, |m| {
             AccessLevel(m.access_level.min(255) as u8)
         }))

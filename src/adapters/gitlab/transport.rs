@@ -5,8 +5,12 @@
 //! outage at start-up costs nothing but a retried call later; a failed build is tried again on
 //! the next call. 429 and 5xx answers become [`Transport::Busy`] with GitLab's `Retry-After`,
 //! whichever endpoint asked (the crate keeps `Retry-After` for typed answers only).
+//!
+//! The budget: every request waits for a token of one bucket per GitLab host
+//! (`--gitlab-requests-per-second`), and when GitLab says none remain (`RateLimit-Remaining: 0`
+//! until `RateLimit-Reset`, or a 429's `Retry-After`) every request waits that out first.
 
-use std::time::Duration;
+use std::{num::NonZeroU32, sync::Mutex, time::Duration};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -16,7 +20,11 @@ use gitlab::{
 };
 use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::OnceCell;
+use tokio::{sync::OnceCell, time::Instant};
+
+use crate::metrics::Metrics;
+
+type Bucket = governor::DefaultDirectRateLimiter;
 
 /// How long one request to GitLab may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,11 +60,20 @@ pub struct LazyGitlab {
     token: SecretString,
     rest: Url,
     client: OnceCell<AsyncGitlab>,
+    bucket: Bucket,
+    /// GitLab said no requests remain until then.
+    paused_until: Mutex<Option<Instant>>,
+    metrics: std::sync::Arc<Metrics>,
 }
 
 impl LazyGitlab {
     /// `url` is GitLab's base URL (`https://gitlab.example.com`, or with a path prefix).
-    pub fn new(url: &str, token: SecretString) -> anyhow::Result<Self> {
+    pub fn new(
+        url: &str,
+        token: SecretString,
+        per_second: NonZeroU32,
+        metrics: std::sync::Arc<Metrics>,
+    ) -> anyhow::Result<Self> {
         let base = Url::parse(url.trim_end_matches('/'))
             .map_err(|e| anyhow::anyhow!("--gitlab-url {url:?} is not a URL: {e}"))?;
         let insecure = match base.scheme() {
@@ -80,7 +97,29 @@ impl LazyGitlab {
             token,
             rest,
             client: OnceCell::new(),
+            bucket: governor::RateLimiter::direct(governor::Quota::per_second(per_second)),
+            paused_until: Mutex::new(None),
+            metrics,
         })
+    }
+
+    /// Waits out a pause GitLab asked for, then for a token of the budget.
+    async fn admit(&self) {
+        let paused = *self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(until) = paused.filter(|t| *t > Instant::now()) {
+            self.metrics.gitlab_rate_limited.inc();
+            tokio::time::sleep_until(until).await;
+        }
+        self.bucket.until_ready().await;
+    }
+
+    /// Remembers how long GitLab asked everyone to wait.
+    fn pause(&self, for_: Duration) {
+        let until = Instant::now() + for_.min(MAX_RETRY_AFTER);
+        let mut paused = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+        if paused.is_none_or(|t| t < until) {
+            *paused = Some(until);
+        }
     }
 
     async fn client(&self) -> Result<&AsyncGitlab, Transport> {
@@ -133,6 +172,20 @@ fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
         .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER))
 }
 
+/// How long until GitLab's budget resets, when it says none remains
+/// (`RateLimit-Remaining: 0`, `RateLimit-Reset`: Unix seconds).
+fn exhausted(headers: &http::HeaderMap, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    let number = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<i64>().ok();
+    if number("ratelimit-remaining")? > 0 {
+        return None;
+    }
+    let reset = number("ratelimit-reset")?;
+    let left = reset - now.timestamp();
+    Some(Duration::from_secs(
+        left.clamp(1, MAX_RETRY_AFTER.as_secs() as i64) as u64,
+    ))
+}
+
 impl RestClient for LazyGitlab {
     type Error = Transport;
 
@@ -148,6 +201,7 @@ impl AsyncClient for LazyGitlab {
         request: http::request::Builder,
         body: Vec<u8>,
     ) -> Result<http::Response<Bytes>, ApiError<Self::Error>> {
+        self.admit().await;
         let client = self.client().await.map_err(ApiError::client)?;
         let answer = tokio::time::timeout(REQUEST_TIMEOUT, client.rest_async(request, body))
             .await
@@ -158,10 +212,17 @@ impl AsyncClient for LazyGitlab {
             })?
             .map_err(|e| ApiError::client(Transport::Unreachable(e.to_string())))?;
         let status = answer.status();
+        let wait = retry_after(answer.headers());
+        if status == http::StatusCode::TOO_MANY_REQUESTS {
+            self.metrics.gitlab_rate_limited.inc();
+            self.pause(wait.unwrap_or(Duration::from_secs(1)));
+        } else if let Some(until_reset) = exhausted(answer.headers(), chrono::Utc::now()) {
+            self.pause(until_reset);
+        }
         if status == http::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
             return Err(ApiError::client(Transport::Busy {
                 status,
-                retry_after: retry_after(answer.headers()),
+                retry_after: wait,
             }));
         }
         Ok(answer)
@@ -172,9 +233,47 @@ impl AsyncClient for LazyGitlab {
 mod tests {
     use super::*;
 
+    fn lazy(url: &str) -> anyhow::Result<LazyGitlab> {
+        LazyGitlab::new(
+            url,
+            SecretString::from("t"),
+            NonZeroU32::new(10).unwrap(),
+            Default::default(),
+        )
+    }
+
+    #[test]
+    fn an_exhausted_budget_is_waited_out_until_its_reset() {
+        let now = chrono::Utc::now();
+        let mut h = http::HeaderMap::new();
+        assert_eq!(exhausted(&h, now), None);
+        h.insert("ratelimit-remaining", "3".parse().unwrap());
+        h.insert(
+            "ratelimit-reset",
+            (now.timestamp() + 5).to_string().parse().unwrap(),
+        );
+        assert_eq!(exhausted(&h, now), None, "some remain");
+        h.insert("ratelimit-remaining", "0".parse().unwrap());
+        assert_eq!(exhausted(&h, now), Some(Duration::from_secs(5)));
+        h.insert(
+            "ratelimit-reset",
+            (now.timestamp() - 5).to_string().parse().unwrap(),
+        );
+        assert_eq!(
+            exhausted(&h, now),
+            Some(Duration::from_secs(1)),
+            "a reset passed"
+        );
+        h.insert(
+            "ratelimit-reset",
+            (now.timestamp() + 3600).to_string().parse().unwrap(),
+        );
+        assert_eq!(exhausted(&h, now), Some(MAX_RETRY_AFTER), "capped");
+    }
+
     #[test]
     fn urls_become_the_crates_host_and_scheme() {
-        let t = |u: &str| LazyGitlab::new(u, SecretString::from("t")).unwrap();
+        let t = |u: &str| lazy(u).unwrap();
         let plain = t("http://127.0.0.1:8080/");
         assert_eq!(plain.host, "127.0.0.1:8080");
         assert!(plain.insecure);
@@ -186,8 +285,8 @@ mod tests {
             prefixed.rest.join("projects/1").unwrap().as_str(),
             "https://example.com/gitlab/api/v4/projects/1"
         );
-        assert!(LazyGitlab::new("ftp://x", SecretString::from("t")).is_err());
-        assert!(LazyGitlab::new("not a url", SecretString::from("t")).is_err());
+        assert!(lazy("ftp://x").is_err());
+        assert!(lazy("not a url").is_err());
     }
 
     #[test]
