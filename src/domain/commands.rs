@@ -13,6 +13,9 @@ pub enum Command {
         hours: i64,
     },
     Status,
+    /// Pin against expiry / let it expire again.
+    Keep,
+    Unkeep,
     Help,
     /// Anything else after `/blueberry`: answered with the help.
     Unknown {
@@ -25,7 +28,11 @@ impl Command {
     pub fn changes_something(&self) -> bool {
         matches!(
             self,
-            Command::Redeploy | Command::Destroy | Command::Extend { .. }
+            Command::Redeploy
+                | Command::Destroy
+                | Command::Extend { .. }
+                | Command::Keep
+                | Command::Unkeep
         )
     }
 }
@@ -48,6 +55,8 @@ pub fn parse(note: &str) -> Option<Command> {
         (Some("redeploy"), []) => Command::Redeploy,
         (Some("destroy"), []) => Command::Destroy,
         (Some("status"), []) => Command::Status,
+        (Some("keep"), []) => Command::Keep,
+        (Some("unkeep"), []) => Command::Unkeep,
         (Some("extend"), []) => Command::Extend {
             hours: DEFAULT_EXTEND_HOURS,
         },
@@ -72,6 +81,8 @@ pub const HELP: &str = "\
 | `/blueberry redeploy` | deploy the merge request's head commit again |
 | `/blueberry destroy` | tear the environment down now |
 | `/blueberry extend [hours]` | keep it longer (default 24 h, at most one week from now) |
+| `/blueberry keep` | never let it expire (closing or merging still tears it down) |
+| `/blueberry unkeep` | let it expire again |
 | `/blueberry status` | show where the environment is |
 | `/blueberry help` | show this help |
 

@@ -55,6 +55,16 @@ pub struct GitLabFeedback {
     pub synced: Option<String>,
 }
 
+/// Who pinned an environment against expiry, and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Kept {
+    pub by: String,
+    pub at: DateTime<Utc>,
+    /// Pinned by the merge request's keep label (removing the label lets it expire again).
+    #[serde(default)]
+    pub by_label: bool,
+}
+
 /// One environment: its identity, its desired state and what was last observed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Environment {
@@ -94,6 +104,10 @@ pub struct Environment {
     /// redelivered command takes effect once.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub applied_notes: Vec<u64>,
+    /// Pinned against expiry (`/blueberry keep`, the keep label, the API); closing or merging
+    /// the merge request still tears it down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Option<Kept>,
     /// Bumped by the store on every write; a write with a stale version is refused.
     pub version: u64,
 }
@@ -138,6 +152,7 @@ impl Environment {
             rollout: Rollout::default(),
             feedback: GitLabFeedback::default(),
             applied_notes: Vec::new(),
+            kept: None,
             version: 0,
         }
     }
@@ -232,8 +247,16 @@ impl Environment {
         }
     }
 
+    /// Pending, ready or failed: live and not on its way out.
+    pub fn is_live_not_deleting(&self) -> bool {
+        self.status.is_live() && self.status != Status::Deleting
+    }
+
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
-        self.status.is_live() && self.status != Status::Deleting && self.expires_at <= now
+        self.status.is_live()
+            && self.status != Status::Deleting
+            && self.kept.is_none()
+            && self.expires_at <= now
     }
 }
 
@@ -272,6 +295,22 @@ pub(crate) mod tests {
         assert_eq!(env.target_revision(), "feature/x");
         assert!(!env.is_expired(now));
         assert!(env.is_expired(now + chrono::Duration::hours(2)));
+    }
+
+    #[test]
+    fn a_kept_environment_never_expires_until_let_go() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+        let mut env = sample(now);
+        let later = now + chrono::Duration::days(30);
+        assert!(env.is_expired(later));
+        env.kept = Some(Kept {
+            by: "alice".into(),
+            at: now,
+            by_label: false,
+        });
+        assert!(!env.is_expired(later));
+        env.kept = None;
+        assert!(env.is_expired(later));
     }
 
     #[test]

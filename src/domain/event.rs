@@ -19,6 +19,9 @@ pub enum EventKind {
     RedeployRequested,
     RetryRequested,
     Extended,
+    /// Pinned against expiry, or let go again.
+    Kept,
+    Unkept,
     TeardownRequested,
     Terminated,
     /// A message sent (or, without GitLab configured, that would have been sent) to GitLab.

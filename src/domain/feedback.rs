@@ -62,12 +62,13 @@ pub fn commit_state(env: &Environment) -> CommitState {
 /// What GitLab was last told, to skip repeats: status, commit state, revision, deployment, expiry.
 pub fn signature(env: &Environment) -> String {
     format!(
-        "{}:{}@{}#{}~{}",
+        "{}:{}@{}#{}~{}{}",
         env.status,
         commit_state(env).as_str(),
         env.target_revision(),
         env.generation,
-        env.expires_at.timestamp()
+        env.expires_at.timestamp(),
+        if env.kept.is_some() { "+kept" } else { "" }
     )
 }
 
@@ -116,11 +117,17 @@ pub fn sticky_note(
         ),
     ];
     if env.status.is_live() && env.status != Status::Deleting {
-        lines.push(format!(
-            "| Expires | {} (in {}) |",
-            env.expires_at.format("%Y-%m-%d %H:%M UTC"),
-            human_left(env.expires_at, now)
-        ));
+        lines.push(match &env.kept {
+            Some(k) => format!(
+                "| Expires | never: kept by {} (`/blueberry unkeep` lets it expire) |",
+                k.by.replace('|', "\\|")
+            ),
+            None => format!(
+                "| Expires | {} (in {}) |",
+                env.expires_at.format("%Y-%m-%d %H:%M UTC"),
+                human_left(env.expires_at, now)
+            ),
+        });
     }
     if env.status == Status::Failed
         && let Some(m) = &env.status_message
@@ -131,7 +138,13 @@ pub fn sticky_note(
         ));
     }
     lines.push(String::new());
-    lines.push("Commands: `/blueberry redeploy`, `/blueberry extend [hours]`, `/blueberry destroy`, `/blueberry status`, `/blueberry help`".into());
+    if env.status == Status::Terminated {
+        lines.push(
+            "Torn down. Push to the merge request (or reopen it) for a new environment.".into(),
+        );
+        return lines.join("\n");
+    }
+    lines.push("Commands: `/blueberry redeploy`, `/blueberry extend [hours]`, `/blueberry keep`, `/blueberry destroy`, `/blueberry status`, `/blueberry help`".into());
     lines.join("\n")
 }
 
@@ -190,5 +203,42 @@ mod tests {
         e.status_message = Some("Degraded | boom\nline".into());
         let note = sticky_note(&e, "a", "b", now);
         assert!(note.contains("Degraded \\| boom line"));
+    }
+
+    /// The note's whole text in each state people see it in.
+    #[test]
+    fn the_sticky_note_in_each_state() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let note = |e: &Environment| {
+            sticky_note(
+                e,
+                "https://pr-42-shop.example.com",
+                "https://bb/environments/pr-42-shop",
+                now,
+            )
+        };
+        let mut e = env(now);
+        insta::assert_snapshot!("pending", note(&e));
+        e.transition(Status::Ready, None, now).unwrap();
+        insta::assert_snapshot!("ready_with_expiry", note(&e));
+        e.expires_at = now + chrono::Duration::minutes(50);
+        insta::assert_snapshot!("expiring_soon", note(&e));
+        e.kept = Some(crate::domain::environment::Kept {
+            by: "gitlab:alice".into(),
+            at: now,
+            by_label: false,
+        });
+        insta::assert_snapshot!("kept", note(&e));
+        e.kept = None;
+        e.transition(
+            Status::Failed,
+            Some("Degraded: image pull back-off".into()),
+            now,
+        )
+        .unwrap();
+        insta::assert_snapshot!("failed_with_reason", note(&e));
+        e.transition(Status::Deleting, None, now).unwrap();
+        e.transition(Status::Terminated, None, now).unwrap();
+        insta::assert_snapshot!("torn_down", note(&e));
     }
 }

@@ -56,6 +56,7 @@ pub fn router_and_openapi() -> (Router<Context>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::environments::redeploy))
         .routes(routes!(api::environments::retry))
         .routes(routes!(api::environments::extend))
+        .routes(routes!(api::environments::keep, api::environments::unkeep))
         .routes(routes!(api::environments::events))
         .routes(routes!(sse::stream))
         .routes(routes!(api::repositories::create, api::repositories::list))

@@ -50,9 +50,10 @@ pub fn required(method: &Method, route: &str, options: Options) -> Option<Access
             "/api/environments"
             | "/api/environments/{id}/redeploy"
             | "/api/environments/{id}/retry"
-            | "/api/environments/{id}/extend",
+            | "/api/environments/{id}/extend"
+            | "/api/environments/{id}/keep",
         ) => R(Developer),
-        ("DELETE", "/api/environments/{id}") => R(Developer),
+        ("DELETE", "/api/environments/{id}" | "/api/environments/{id}/keep") => R(Developer),
         (
             "GET",
             "/api/repositories"

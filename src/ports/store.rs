@@ -38,6 +38,8 @@ pub struct EnvironmentFilter {
     pub status: Option<Status>,
     pub repository_id: Option<String>,
     pub name_prefix: Option<String>,
+    /// Only kept (`true`) or only not kept (`false`) environments.
+    pub kept: Option<bool>,
 }
 
 /// A page request: at most `limit` items after the opaque `cursor`.

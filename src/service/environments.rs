@@ -2,6 +2,10 @@
 //! versioned write whose reconcile (and GitLab feedback) commits with it; the controller does
 //! the rest.
 
+mod keep;
+
+pub use keep::KeepBy;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};

@@ -685,3 +685,46 @@ async fn a_terminated_environment_leaves_only_at_its_version(store: Arc<dyn Stor
 }
 
 contract!(removal, a_terminated_environment_leaves_only_at_its_version);
+
+/// The `kept` listing filter.
+async fn kept_environments_are_listed_apart(store: Arc<dyn Store>) {
+    let now = Utc.with_ymd_and_hms(2026, 5, 2, 12, 0, 0).unwrap();
+    let mut pinned = env("pinned", "shop", 0);
+    pinned.kept = Some(environment::Kept {
+        by: "alice".into(),
+        at: now,
+        by_label: false,
+    });
+    store.save_environment(&pinned, &[], &[]).await.unwrap();
+    store
+        .save_environment(&env("loose", "shop", 1), &[], &[])
+        .await
+        .unwrap();
+    let names = |kept| {
+        let store = store.clone();
+        async move {
+            store
+                .list_environments(
+                    &EnvironmentFilter {
+                        kept,
+                        ..Default::default()
+                    },
+                    &PageRequest {
+                        limit: 10,
+                        cursor: None,
+                    },
+                )
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|e| e.name.to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(names(Some(true)).await, ["pinned"]);
+    assert_eq!(names(Some(false)).await, ["loose"]);
+    assert_eq!(names(None).await, ["loose", "pinned"]);
+}
+
+contract!(kept, kept_environments_are_listed_apart);

@@ -28,6 +28,7 @@ mod environments;
 mod exactly_once;
 mod faults;
 mod firebase;
+mod keep;
 mod kubectl;
 mod lifecycle;
 mod limits;

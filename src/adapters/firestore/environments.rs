@@ -40,6 +40,9 @@ pub struct EnvDoc {
     /// and pages in the same order as every other listing.
     #[serde(default)]
     pub name_prefixes: Vec<String>,
+    /// Pinned against expiry (the `kept` listing filter).
+    #[serde(default)]
+    pub kept: bool,
     pub doc: String,
 }
 
@@ -154,6 +157,7 @@ pub async fn save(
                 version: saved.version as i64,
                 events: events_before + events.len() as i64,
                 name_prefixes: prefixes(saved.name.as_str()),
+                kept: saved.kept.is_some(),
                 doc,
             };
             db.fluent().update().in_col(ENVIRONMENTS).document_id(&id).object(&env_doc).add_to_transaction(tx)?;
@@ -248,6 +252,7 @@ pub async fn list(
                 .name_prefix
                 .as_ref()
                 .and_then(|p| q.field("name_prefixes").array_contains(p.clone())),
+            filter.kept.and_then(|k| q.field("kept").eq(k)),
         ])
     });
     query = query.order(|o| o.fields([o.field("created_at").desc(), o.field("id").desc()]));

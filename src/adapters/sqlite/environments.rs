@@ -172,6 +172,7 @@ pub fn list(
                AND (?2 IS NULL OR repository_id = ?2)
                AND (?3 IS NULL OR substr(name, 1, length(?3)) = ?3)
                AND (?4 IS NULL OR created_at < ?4 OR (created_at = ?4 AND id < ?5))
+               AND (?7 IS NULL OR (json_extract(doc, '$.kept') IS NOT NULL) = ?7)
              ORDER BY created_at DESC, id DESC
              LIMIT ?6",
         )
@@ -184,7 +185,8 @@ pub fn list(
                 filter.name_prefix,
                 cur_at,
                 cur_id,
-                i64::from(page.limit) + 1
+                i64::from(page.limit) + 1,
+                filter.kept
             ],
             |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
         )

@@ -109,6 +109,18 @@ pub struct EnvironmentResponse {
     /// The store let this terminated environment go after its retention; what is shown comes
     /// from its archive.
     pub archived: bool,
+    /// Pinned against expiry: by whom, since when, and whether the merge request's keep label
+    /// did it. Absent when it expires as usual.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept: Option<KeptInfo>,
+}
+
+/// Who keeps an environment from expiring.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct KeptInfo {
+    pub by: String,
+    pub since: DateTime<Utc>,
+    pub by_label: bool,
 }
 
 impl EnvironmentResponse {
@@ -146,6 +158,11 @@ impl EnvironmentResponse {
             },
             version: env.version,
             archived: false,
+            kept: env.kept.as_ref().map(|k| KeptInfo {
+                by: k.by.clone(),
+                since: k.at,
+                by_label: k.by_label,
+            }),
         }
     }
 }
@@ -175,6 +192,8 @@ pub struct ListParams {
     pub repository_id: Option<String>,
     /// Name prefix.
     pub name: Option<String>,
+    /// Only kept environments (`true`), or only those that expire (`false`).
+    pub kept: Option<bool>,
 }
 
 /// `POST /api/environments/{id}/extend`

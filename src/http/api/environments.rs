@@ -71,6 +71,7 @@ pub async fn list(
         status,
         repository_id: p.repository_id,
         name_prefix: p.name,
+        kept: p.kept,
     };
     let page = ctx
         .environments
@@ -164,6 +165,34 @@ pub async fn extend(
         &ctx.environments
             .extend(&id, body.hours, &caller.name)
             .await?,
+    ))
+}
+
+/// `POST /api/environments/{id}/keep`: never expires until let go (deleting still works).
+#[utoipa::path(post, path = "/api/environments/{id}/keep", tag = "environments", params(("id" = String, Path)),
+    responses((status = 200, body = EnvironmentResponse), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn keep(
+    State(ctx): State<Context>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<EnvironmentResponse>, ApiError> {
+    Ok(respond(
+        &ctx,
+        &ctx.environments.keep(&id, true, &caller.name).await?,
+    ))
+}
+
+/// `DELETE /api/environments/{id}/keep`: expires again, a whole lifetime from now at the soonest.
+#[utoipa::path(delete, path = "/api/environments/{id}/keep", tag = "environments", params(("id" = String, Path)),
+    responses((status = 200, body = EnvironmentResponse), (status = 404, body = Problem)))]
+pub async fn unkeep(
+    State(ctx): State<Context>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<EnvironmentResponse>, ApiError> {
+    Ok(respond(
+        &ctx,
+        &ctx.environments.keep(&id, false, &caller.name).await?,
     ))
 }
 

@@ -34,6 +34,9 @@ pub struct ListQuery {
     pub repository_id: String,
     #[serde(default)]
     pub name: String,
+    /// `yes`: only environments kept from expiring.
+    #[serde(default)]
+    pub kept: String,
     #[serde(default)]
     pub cursor: String,
 }
@@ -107,6 +110,7 @@ pub async fn list(
             status,
             repository_id: forms::optional(&filter.repository_id),
             name_prefix: forms::optional(&filter.name),
+            kept: (filter.kept == "yes").then_some(true),
         };
         let page = ctx
             .environments
@@ -126,6 +130,7 @@ pub async fn list(
                         ("status", &filter.status),
                         ("repository_id", &filter.repository_id),
                         ("name", &filter.name),
+                        ("kept", &filter.kept),
                         ("cursor", &cursor),
                     ]);
                     format!("/environments?{q}")
@@ -141,6 +146,7 @@ pub async fn list(
             ("status", &filter.status),
             ("repository_id", &filter.repository_id),
             ("name", &filter.name),
+            ("kept", &filter.kept),
             ("cursor", &filter.cursor),
         ])
     );

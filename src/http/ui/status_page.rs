@@ -90,6 +90,8 @@ pub struct StatusPage {
     pub live: bool,
     /// Shown from its archive: the store let it go after its retention.
     pub archived: bool,
+    /// Who keeps it from expiring.
+    pub kept_by: Option<String>,
 }
 
 fn event_row(e: &EnvironmentEvent) -> EventRow {
@@ -233,6 +235,13 @@ async fn status_page(
         action_error,
         can_change: chrome.can_write() && active,
         can_retry: chrome.can_write() && !archived && env.status == Status::Failed,
+        kept_by: env.kept.as_ref().map(|k| {
+            if k.by_label {
+                format!("{} (label)", k.by)
+            } else {
+                k.by.clone()
+            }
+        }),
         live: chrome.user.is_some() && !archived,
         archived,
         chrome,
@@ -269,6 +278,11 @@ pub async fn act(
         "redeploy" => ("Redeploy this environment?", "Redeploy"),
         "retry" => ("Retry this failed environment?", "Retry"),
         "extend" => ("Extend this environment's expiry?", "Extend"),
+        "keep" => (
+            "Keep this environment from expiring? Closing the merge request still tears it down.",
+            "Keep",
+        ),
+        "unkeep" => ("Let this environment expire again?", "Let it expire"),
         "destroy" => (
             "Destroy this environment? Its namespace and data are deleted.",
             "Destroy",
@@ -277,7 +291,7 @@ pub async fn act(
             return Err(UiError::new(
                 &chrome,
                 crate::http::errors::ApiError::not_found(format!(
-                    "no environment action {other:?}; use redeploy, retry, extend or destroy"
+                    "no environment action {other:?}; use redeploy, retry, extend, keep, unkeep or destroy"
                 )),
             ));
         }
@@ -304,6 +318,8 @@ pub async fn act(
                 format!("must be a whole number of hours, not {:?}", form.hours),
             )),
         },
+        "keep" => ctx.environments.keep(&id, true, &actor).await,
+        "unkeep" => ctx.environments.keep(&id, false, &actor).await,
         _ => {
             ctx.environments
                 .request_teardown(&id, &actor, "destroyed from the web UI")

@@ -12,7 +12,7 @@ use crate::{
     ports::githost::AccessLevel,
     service::{
         Context, ServiceError,
-        environments::{Applied, Once},
+        environments::{Applied, KeepBy, Once},
     },
 };
 
@@ -102,6 +102,37 @@ pub async fn run(
                 match settled(done, ev.note_id)? {
                     Settled::Done => return Ok(JobOutcome::Done),
                     Settled::Unchanged(e) => format!("`{}` is not extended.", e.id),
+                    Settled::Refused(m) => m,
+                }
+            }
+            Command::Keep | Command::Unkeep => {
+                let keep = ev.command == Command::Keep;
+                let answer = |e: &Environment| {
+                    reply(if keep {
+                        format!(
+                            "`{}` is kept: it will not expire. Closing or merging the merge request still tears it down; `/blueberry unkeep` lets it expire again.",
+                            e.id
+                        )
+                    } else {
+                        format!(
+                            "`{}` is no longer kept: it expires at {}.",
+                            e.id,
+                            e.expires_at.format("%Y-%m-%d %H:%M UTC")
+                        )
+                    })
+                };
+                let once = Once {
+                    note_id: ev.note_id,
+                    reply: &answer,
+                };
+                let done = ctx
+                    .environments
+                    .keep_with(id.as_str(), keep, &actor, KeepBy::Person, Some(&once))
+                    .await;
+                match settled(done, ev.note_id)? {
+                    Settled::Done => return Ok(JobOutcome::Done),
+                    Settled::Unchanged(e) if keep => format!("`{}` is already kept.", e.id),
+                    Settled::Unchanged(e) => format!("`{}` is not kept.", e.id),
                     Settled::Refused(m) => m,
                 }
             }

@@ -9,10 +9,16 @@ use crate::{
         EnvironmentId, EnvironmentName, LifecycleJob, MergeRequest, Status,
         gitlab::{Current, MergeRequestDecision, MergeRequestEvent, decide},
     },
-    service::{Context, ServiceError, environments::CreateEnvironment},
+    service::{
+        Context, ServiceError,
+        environments::{CreateEnvironment, KeepBy},
+    },
 };
 
 use super::JobOutcome;
+
+/// The merge request label that keeps its environment (as `/blueberry keep` does).
+pub const KEEP_LABEL: &str = "blueberry::keep";
 
 const FORK_NOTE: &str = "Blueberry does not deploy merge requests from forks: their code would run with the platform's credentials. A maintainer can allow forks in the repository's settings.";
 
@@ -120,5 +126,34 @@ pub async fn run(
             tracing::debug!(iid = ev.iid, action = %ev.action, reason, "merge request event changes nothing")
         }
     }
+    follow_keep_label(ctx, id, &ev, &actor).await?;
     Ok(JobOutcome::Done)
+}
+
+/// The keep label pins a live environment; removing it lets go of the keep it made (never of one
+/// a person asked for with `/blueberry keep`).
+async fn follow_keep_label(
+    ctx: &Context,
+    id: &EnvironmentId,
+    ev: &MergeRequestEvent,
+    actor: &str,
+) -> Result<(), ServiceError> {
+    let Some(env) = ctx.ports.store.get_environment(id).await? else {
+        return Ok(());
+    };
+    let labelled = ev.labels.iter().any(|l| l == KEEP_LABEL);
+    let change = match (&env.kept, labelled) {
+        (None, true) if env.is_live_not_deleting() => true,
+        (Some(k), false) if k.by_label => false,
+        _ => return Ok(()),
+    };
+    let who = format!("{actor} (label {KEEP_LABEL})");
+    match ctx
+        .environments
+        .keep_with(id.as_str(), change, &who, KeepBy::Label, None)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => refused(e),
+    }
 }
