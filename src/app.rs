@@ -143,6 +143,7 @@ impl Application {
                 retry_base_delay: config.retry_base_delay(),
                 provision_timeout: config.provision_timeout(),
                 resync: config.resync(),
+                expiry_warnings: config.expiry_warnings_hours.clone(),
             },
             reconcile_lease: config.reconcile_lease(),
             webhook_body_limit: config.webhook_body_limit as usize,

@@ -39,6 +39,7 @@
 //! | `--redis-url` | `BLUEBERRY_REDIS_URL` | none (secret: may hold a password) |
 //! | `--gitlab-url` | `BLUEBERRY_GITLAB_URL` | none: GitLab feedback is only recorded |
 //! | `--gitlab-token` | `BLUEBERRY_GITLAB_TOKEN` | none (secret) |
+//! | `--expiry-warnings-hours` | `BLUEBERRY_EXPIRY_WARNINGS_HOURS` | `24,1` |
 //! | `--gitlab-requests-per-second` | `BLUEBERRY_GITLAB_REQUESTS_PER_SECOND` | `10` |
 //! | `--webhook-body-limit` | `BLUEBERRY_WEBHOOK_BODY_LIMIT` | `1048576` bytes |
 //! | `--bootstrap-token` | `BLUEBERRY_BOOTSTRAP_TOKEN` | none: a fresh admin token is printed once (secret) |
@@ -284,6 +285,16 @@ pub struct Config {
     /// GitLab token with `api` scope (a project or group access token of a bot user).
     #[arg(long, env = "BLUEBERRY_GITLAB_TOKEN", value_parser = parse_secret, hide_env_values = true)]
     pub gitlab_token: Option<secrecy::SecretString>,
+
+    /// Hours before expiry at which a merge request is told its environment expires soon (the
+    /// note refreshed, one comment mentioning the author), e.g. `24,1`.
+    #[arg(
+        long,
+        env = "BLUEBERRY_EXPIRY_WARNINGS_HOURS",
+        value_delimiter = ',',
+        default_value = "24,1"
+    )]
+    pub expiry_warnings_hours: Vec<u32>,
 
     /// Requests per second Blueberry sends to GitLab at most (one budget per GitLab host; bursts
     /// of as many). GitLab's own `RateLimit-Remaining`/`Retry-After` are honoured on top.

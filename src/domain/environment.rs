@@ -55,6 +55,14 @@ pub struct GitLabFeedback {
     pub synced: Option<String>,
 }
 
+/// A warning that the environment expires soon: given when `hours` were left before
+/// `expires_at`. An expiry moved since (extend, a push) makes it stale.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExpiryWarning {
+    pub expires_at: DateTime<Utc>,
+    pub hours: u32,
+}
+
 /// Who pinned an environment against expiry, and how.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Kept {
@@ -108,6 +116,9 @@ pub struct Environment {
     /// the merge request still tears it down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kept: Option<Kept>,
+    /// The last expiry warning given to the merge request, for the expiry it warned about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_warning: Option<ExpiryWarning>,
     /// Bumped by the store on every write; a write with a stale version is refused.
     pub version: u64,
 }
@@ -153,6 +164,7 @@ impl Environment {
             feedback: GitLabFeedback::default(),
             applied_notes: Vec::new(),
             kept: None,
+            expiry_warning: None,
             version: 0,
         }
     }
@@ -247,6 +259,42 @@ impl Environment {
         }
     }
 
+    /// The warning due now, if any: the smallest of `thresholds` (hours before expiry) already
+    /// reached and not yet warned about for this expiry. Only merge request environments that
+    /// expire (not kept) are warned.
+    pub fn expiry_warning_due(&self, thresholds: &[u32], now: DateTime<Utc>) -> Option<u32> {
+        if self.merge_request.is_none() || self.kept.is_some() || !self.is_live_not_deleting() {
+            return None;
+        }
+        let warned = self
+            .expiry_warning
+            .as_ref()
+            .filter(|w| w.expires_at == self.expires_at)
+            .map(|w| w.hours);
+        thresholds
+            .iter()
+            .copied()
+            .filter(|h| self.expires_at - chrono::Duration::hours(i64::from(*h)) <= now)
+            .filter(|h| warned.is_none_or(|w| *h < w))
+            .min()
+    }
+
+    /// When the next warning falls due (for the controller's wait), if one is still to come.
+    pub fn next_expiry_warning(
+        &self,
+        thresholds: &[u32],
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        if self.merge_request.is_none() || self.kept.is_some() || !self.is_live_not_deleting() {
+            return None;
+        }
+        thresholds
+            .iter()
+            .map(|h| self.expires_at - chrono::Duration::hours(i64::from(*h)))
+            .filter(|at| *at > now)
+            .min()
+    }
+
     /// Pending, ready or failed: live and not on its way out.
     pub fn is_live_not_deleting(&self) -> bool {
         self.status.is_live() && self.status != Status::Deleting
@@ -311,6 +359,62 @@ pub(crate) mod tests {
         assert!(!env.is_expired(later));
         env.kept = None;
         assert!(env.is_expired(later));
+    }
+
+    #[test]
+    fn expiry_warnings_fall_due_once_per_threshold_and_expiry() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+        let mut env = sample(now);
+        env.ttl_hours = TtlHours::new(72).unwrap();
+        env.expires_at = now + chrono::Duration::hours(72);
+        let thresholds = [24, 1];
+        assert_eq!(
+            env.expiry_warning_due(&thresholds, now),
+            None,
+            "not a merge request"
+        );
+        env.merge_request = Some(crate::domain::MergeRequest {
+            iid: 7,
+            title: "t".into(),
+            url: "u".into(),
+            author: "alice".into(),
+        });
+        assert_eq!(env.expiry_warning_due(&thresholds, now), None);
+        assert_eq!(
+            env.next_expiry_warning(&thresholds, now),
+            Some(now + chrono::Duration::hours(48))
+        );
+        let t24 = now + chrono::Duration::hours(48);
+        assert_eq!(env.expiry_warning_due(&thresholds, t24), Some(24));
+        env.expiry_warning = Some(ExpiryWarning {
+            expires_at: env.expires_at,
+            hours: 24,
+        });
+        assert_eq!(env.expiry_warning_due(&thresholds, t24), None, "once");
+        let t1 = now + chrono::Duration::hours(71);
+        assert_eq!(env.expiry_warning_due(&thresholds, t1), Some(1));
+        // Both reached at once (a short TTL): only the nearer one.
+        env.expiry_warning = None;
+        assert_eq!(env.expiry_warning_due(&thresholds, t1), Some(1));
+        // A moved expiry warns again.
+        env.expiry_warning = Some(ExpiryWarning {
+            expires_at: env.expires_at,
+            hours: 1,
+        });
+        env.expires_at += chrono::Duration::hours(24);
+        assert_eq!(
+            env.expiry_warning_due(&thresholds, t1 + chrono::Duration::hours(24)),
+            Some(1)
+        );
+        env.kept = Some(Kept {
+            by: "b".into(),
+            at: now,
+            by_label: false,
+        });
+        assert_eq!(
+            env.expiry_warning_due(&thresholds, t1 + chrono::Duration::hours(24)),
+            None
+        );
     }
 
     #[test]

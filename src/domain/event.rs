@@ -22,6 +22,8 @@ pub enum EventKind {
     /// Pinned against expiry, or let go again.
     Kept,
     Unkept,
+    /// The merge request was told its environment expires soon.
+    ExpiryWarned,
     TeardownRequested,
     Terminated,
     /// A message sent (or, without GitLab configured, that would have been sent) to GitLab.

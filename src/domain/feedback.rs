@@ -62,13 +62,18 @@ pub fn commit_state(env: &Environment) -> CommitState {
 /// What GitLab was last told, to skip repeats: status, commit state, revision, deployment, expiry.
 pub fn signature(env: &Environment) -> String {
     format!(
-        "{}:{}@{}#{}~{}{}",
+        "{}:{}@{}#{}~{}{}{}",
         env.status,
         commit_state(env).as_str(),
         env.target_revision(),
         env.generation,
         env.expires_at.timestamp(),
-        if env.kept.is_some() { "+kept" } else { "" }
+        if env.kept.is_some() { "+kept" } else { "" },
+        // A warning refreshes the note (its "in …" is near).
+        env.expiry_warning
+            .as_ref()
+            .map(|w| format!("!{}", w.hours))
+            .unwrap_or_default()
     )
 }
 

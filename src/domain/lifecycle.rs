@@ -22,6 +22,8 @@ pub struct Policy {
     pub provision_timeout: Duration,
     /// A settled environment is looked at again at least this often.
     pub resync: Duration,
+    /// Hours before expiry at which a merge request is warned (`--expiry-warnings-hours`).
+    pub expiry_warnings: Vec<u32>,
 }
 
 impl Default for Policy {
@@ -31,6 +33,7 @@ impl Default for Policy {
             retry_base_delay: Duration::from_secs(5),
             provision_timeout: Duration::from_secs(600),
             resync: Duration::from_secs(600),
+            expiry_warnings: vec![24, 1],
         }
     }
 }
@@ -69,6 +72,8 @@ pub enum Step {
     Redeploy { reason: String },
     /// Past its expiry: start the teardown.
     Expire,
+    /// Its expiry is `hours` away: tell the merge request (once per threshold and expiry).
+    WarnExpiry { hours: u32 },
     /// Delete the Application (the record says it must go).
     Delete,
     /// The Application is gone: the environment is terminated.
@@ -100,7 +105,21 @@ pub fn decide(
     watch_live: bool,
     policy: &Policy,
 ) -> Step {
-    let settled = |env: &Environment| Step::Wait(until(env.expires_at, now).min(policy.resync));
+    let settled = |env: &Environment| {
+        let next_warning = env
+            .next_expiry_warning(&policy.expiry_warnings, now)
+            .map_or(policy.resync, |at| until(at, now));
+        Step::Wait(
+            until(env.expires_at, now)
+                .min(policy.resync)
+                .min(next_warning),
+        )
+    };
+    if let Some(hours) = env.expiry_warning_due(&policy.expiry_warnings, now)
+        && !env.is_expired(now)
+    {
+        return Step::WarnExpiry { hours };
+    }
     match env.status {
         Status::Pending | Status::Ready | Status::Failed if env.is_expired(now) => Step::Expire,
         Status::Pending => pending(env, observed, now, watch_live),

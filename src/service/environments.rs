@@ -2,6 +2,7 @@
 //! versioned write whose reconcile (and GitLab feedback) commits with it; the controller does
 //! the rest.
 
+mod expiry;
 mod keep;
 
 pub use keep::KeepBy;
@@ -391,6 +392,9 @@ impl EnvironmentService {
                     }
                     if let Some(sha) = &sha {
                         env.sha = Some(sha.clone());
+                        // New commits are activity: a whole lifetime from now at the soonest.
+                        let lifetime = chrono::Duration::hours(i64::from(env.ttl_hours.hours()));
+                        env.expires_at = env.expires_at.max(now + lifetime);
                     }
                     let message =
                         format!("redeploy of {} requested by {actor}", env.target_revision());

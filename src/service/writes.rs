@@ -11,9 +11,6 @@ use crate::{
 
 use super::{Ports, ServiceError};
 
-/// GitLab feedback for the changes of this long goes out as one call.
-const NOTE_UPDATES_MERGED_WITHIN: chrono::Duration = chrono::Duration::seconds(1);
-
 /// How many times a read-modify-write is retried when another writer got there first.
 const MAX_WRITE_RETRIES: usize = 8;
 
@@ -124,9 +121,9 @@ impl Writer {
                 None,
             ));
         }
-        // Merge request environments tell GitLab about every change worth telling — a second
-        // later, so the changes of one second (coalesced into the one queued job) are one note
-        // update: GitLab's API budget is shared with everyone.
+        // Merge request environments tell GitLab about every change worth telling. (Not
+        // delayed to merge a second's changes into one note update: a commit superseded within
+        // that second would never get its commit status.)
         if env.merge_request.is_some()
             && env.feedback.synced.as_deref() != Some(signature(env).as_str())
         {
@@ -134,7 +131,7 @@ impl Writer {
                 &LifecycleJob::Notify {
                     environment_id: env.id.clone(),
                 },
-                Some(self.ports.clock.now() + NOTE_UPDATES_MERGED_WITHIN),
+                None,
             ));
         }
         // A terminated environment's archive is (re)written with what this save adds.

@@ -71,6 +71,21 @@ pub async fn perform(
                 Err(e) => Err(e.into()),
             }
         }
+        Step::WarnExpiry { hours } => {
+            let repo = c
+                .ctx
+                .directory
+                .repository(c.ctx.ports.store.as_ref(), &env.repository_id)
+                .await
+                .map_err(ServiceError::from)?;
+            if let Some(repo) = repo {
+                c.ctx
+                    .environments
+                    .warn_expiry(env.id.as_str(), hours, repo.gitlab_project_id)
+                    .await?;
+            }
+            Ok(Action::RequeueAfter(Duration::ZERO))
+        }
         Step::Expire => {
             c.ctx.environments.expire_if_due(env.id.as_str()).await?;
             Ok(Action::RequeueAfter(Duration::ZERO))

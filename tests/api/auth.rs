@@ -54,6 +54,12 @@ const ROUTES: &[(&str, &str, Option<Role>)] = &[
     ("POST", "/api/tokens", Some(Role::Developer)),
     ("DELETE", "/api/tokens/{id}", Some(Role::Developer)),
     ("POST", "/api/sessions/end", Some(Role::Admin)),
+    ("POST", "/api/environments/{id}/keep", Some(Role::Developer)),
+    (
+        "DELETE",
+        "/api/environments/{id}/keep",
+        Some(Role::Developer),
+    ),
 ];
 
 async fn token(app: &TestApp, role: &str) -> String {

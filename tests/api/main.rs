@@ -26,6 +26,7 @@ mod controller;
 mod deploy;
 mod environments;
 mod exactly_once;
+mod expiry;
 mod faults;
 mod firebase;
 mod keep;
