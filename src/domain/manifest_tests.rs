@@ -26,6 +26,7 @@ fn repo(path: &str) -> Repository {
         filters: RepositoryFilters::default(),
         webhook_secret_hash: "0".repeat(64),
         webhook_signing_key: None,
+        lifetime: Default::default(),
         created_at: now,
         updated_at: now,
     }

@@ -39,6 +39,45 @@ impl Default for RepositoryFilters {
     }
 }
 
+/// A repository's lifetime rules for its environments, in hours (1..=168 each).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Lifetime {
+    /// The TTL of an environment that names none; the platform's `--default-ttl-hours` when
+    /// absent.
+    #[schema(minimum = 1, maximum = 168)]
+    pub default_ttl_hours: Option<u16>,
+    /// No environment lives longer than this from now: creates asking more and extends going
+    /// past it are refused, saying so.
+    #[schema(minimum = 1, maximum = 168)]
+    pub max_ttl_hours: Option<u16>,
+}
+
+impl Lifetime {
+    /// Checks both are 1..=168 and the default is within the ceiling; the field at fault.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        for (field, v) in [
+            ("lifetime.default_ttl_hours", self.default_ttl_hours),
+            ("lifetime.max_ttl_hours", self.max_ttl_hours),
+        ] {
+            if let Some(h) = v
+                && !(1..=168).contains(&h)
+            {
+                return Err((field, format!("must be between 1 and 168 hours, not {h}")));
+            }
+        }
+        if let (Some(d), Some(m)) = (self.default_ttl_hours, self.max_ttl_hours)
+            && d > m
+        {
+            return Err((
+                "lifetime.default_ttl_hours",
+                format!("{d} h is more than max_ttl_hours ({m} h)"),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// A GitLab project connected to Blueberry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Repository {
@@ -54,6 +93,9 @@ pub struct Repository {
     /// verify signatures, so it is kept; the API never shows it back.
     #[serde(default)]
     pub webhook_signing_key: Option<super::Secret>,
+    /// How long its environments live: its own default and ceiling, within the platform's.
+    #[serde(default)]
+    pub lifetime: Lifetime,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -23,6 +23,8 @@ pub struct RepositoryInput {
     pub filters: Option<RepositoryFilters>,
     /// GitLab's webhook signing token (`whsec_…`); None keeps the current one on update.
     pub webhook_signing_key: Option<crate::domain::Secret>,
+    /// Default and ceiling of its environments' TTL; none: the platform's.
+    pub lifetime: Option<crate::domain::repository::Lifetime>,
 }
 
 /// A config set as submitted (create or full update).
@@ -151,6 +153,11 @@ impl CatalogService {
         {
             text("filters.target_branch_pattern", pattern, 255)?;
         }
+        if let Some(lifetime) = &input.lifetime {
+            lifetime
+                .check()
+                .map_err(|(field, message)| ServiceError::invalid(field, message))?;
+        }
         Ok((name, project_id))
     }
 
@@ -172,6 +179,7 @@ impl CatalogService {
             filters: input.filters.unwrap_or_default(),
             webhook_secret_hash: hash_secret(&webhook_secret),
             webhook_signing_key: input.webhook_signing_key,
+            lifetime: input.lifetime.clone().unwrap_or_default(),
             created_at: now,
             updated_at: now,
         };
@@ -216,6 +224,7 @@ impl CatalogService {
         repo.path_with_namespace = input.path_with_namespace;
         repo.config_set_id = input.config_set_id;
         repo.filters = input.filters.unwrap_or_default();
+        repo.lifetime = input.lifetime.unwrap_or_default();
         if input.webhook_signing_key.is_some() {
             repo.webhook_signing_key = input.webhook_signing_key;
         }

@@ -191,10 +191,10 @@ impl EnvironmentService {
             .map_err(|e| ServiceError::invalid("name", e))?;
         let branch = BranchName::parse(req.branch.unwrap_or_else(|| "main".to_owned()))
             .map_err(|e| ServiceError::invalid("branch", e))?;
-        let ttl_hours = match req.ttl_hours {
-            Some(h) => TtlHours::new(h).map_err(|e| ServiceError::invalid("ttl_hours", e))?,
-            None => self.settings.default_ttl,
-        };
+        let asked_ttl = req
+            .ttl_hours
+            .map(|h| TtlHours::new(h).map_err(|e| ServiceError::invalid("ttl_hours", e)))
+            .transpose()?;
         let helm_values_override = req
             .helm_values_override
             .map(HelmValuesOverride::parse)
@@ -219,6 +219,28 @@ impl EnvironmentService {
                     format!("no repository with id `{}`", req.repository_id),
                 )
             })?;
+        let lifetime = &repo.lifetime;
+        let ttl_hours = match asked_ttl {
+            Some(ttl) => {
+                if let Some(max) = lifetime.max_ttl_hours
+                    && ttl.hours() > max
+                {
+                    return Err(ServiceError::invalid(
+                        "ttl_hours",
+                        format!(
+                            "repository `{}` lets environments live at most {max} h, not {} h",
+                            repo.name,
+                            ttl.hours()
+                        ),
+                    ));
+                }
+                ttl
+            }
+            None => lifetime
+                .default_ttl_hours
+                .and_then(|h| TtlHours::new(i64::from(h)).ok())
+                .unwrap_or(self.settings.default_ttl),
+        };
         let Some(config_set_id) = req.config_set_id.or_else(|| repo.config_set_id.clone()) else {
             return Err(ServiceError::invalid(
                 "config_set_id",
@@ -468,6 +490,17 @@ impl EnvironmentService {
     ) -> Result<(Environment, Applied), ServiceError> {
         let hours = TtlHours::new(hours).map_err(|e| ServiceError::invalid("hours", e))?;
         let now = self.now();
+        let current = self.get(id).await?;
+        let store = self.writer.ports.store.as_ref();
+        let ceiling = self
+            .directory
+            .repository(store, &current.repository_id)
+            .await?
+            .and_then(|r| {
+                r.lifetime
+                    .max_ttl_hours
+                    .map(|max| (r.name.to_string(), max))
+            });
         let mut applied = Applied::Now;
         let env = self
             .writer
@@ -479,7 +512,17 @@ impl EnvironmentService {
                             env.id, env.status
                         )));
                     }
-                    env.expires_at = extended_expiry(env.expires_at, now, hours);
+                    let extended = extended_expiry(env.expires_at, now, hours);
+                    if let Some((repo, max)) = &ceiling
+                        && extended > now + chrono::Duration::hours(i64::from(*max))
+                    {
+                        return Err(ServiceError::Conflict(format!(
+                            "repository `{repo}` lets environments live at most {max} h from now; `{}` already expires at {}",
+                            env.id,
+                            env.expires_at.format("%Y-%m-%d %H:%M UTC")
+                        )));
+                    }
+                    env.expires_at = extended;
                     env.updated_at = now;
                     let message = format!(
                         "extended by {} h to {} by {actor}",

@@ -80,6 +80,7 @@ fn repo(id: &str, name: &str, project: u64, cs: Option<&str>) -> Repository {
         filters: RepositoryFilters::default(),
         webhook_secret_hash: "00".repeat(32),
         webhook_signing_key: None,
+        lifetime: Default::default(),
         created_at: now,
         updated_at: now,
     }

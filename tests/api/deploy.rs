@@ -223,6 +223,7 @@ fn repository() -> Repository {
         filters: Default::default(),
         webhook_secret_hash: String::new(),
         webhook_signing_key: None,
+        lifetime: Default::default(),
         created_at: Utc::now(),
         updated_at: Utc::now(),
     }

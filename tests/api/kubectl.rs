@@ -150,6 +150,7 @@ fn rendered_manifest() -> blueberry::domain::manifest::Application {
         filters: RepositoryFilters::default(),
         webhook_secret_hash: String::new(),
         webhook_signing_key: None,
+        lifetime: Default::default(),
         created_at: now,
         updated_at: now,
     };

@@ -32,6 +32,7 @@ mod firebase;
 mod keep;
 mod kubectl;
 mod lifecycle;
+mod lifetime;
 mod limits;
 mod lost_jobs;
 mod operations;

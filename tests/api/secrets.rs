@@ -253,6 +253,7 @@ fn every_record_formats_without_its_secrets() {
         config_set_id: None,
         filters: None,
         webhook_signing_key: Some(Secret::new(KEY)),
+        lifetime: None,
     };
     let config = Cli::try_parse_from([
         "blueberry",

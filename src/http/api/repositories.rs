@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
-    domain::{Repository, RepositoryFilters},
+    domain::{Repository, RepositoryFilters, repository::Lifetime},
     http::auth::Caller,
     http::{
         errors::{ApiError, Problem},
@@ -48,6 +48,9 @@ pub struct RepositoryRequest {
     #[serde(default)]
     #[schema(value_type = Option<String>, pattern = r"^whsec_(?:[A-Za-z0-9+/]{4}){5,}(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=|[A-Za-z0-9+/]{4})$")]
     pub webhook_signing_key: Option<crate::domain::Secret>,
+    /// Default and ceiling of its environments' TTL (the platform's when absent).
+    #[serde(default)]
+    pub lifetime: Option<Lifetime>,
 }
 
 impl From<RepositoryRequest> for RepositoryInput {
@@ -59,6 +62,7 @@ impl From<RepositoryRequest> for RepositoryInput {
             config_set_id: r.config_set_id,
             filters: r.filters,
             webhook_signing_key: r.webhook_signing_key,
+            lifetime: r.lifetime,
         }
     }
 }
@@ -75,6 +79,7 @@ pub struct RepositoryResponse {
     pub webhook_url: String,
     /// Whether signed webhooks (a signing key) are configured.
     pub webhook_signing: bool,
+    pub lifetime: Lifetime,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -98,6 +103,7 @@ fn respond(ctx: &Context, r: &Repository) -> RepositoryResponse {
         filters: r.filters.clone(),
         webhook_url: format!("{}/webhooks/gitlab", ctx.settings.public_url),
         webhook_signing: r.webhook_signing_key.is_some(),
+        lifetime: r.lifetime.clone(),
         created_at: r.created_at,
         updated_at: r.updated_at,
     }

@@ -17,7 +17,7 @@ use super::{
     view::{Choice, OrPage, choices, when},
 };
 use crate::{
-    domain::{Repository, RepositoryFilters},
+    domain::{Repository, RepositoryFilters, repository::Lifetime},
     service::{Context, catalog::RepositoryInput},
 };
 
@@ -27,6 +27,7 @@ const FIELDS: &[&str] = &[
     "path_with_namespace",
     "config_set_id",
     "filters",
+    "lifetime",
     "webhook_signing_key",
 ];
 
@@ -51,6 +52,10 @@ pub struct RepoForm {
     pub exclude_labels: String,
     #[serde(default)]
     pub target_branch_pattern: String,
+    #[serde(default)]
+    pub default_ttl_hours: String,
+    #[serde(default)]
+    pub max_ttl_hours: String,
     /// Write-only: blank keeps the current key.
     #[serde(default)]
     pub webhook_signing_key: crate::domain::Secret,
@@ -68,6 +73,16 @@ impl RepoForm {
             include_labels: r.filters.include_labels.join(", "),
             exclude_labels: r.filters.exclude_labels.join(", "),
             target_branch_pattern: r.filters.target_branch_pattern.clone().unwrap_or_default(),
+            default_ttl_hours: r
+                .lifetime
+                .default_ttl_hours
+                .map(|h| h.to_string())
+                .unwrap_or_default(),
+            max_ttl_hours: r
+                .lifetime
+                .max_ttl_hours
+                .map(|h| h.to_string())
+                .unwrap_or_default(),
             webhook_signing_key: Default::default(),
         }
     }
@@ -91,6 +106,22 @@ impl RepoForm {
             }),
             webhook_signing_key: forms::optional(self.webhook_signing_key.expose())
                 .map(crate::domain::Secret::new),
+            lifetime: Some(Lifetime {
+                default_ttl_hours: hours(errors, "lifetime", &self.default_ttl_hours),
+                max_ttl_hours: hours(errors, "lifetime", &self.max_ttl_hours),
+            }),
+        }
+    }
+}
+
+/// An optional number of hours as typed (the service checks the range).
+fn hours(errors: &mut FieldErrors, field: &str, value: &str) -> Option<u16> {
+    let n = forms::optional_int(errors, field, value)?;
+    match u16::try_from(n) {
+        Ok(h) => Some(h),
+        Err(_) => {
+            errors.add(field, format!("must be between 1 and 168 hours, not {n}"));
+            None
         }
     }
 }
