@@ -51,6 +51,8 @@ impl Server {
             .args(["--retry-base-delay-ms", "200", "--job-lease-secs", "5"])
             .args(["--reaper-interval-secs", "1", "--resync-secs", "15"])
             .args(["--gitlab-url", gitlab, "--log-format", "json"])
+            // Exactly-once is tested here, not GitLab's budget (contract_githost.rs).
+            .args(["--gitlab-requests-per-second", "10000"])
             .arg("--data-dir")
             .arg(data)
             .arg("--kubeconfig")
