@@ -6,7 +6,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, AtomicU32, Ordering},
+        atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering},
     },
     time::Duration,
 };
@@ -78,6 +78,22 @@ pub struct StoreFaults {
     /// Webhook deliveries are recorded, but their jobs are put off for a year: lost on the way,
     /// as a job a killed Pub/Sub subscriber held and the emulator never redelivers.
     pub lose_webhook_jobs: AtomicBool,
+    /// Reads of environments go wrong: [`Blind::Failing`] answers errors, [`Blind::Empty`]
+    /// answers "nothing there" (no record, empty lists) — bad information, never a reason to
+    /// delete anything.
+    pub blind: AtomicU8,
+}
+
+/// How a [`FaultyStore`]'s environment reads go wrong (`StoreFaults::blind`).
+#[repr(u8)]
+pub enum Blind {
+    No = 0,
+    Failing = 1,
+    Empty = 2,
+}
+
+fn blind_error() -> StoreError {
+    StoreError::Unavailable(anyhow::anyhow!("injected: the store cannot be read"))
 }
 
 /// The real store with [`StoreFaults`].
@@ -87,6 +103,14 @@ pub struct FaultyStore {
 }
 
 impl FaultyStore {
+    fn blind(&self) -> Blind {
+        match self.faults.blind.load(Ordering::SeqCst) {
+            1 => Blind::Failing,
+            2 => Blind::Empty,
+            _ => Blind::No,
+        }
+    }
+
     /// Adapters with the store wrapped in these `faults` (shared with the test).
     pub fn adapt(faults: &Arc<StoreFaults>) -> blueberry::app::Adapt {
         let faults = faults.clone();
@@ -127,6 +151,11 @@ impl Store for FaultyStore {
         self.inner().save_environment(env, events, jobs).await
     }
     async fn get_environment(&self, id: &EnvironmentId) -> StoreResult<Option<Environment>> {
+        match self.blind() {
+            Blind::Failing => return Err(blind_error()),
+            Blind::Empty => return Ok(None),
+            Blind::No => {}
+        }
         let read = self.inner().get_environment(id).await;
         let hook = self.faults.after_read.lock().unwrap().remove(id.as_str());
         if let Some(hook) = hook {
@@ -139,10 +168,21 @@ impl Store for FaultyStore {
         f: &EnvironmentFilter,
         p: &PageRequest,
     ) -> StoreResult<Page<Environment>> {
-        self.inner().list_environments(f, p).await
+        match self.blind() {
+            Blind::Failing => Err(blind_error()),
+            Blind::Empty => Ok(Page {
+                items: vec![],
+                next: None,
+            }),
+            Blind::No => self.inner().list_environments(f, p).await,
+        }
     }
     async fn list_expired(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Environment>> {
-        self.inner().list_expired(now, limit).await
+        match self.blind() {
+            Blind::Failing => Err(blind_error()),
+            Blind::Empty => Ok(vec![]),
+            Blind::No => self.inner().list_expired(now, limit).await,
+        }
     }
     async fn list_events(
         &self,

@@ -9,6 +9,7 @@ mod hooks;
 
 mod archive;
 mod auth;
+mod bad_information;
 mod browser;
 mod browser_firebase;
 mod browser_status;
