@@ -162,6 +162,7 @@ impl Application {
                 }
             }),
             retain_terminated: chrono::Duration::days(i64::from(config.retain_terminated_days)),
+            max_deletions_per_minute: config.max_deletions_per_minute,
         };
         let firebase = match &config.firebase_project {
             Some(project) => {

@@ -57,6 +57,8 @@ pub struct Metrics {
     pub gitlab_requests: Family<GitLabLabels, Counter>,
     /// GitLab answers of 429, and calls held back because GitLab said none remained.
     pub gitlab_rate_limited: Counter,
+    /// Expiry teardowns held over `--max-deletions-per-minute`.
+    pub deletions_held: Counter,
 }
 
 impl Default for Metrics {
@@ -76,6 +78,12 @@ impl Default for Metrics {
         let sse_refused = Counter::default();
         let gitlab_requests = Family::<GitLabLabels, Counter>::default();
         let gitlab_rate_limited = Counter::default();
+        let deletions_held = Counter::default();
+        registry.register(
+            "blueberry_deletions_held",
+            "Expiry teardowns held over --max-deletions-per-minute until an admin confirms",
+            deletions_held.clone(),
+        );
         registry.register(
             "blueberry_gitlab_requests",
             "GitLab API calls (every attempt), by endpoint and outcome",
@@ -162,6 +170,7 @@ impl Default for Metrics {
             sse_refused,
             gitlab_requests,
             gitlab_rate_limited,
+            deletions_held,
         }
     }
 }

@@ -39,6 +39,7 @@
 //! | `--redis-url` | `BLUEBERRY_REDIS_URL` | none (secret: may hold a password) |
 //! | `--gitlab-url` | `BLUEBERRY_GITLAB_URL` | none: GitLab feedback is only recorded |
 //! | `--gitlab-token` | `BLUEBERRY_GITLAB_TOKEN` | none (secret) |
+//! | `--max-deletions-per-minute` | `BLUEBERRY_MAX_DELETIONS_PER_MINUTE` | `20` |
 //! | `--expiry-warnings-hours` | `BLUEBERRY_EXPIRY_WARNINGS_HOURS` | `24,1` |
 //! | `--gitlab-requests-per-second` | `BLUEBERRY_GITLAB_REQUESTS_PER_SECOND` | `10` |
 //! | `--webhook-body-limit` | `BLUEBERRY_WEBHOOK_BODY_LIMIT` | `1048576` bytes |
@@ -285,6 +286,11 @@ pub struct Config {
     /// GitLab token with `api` scope (a project or group access token of a bot user).
     #[arg(long, env = "BLUEBERRY_GITLAB_TOKEN", value_parser = parse_secret, hide_env_values = true)]
     pub gitlab_token: Option<secrecy::SecretString>,
+
+    /// Teardowns a minute Blueberry starts on its own (expiry); above it, it stops, logs, shows
+    /// a banner and waits until an admin confirms. Teardowns people ask for are never held.
+    #[arg(long, env = "BLUEBERRY_MAX_DELETIONS_PER_MINUTE", default_value = "20", value_parser = parse_positive)]
+    pub max_deletions_per_minute: u32,
 
     /// Hours before expiry at which a merge request is told its environment expires soon (the
     /// note refreshed, one comment mentioning the author), e.g. `24,1`.

@@ -57,6 +57,8 @@ pub fn router_and_openapi() -> (Router<Context>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::environments::retry))
         .routes(routes!(api::environments::extend))
         .routes(routes!(api::environments::keep, api::environments::unkeep))
+        .routes(routes!(api::deletions::status))
+        .routes(routes!(api::deletions::confirm))
         .routes(routes!(api::environments::events))
         .routes(routes!(sse::stream))
         .routes(routes!(api::repositories::create, api::repositories::list))

@@ -67,6 +67,8 @@ pub fn required(method: &Method, route: &str, options: Options) -> Option<Access
         ("GET" | "POST", "/api/tokens") => R(Developer),
         ("DELETE", "/api/tokens/{id}") => R(Developer),
         ("POST", "/api/sessions/end") => R(Admin),
+        ("GET", "/api/deletions") => R(Viewer),
+        ("POST", "/api/deletions/confirm") => R(Admin),
 
         // The web UI: the same roles as the API behind each page.
         ("GET", "/" | "/static/{*path}") => Public,
@@ -74,6 +76,7 @@ pub fn required(method: &Method, route: &str, options: Options) -> Option<Access
         ("GET", "/environments" | "/environments/{id}") => R(Viewer),
         ("GET", "/environments/new") => R(Developer),
         ("POST", "/environments" | "/environments/{id}/{action}") => R(Developer),
+        ("POST", "/deletions/confirm") => R(Admin),
         ("GET", "/repositories" | "/config-sets") => R(Viewer),
         ("GET" | "POST", "/repositories/{id}" | "/config-sets/{id}") => R(Admin),
         (

@@ -104,7 +104,7 @@ impl CatalogService {
         Self { ports, directory }
     }
 
-    async fn audit(
+    pub async fn audit(
         &self,
         actor: &str,
         action: &str,

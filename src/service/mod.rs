@@ -5,6 +5,7 @@ pub mod access;
 pub mod archive;
 pub mod catalog;
 pub mod changes;
+pub mod deletions;
 pub mod directory;
 pub mod environments;
 mod error;
@@ -76,6 +77,8 @@ pub struct Settings {
     pub firebase_sign_in: Option<FirebaseSignIn>,
     /// Terminated environments leave the store (for their archive) after this long.
     pub retain_terminated: chrono::Duration,
+    /// Teardowns a minute Blueberry starts on its own (expiry) before it waits for an admin.
+    pub max_deletions_per_minute: u32,
 }
 
 /// What the login page needs to sign people in with Firebase Auth (both values are public).
@@ -127,6 +130,8 @@ pub struct Services {
     pub changes: changes::ChangeLog,
     /// Archives of terminated environments, and their removal from the store.
     pub archives: archive::ArchiveService,
+    /// At most so many teardowns a minute on Blueberry's own initiative.
+    pub deletions: Arc<deletions::DeletionGuard>,
 }
 
 /// Firebase ID token verification and role rules.
@@ -169,6 +174,9 @@ impl Context {
             directory,
             changes: changes::ChangeLog::new(ports.clone()),
             archives: archive::ArchiveService::new(ports.clone(), settings.retain_terminated),
+            deletions: Arc::new(deletions::DeletionGuard::new(
+                settings.max_deletions_per_minute,
+            )),
             firebase,
             access: Arc::new(access::AccessCache::new(Duration::from_secs(60))),
             ports,

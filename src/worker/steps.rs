@@ -17,6 +17,8 @@ use crate::{
 
 /// How often to look at an Application whose deletion was started.
 const DELETE_POLL: Duration = Duration::from_secs(5);
+/// How soon a held expiry teardown looks again (the reaper also triggers it).
+const HELD_RECHECK: Duration = Duration::from_secs(30);
 
 /// Whether another attempt could help.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +89,18 @@ pub async fn perform(
             Ok(Action::RequeueAfter(Duration::ZERO))
         }
         Step::Expire => {
+            let now = c.ctx.ports.clock.now();
+            if let Err(paused_now) = c.ctx.deletions.permit(env.id.as_str(), now) {
+                c.ctx.metrics.deletions_held.inc();
+                if paused_now {
+                    tracing::error!(
+                        limit = c.ctx.settings.max_deletions_per_minute,
+                        "more expiry teardowns than --max-deletions-per-minute: holding them until an admin confirms (POST /api/deletions/confirm)"
+                    );
+                }
+                // The reaper triggers it again; an admin's confirmation lets it go.
+                return Ok(Action::RequeueAfter(HELD_RECHECK));
+            }
             c.ctx.environments.expire_if_due(env.id.as_str()).await?;
             Ok(Action::RequeueAfter(Duration::ZERO))
         }

@@ -60,6 +60,8 @@ const ROUTES: &[(&str, &str, Option<Role>)] = &[
         "/api/environments/{id}/keep",
         Some(Role::Developer),
     ),
+    ("GET", "/api/deletions", Some(Role::Viewer)),
+    ("POST", "/api/deletions/confirm", Some(Role::Admin)),
 ];
 
 async fn token(app: &TestApp, role: &str) -> String {

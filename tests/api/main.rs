@@ -24,6 +24,7 @@ mod contract_queue;
 mod contract_sessions;
 mod contract_store;
 mod controller;
+mod deletion_limit;
 mod deploy;
 mod environments;
 mod exactly_once;

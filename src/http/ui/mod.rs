@@ -48,6 +48,7 @@ pub fn router() -> Router<Context> {
         .route("/environments/new", get(environments::new_form))
         .route("/environments/{id}", get(status_page::show))
         .route("/environments/{id}/{action}", post(status_page::act))
+        .route("/deletions/confirm", post(confirm_deletions))
         .route(
             "/repositories",
             get(repositories::list).post(repositories::create),
@@ -164,4 +165,27 @@ impl FromRequestParts<Context> for Chrome {
     async fn from_request_parts(parts: &mut Parts, ctx: &Context) -> Result<Self, Response> {
         Ok(Chrome::from_parts(parts, ctx))
     }
+}
+
+/// `POST /deletions/confirm`: the banner's button (admins).
+async fn confirm_deletions(
+    axum::extract::State(ctx): axum::extract::State<Context>,
+    chrome: view::Chrome,
+) -> Result<Redirect, view::UiError> {
+    let released = ctx.deletions.confirm();
+    let actor = chrome.actor();
+    ctx.catalog
+        .audit(
+            &actor,
+            "deletions.confirm",
+            "expiry-teardowns",
+            format!(
+                "let {} held teardowns go: {}",
+                released.len(),
+                released.join(", ")
+            ),
+        )
+        .await
+        .map_err(|e| view::UiError::new(&chrome, crate::http::errors::ApiError::from(e)))?;
+    Ok(Redirect::to("/environments"))
 }

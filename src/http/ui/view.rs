@@ -30,6 +30,14 @@ pub struct Chrome {
     pub flash: Option<&'static str>,
     /// The URL path, to mark the current section in the navigation.
     pub path: String,
+    /// Expiry teardowns held over `--max-deletions-per-minute` (a banner until confirmed).
+    pub deletions_held: Option<usize>,
+}
+
+/// How many expiry teardowns wait for an admin, when any do.
+fn held_teardowns(ctx: &Context) -> Option<usize> {
+    let status = ctx.deletions.status(ctx.ports.clock.now());
+    status.paused_since.map(|_| status.held.len())
 }
 
 impl Chrome {
@@ -49,6 +57,7 @@ impl Chrome {
             simulated: ctx.settings.simulated_cluster,
             flash,
             path: parts.uri.path().to_owned(),
+            deletions_held: held_teardowns(ctx),
         }
     }
 
@@ -58,6 +67,7 @@ impl Chrome {
             csrf: String::new(),
             simulated: ctx.settings.simulated_cluster,
             flash: None,
+            deletions_held: held_teardowns(ctx),
             path: String::new(),
         }
     }

@@ -1,0 +1,40 @@
+//! `/api/deletions`: the limit on teardowns Blueberry starts on its own, and an admin's
+//! confirmation that lets held ones go (`service::deletions`).
+
+use axum::{Json, extract::State};
+
+use crate::{
+    http::{auth::Caller, errors::ApiError},
+    service::{Context, deletions::DeletionsStatus},
+};
+
+/// `GET /api/deletions`
+#[utoipa::path(get, path = "/api/deletions", tag = "operations",
+    responses((status = 200, body = DeletionsStatus)))]
+pub async fn status(State(ctx): State<Context>) -> Json<DeletionsStatus> {
+    Json(ctx.deletions.status(ctx.ports.clock.now()))
+}
+
+/// `POST /api/deletions/confirm`: the held expiry teardowns go ahead (audited).
+#[utoipa::path(post, path = "/api/deletions/confirm", tag = "operations",
+    responses((status = 200, body = DeletionsStatus)))]
+pub async fn confirm(
+    State(ctx): State<Context>,
+    Caller(caller): Caller,
+) -> Result<Json<DeletionsStatus>, ApiError> {
+    let released = ctx.deletions.confirm();
+    ctx.catalog
+        .audit(
+            &caller.name,
+            "deletions.confirm",
+            "expiry-teardowns",
+            format!(
+                "let {} held teardowns go: {}",
+                released.len(),
+                released.join(", ")
+            ),
+        )
+        .await?;
+    tracing::warn!(by = %caller.name, count = released.len(), "held expiry teardowns confirmed");
+    Ok(Json(ctx.deletions.status(ctx.ports.clock.now())))
+}
