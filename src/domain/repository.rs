@@ -46,10 +46,12 @@ pub struct Lifetime {
     /// The TTL of an environment that names none; the platform's `--default-ttl-hours` when
     /// absent.
     #[schema(minimum = 1, maximum = 168)]
+    #[serde(default, deserialize_with = "super::whole::optional")]
     pub default_ttl_hours: Option<u16>,
     /// No environment lives longer than this from now: creates asking more and extends going
     /// past it are refused, saying so.
     #[schema(minimum = 1, maximum = 168)]
+    #[serde(default, deserialize_with = "super::whole::optional")]
     pub max_ttl_hours: Option<u16>,
 }
 
@@ -146,6 +148,18 @@ pub fn glob_matches(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lifetime_hours_are_whole_numbers_as_json_schema_counts_them() {
+        let l: Lifetime =
+            serde_json::from_value(serde_json::json!({"max_ttl_hours": 75.0})).unwrap();
+        assert_eq!(l.max_ttl_hours, Some(75));
+        assert!(
+            serde_json::from_value::<Lifetime>(serde_json::json!({"max_ttl_hours": 7.5})).is_err()
+        );
+        let l: Lifetime = serde_json::from_value(serde_json::json!({})).unwrap();
+        assert_eq!(l, Lifetime::default());
+    }
 
     #[test]
     fn globs() {
