@@ -163,6 +163,7 @@ impl Application {
             }),
             retain_terminated: chrono::Duration::days(i64::from(config.retain_terminated_days)),
             max_deletions_per_minute: config.max_deletions_per_minute,
+            max_environments: config.max_environments,
         };
         let firebase = match &config.firebase_project {
             Some(project) => {

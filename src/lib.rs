@@ -3,14 +3,16 @@
 //! # Layout
 //!
 //! - [`domain`]: pure rules — names and ids, TTL, the status state machine, the lifecycle
-//!   decision and Argo CD verdicts, overrides, the Application builder, jobs as data. No I/O.
+//!   decision and Argo CD verdicts, quota admission, overrides, the Application builder, jobs
+//!   as data. No I/O.
 //! - [`ports`]: traits for the outside world — Store, Queue, Bus, Leases, Sessions, Cluster,
 //!   GitHost, Blobs.
 //! - [`adapters`]: implementations of the ports — SQLite store and queue, Firestore, Pub/Sub,
 //!   Redis bus and cache, kube cluster client, GitLab (the `gitlab` crate), Cloud Storage and
 //!   files for archives, Firebase.
 //! - [`service`]: use cases over the ports (environments and their keep, expiry warnings and
-//!   archives, repositories, config sets, tokens, sessions, webhooks, the deletion limit).
+//!   archives, quotas and their line, repositories, config sets, tokens, sessions, webhooks,
+//!   the deletion limit).
 //! - [`http`]: the axum router — REST API, SSE, health, metrics, OpenAPI.
 //! - [`worker`]: the lifecycle controller (one shared watch, a work queue, short reconciles),
 //!   the durable job consumers (one file per job), the reaper and the outbox relay.

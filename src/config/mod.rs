@@ -40,6 +40,7 @@
 //! | `--gitlab-url` | `BLUEBERRY_GITLAB_URL` | none: GitLab feedback is only recorded |
 //! | `--gitlab-token` | `BLUEBERRY_GITLAB_TOKEN` | none (secret) |
 //! | `--max-deletions-per-minute` | `BLUEBERRY_MAX_DELETIONS_PER_MINUTE` | `20` |
+//! | `--max-environments` | `BLUEBERRY_MAX_ENVIRONMENTS` | unlimited |
 //! | `--expiry-warnings-hours` | `BLUEBERRY_EXPIRY_WARNINGS_HOURS` | `24,1` |
 //! | `--gitlab-requests-per-second` | `BLUEBERRY_GITLAB_REQUESTS_PER_SECOND` | `10` |
 //! | `--webhook-body-limit` | `BLUEBERRY_WEBHOOK_BODY_LIMIT` | `1048576` bytes |
@@ -291,6 +292,11 @@ pub struct Config {
     /// a banner and waits until an admin confirms. Teardowns people ask for are never held.
     #[arg(long, env = "BLUEBERRY_MAX_DELETIONS_PER_MINUTE", default_value = "20", value_parser = parse_positive)]
     pub max_deletions_per_minute: u32,
+
+    /// Running environments on the platform as a whole; a new one over it waits in line
+    /// (`pending`, with its `queue_position`) and starts when one ends. Unlimited when absent.
+    #[arg(long, env = "BLUEBERRY_MAX_ENVIRONMENTS", value_parser = parse_positive)]
+    pub max_environments: Option<u32>,
 
     /// Hours before expiry at which a merge request is told its environment expires soon (the
     /// note refreshed, one comment mentioning the author), e.g. `24,1`.

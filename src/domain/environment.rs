@@ -119,6 +119,9 @@ pub struct Environment {
     /// The last expiry warning given to the merge request, for the expiry it warned about.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiry_warning: Option<ExpiryWarning>,
+    /// In line for a slot under a quota (`max_environments`): not applied until admitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<super::quota::Waiting>,
     /// Bumped by the store on every write; a write with a stale version is refused.
     pub version: u64,
 }
@@ -165,6 +168,7 @@ impl Environment {
             applied_notes: Vec::new(),
             kept: None,
             expiry_warning: None,
+            waiting: None,
             version: 0,
         }
     }

@@ -24,6 +24,10 @@ pub enum EventKind {
     Unkept,
     /// The merge request was told its environment expires soon.
     ExpiryWarned,
+    /// Over a quota: in line for a slot.
+    Queued,
+    /// Given a slot under its quota: it starts now.
+    Admitted,
     TeardownRequested,
     Terminated,
     /// A message sent (or, without GitLab configured, that would have been sent) to GitLab.

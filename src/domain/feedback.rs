@@ -62,7 +62,7 @@ pub fn commit_state(env: &Environment) -> CommitState {
 /// What GitLab was last told, to skip repeats: status, commit state, revision, deployment, expiry.
 pub fn signature(env: &Environment) -> String {
     format!(
-        "{}:{}@{}#{}~{}{}{}",
+        "{}:{}@{}#{}~{}{}{}{}",
         env.status,
         commit_state(env).as_str(),
         env.target_revision(),
@@ -73,6 +73,11 @@ pub fn signature(env: &Environment) -> String {
         env.expiry_warning
             .as_ref()
             .map(|w| format!("!{}", w.hours))
+            .unwrap_or_default(),
+        // Moving up the line refreshes the note too.
+        env.waiting
+            .as_ref()
+            .map(|w| format!("?{}/{}/{}", w.position, w.running, w.cap))
             .unwrap_or_default()
     )
 }
@@ -121,6 +126,16 @@ pub fn sticky_note(
             env.target_revision()
         ),
     ];
+    if let Some(w) = env
+        .waiting
+        .as_ref()
+        .filter(|_| env.status == Status::Pending)
+    {
+        lines.push(format!(
+            "| Queue | {} (it starts by itself when a running one ends) |",
+            w.describe()
+        ));
+    }
     if env.status.is_live() && env.status != Status::Deleting {
         lines.push(match &env.kept {
             Some(k) => format!(
@@ -224,6 +239,15 @@ mod tests {
         };
         let mut e = env(now);
         insta::assert_snapshot!("pending", note(&e));
+        e.waiting = Some(crate::domain::quota::Waiting {
+            since: now,
+            position: 3,
+            running: 5,
+            cap: 5,
+            scope: crate::domain::quota::QuotaScope::Repository,
+        });
+        insta::assert_snapshot!("queued_with_position", note(&e));
+        e.waiting = None;
         e.transition(Status::Ready, None, now).unwrap();
         insta::assert_snapshot!("ready_with_expiry", note(&e));
         e.expires_at = now + chrono::Duration::minutes(50);

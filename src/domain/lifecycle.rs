@@ -56,6 +56,8 @@ pub enum Observation<'a> {
 /// The one step to take.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
+    /// In line for a slot under a quota: admit it if one is free, or record where it stands.
+    Admit,
     /// Apply the Application for the current deployment (and record it as applied).
     Apply,
     /// Argo CD made the current deployment Healthy and Synced.
@@ -122,6 +124,8 @@ pub fn decide(
     }
     match env.status {
         Status::Pending | Status::Ready | Status::Failed if env.is_expired(now) => Step::Expire,
+        // In line under a quota: nothing is applied until it is admitted.
+        Status::Pending if env.waiting.is_some() => Step::Admit,
         Status::Pending => pending(env, observed, now, watch_live),
         Status::Ready => match observed {
             Observation::Absent => Step::Redeploy {

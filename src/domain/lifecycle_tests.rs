@@ -332,3 +332,36 @@ fn only_a_terminated_record_removes_a_leftover_application() {
         Step::Wait(_)
     ));
 }
+
+#[test]
+fn an_environment_in_line_is_admitted_before_anything_is_applied() {
+    let mut e = env();
+    e.waiting = Some(crate::domain::quota::Waiting::new(t0()));
+    assert_eq!(
+        decide(&e, Observation::Absent, secs(0), true, &policy()),
+        Step::Admit
+    );
+    // Still in line after a new commit: the new deployment waits too.
+    e.generation += 1;
+    assert_eq!(
+        decide(&e, Observation::Absent, secs(5), true, &policy()),
+        Step::Admit
+    );
+    // Its lifetime runs while it waits; one torn down in line needs no slot.
+    assert_eq!(
+        decide(&e, Observation::Absent, e.expires_at, true, &policy()),
+        Step::Expire
+    );
+    let mut leaving = e.clone();
+    leaving.status = Status::Deleting;
+    assert_eq!(
+        decide(&leaving, Observation::Absent, secs(5), true, &policy()),
+        Step::Terminate
+    );
+    // Admitted: applied as any new environment.
+    e.waiting = None;
+    assert_eq!(
+        decide(&e, Observation::Absent, secs(5), true, &policy()),
+        Step::Apply
+    );
+}

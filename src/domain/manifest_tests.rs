@@ -27,6 +27,7 @@ fn repo(path: &str) -> Repository {
         webhook_secret_hash: "0".repeat(64),
         webhook_signing_key: None,
         lifetime: Default::default(),
+        max_environments: None,
         created_at: now,
         updated_at: now,
     }

@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod manifest;
 pub mod names;
 pub mod overrides;
+pub mod quota;
 pub mod repository;
 pub mod secret;
 pub mod status;

@@ -98,6 +98,9 @@ pub struct Repository {
     /// How long its environments live: its own default and ceiling, within the platform's.
     #[serde(default)]
     pub lifetime: Lifetime,
+    /// Running environments at most; a new one over it waits in line and starts when one ends.
+    #[serde(default)]
+    pub max_environments: Option<u32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

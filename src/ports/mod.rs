@@ -18,6 +18,6 @@ pub use lease::Leases;
 pub use queue::{Delivery, NewJob, Queue, QueueDepth, QueueError};
 pub use sessions::Sessions;
 pub use store::{
-    AuditEntry, EnvironmentChange, EnvironmentFilter, IngestOutcome, MergeRequestMark, OutboxEntry,
-    Page, PageRequest, Saved, Store, StoreError, WebhookIngest,
+    AuditEntry, EnvironmentChange, EnvironmentFilter, IngestOutcome, MergeRequestMark, Occupancy,
+    OutboxEntry, Page, PageRequest, Saved, Store, StoreError, WebhookIngest,
 };

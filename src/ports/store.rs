@@ -40,6 +40,35 @@ pub struct EnvironmentFilter {
     pub name_prefix: Option<String>,
     /// Only kept (`true`) or only not kept (`false`) environments.
     pub kept: Option<bool>,
+    /// Only environments holding a slot, or only those in line for one (quotas).
+    pub occupancy: Option<Occupancy>,
+}
+
+/// Where an environment stands with respect to quotas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Occupancy {
+    /// Live (not terminated) and admitted: it holds a slot.
+    Running,
+    /// In line for a slot.
+    Waiting,
+}
+
+impl Occupancy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Occupancy::Running => "running",
+            Occupancy::Waiting => "waiting",
+        }
+    }
+
+    /// The environment's occupancy; none when terminated.
+    pub fn of(env: &Environment) -> Option<Self> {
+        match (env.status, &env.waiting) {
+            (Status::Terminated, _) => None,
+            (_, Some(_)) => Some(Occupancy::Waiting),
+            (_, None) => Some(Occupancy::Running),
+        }
+    }
 }
 
 /// A page request: at most `limit` items after the opaque `cursor`.

@@ -4,11 +4,14 @@ use rand::RngCore;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::{Ports, ServiceError};
+use super::{Ports, ServiceError, quotas};
 use crate::{
     domain::{ChartSource, ConfigSet, Repository, RepositoryFilters, RepositoryName},
     ports::AuditEntry,
 };
+
+/// The highest per-repository `max_environments`.
+const MAX_ENVIRONMENTS_CAP: i64 = 1000;
 
 /// Largest accepted config-set `values`, serialized as JSON.
 const MAX_VALUES_BYTES: usize = 256 * 1024;
@@ -25,6 +28,8 @@ pub struct RepositoryInput {
     pub webhook_signing_key: Option<crate::domain::Secret>,
     /// Default and ceiling of its environments' TTL; none: the platform's.
     pub lifetime: Option<crate::domain::repository::Lifetime>,
+    /// Running environments at most (1..=1000); none: no cap but the platform's.
+    pub max_environments: Option<i64>,
 }
 
 /// A config set as submitted (create or full update).
@@ -158,6 +163,14 @@ impl CatalogService {
                 .check()
                 .map_err(|(field, message)| ServiceError::invalid(field, message))?;
         }
+        if let Some(max) = input.max_environments
+            && !(1..=MAX_ENVIRONMENTS_CAP).contains(&max)
+        {
+            return Err(ServiceError::invalid(
+                "max_environments",
+                format!("must be between 1 and {MAX_ENVIRONMENTS_CAP}, not {max}"),
+            ));
+        }
         Ok((name, project_id))
     }
 
@@ -180,6 +193,7 @@ impl CatalogService {
             webhook_secret_hash: hash_secret(&webhook_secret),
             webhook_signing_key: input.webhook_signing_key,
             lifetime: input.lifetime.clone().unwrap_or_default(),
+            max_environments: input.max_environments.map(|m| m as u32),
             created_at: now,
             updated_at: now,
         };
@@ -225,6 +239,8 @@ impl CatalogService {
         repo.config_set_id = input.config_set_id;
         repo.filters = input.filters.unwrap_or_default();
         repo.lifetime = input.lifetime.unwrap_or_default();
+        let cap_changed = repo.max_environments != input.max_environments.map(|m| m as u32);
+        repo.max_environments = input.max_environments.map(|m| m as u32);
         if input.webhook_signing_key.is_some() {
             repo.webhook_signing_key = input.webhook_signing_key;
         }
@@ -238,6 +254,10 @@ impl CatalogService {
             repo.path_with_namespace.clone(),
         )
         .await?;
+        if cap_changed {
+            // A raised (or lifted) cap admits whoever waits; a lowered one holds nobody running.
+            quotas::wake_line(&self.ports, Some(id)).await?;
+        }
         Ok(repo)
     }
 

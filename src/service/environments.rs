@@ -130,7 +130,8 @@ impl EnvironmentService {
             )
         };
         // Most creates are of a new id: try that first, read only when the id is taken.
-        let fresh = Environment::create(id.id.clone(), id.new.clone(), now);
+        let mut fresh = Environment::create(id.id.clone(), id.new.clone(), now);
+        self.line_up_if_capped(&repo, &mut fresh, now);
         let created = NewEvent::new(EventKind::Created, actor, message(&fresh));
         match self
             .writer
@@ -146,7 +147,11 @@ impl EnvironmentService {
         }
         let store = &self.writer.ports.store;
         let env = match store.get_environment(&id.id).await? {
-            None => Environment::create(id.id.clone(), id.new, now),
+            None => {
+                let mut env = Environment::create(id.id.clone(), id.new, now);
+                self.line_up_if_capped(&repo, &mut env, now);
+                env
+            }
             Some(existing)
                 if existing.repository_id != id.new.repository_id
                     || existing.name != id.new.name =>
@@ -166,6 +171,7 @@ impl EnvironmentService {
                 existing
                     .recreate(id.new, now)
                     .map_err(|e| ServiceError::Conflict(e.to_string()))?;
+                self.line_up_if_capped(&repo, &mut existing, now);
                 existing
             }
         };
@@ -180,6 +186,21 @@ impl EnvironmentService {
             .await?;
         self.metrics.environments_created.inc();
         Ok(env)
+    }
+
+    /// Under a quota (the repository's `max_environments` or `--max-environments`), a new
+    /// environment starts in line; the controller admits it when a slot is free.
+    fn line_up_if_capped(
+        &self,
+        repo: &crate::domain::Repository,
+        env: &mut Environment,
+        now: DateTime<Utc>,
+    ) {
+        if repo.max_environments.is_some() || self.settings.max_environments.is_some() {
+            let waiting = crate::domain::quota::Waiting::new(now);
+            env.status_message = Some(waiting.describe());
+            env.waiting = Some(waiting);
+        }
     }
 
     /// Validates a create request against the catalog.

@@ -9,6 +9,7 @@ pub mod deletions;
 pub mod directory;
 pub mod environments;
 mod error;
+pub mod quotas;
 pub mod sessions;
 pub mod tokens;
 pub mod webhooks;
@@ -79,6 +80,8 @@ pub struct Settings {
     pub retain_terminated: chrono::Duration,
     /// Teardowns a minute Blueberry starts on its own (expiry) before it waits for an admin.
     pub max_deletions_per_minute: u32,
+    /// Running environments on the platform as a whole (`--max-environments`).
+    pub max_environments: Option<u32>,
 }
 
 /// What the login page needs to sign people in with Firebase Auth (both values are public).

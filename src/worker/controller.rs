@@ -141,6 +141,11 @@ impl Controller {
         }
     }
 
+    /// This process, as a holder of leases.
+    pub fn holder(&self) -> &str {
+        &self.holder
+    }
+
     /// Takes (or renews) this process's lease on `key`.
     async fn lease(&self, key: &str) -> Result<bool, StoreError> {
         self.ctx

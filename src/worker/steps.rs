@@ -7,12 +7,13 @@ use std::time::Duration;
 use super::controller::{Action, Controller, ReconcileError};
 use crate::domain::argo::ObservedResource;
 use crate::{
+    domain::quota::Admission,
     domain::{
         Environment, EventKind, NewEvent, Rollout, Status,
         lifecycle::{Step, next_attempt_delay},
         manifest::build_application,
     },
-    service::{ServiceError, writes::Change},
+    service::{ServiceError, quotas, writes::Change},
 };
 
 /// How often to look at an Application whose deletion was started.
@@ -51,6 +52,7 @@ pub async fn perform(
     resources: Vec<ObservedResource>,
 ) -> Result<Action, ReconcileError> {
     match step {
+        Step::Admit => admit(c, env).await,
         Step::Apply => apply(c, env).await,
         Step::MarkReady { revision } => mark_ready(c, env, &revision, resources).await,
         Step::AttemptFailed { reason } => {
@@ -113,6 +115,18 @@ pub async fn perform(
         Step::Terminate => terminate(c, env).await,
         Step::Wait(d) => Ok(Action::RequeueAfter(d)),
         Step::Idle => Ok(Action::AwaitChange),
+    }
+}
+
+/// How soon an environment in line looks again when another admission is being decided.
+const ADMISSION_BUSY: Duration = Duration::from_millis(200);
+
+async fn admit(c: &Controller, env: &Environment) -> Result<Action, ReconcileError> {
+    match quotas::admit(&c.ctx, env, c.holder()).await? {
+        None => Ok(Action::RequeueAfter(ADMISSION_BUSY)),
+        Some(Admission::Admit) => Ok(Action::RequeueAfter(Duration::ZERO)),
+        // A slot freeing up wakes the line; the resync looks again in any case.
+        Some(_) => Ok(Action::RequeueAfter(until(c, Some(env.expires_at)))),
     }
 }
 
@@ -371,6 +385,7 @@ async fn terminate(c: &Controller, env: &Environment) -> Result<Action, Reconcil
             .map_err(|err| ServiceError::Conflict(err.to_string()))?;
             e.observed = Default::default();
             e.rollout = Rollout::default();
+            e.waiting = None;
             Ok(Change::event(NewEvent::new(
                 EventKind::Terminated,
                 "worker",
@@ -378,5 +393,7 @@ async fn terminate(c: &Controller, env: &Environment) -> Result<Action, Reconcil
             )))
         })
         .await?;
+    // Its slot is free: the line may move.
+    quotas::slot_freed(&c.ctx, &env.repository_id).await?;
     Ok(Action::AwaitChange)
 }

@@ -11,8 +11,8 @@ use blueberry::{
     },
     domain::*,
     ports::{
-        EnvironmentFilter, IngestOutcome, MergeRequestMark, NewJob, PageRequest, Store, StoreError,
-        WebhookIngest, store::AuditEntry,
+        EnvironmentFilter, IngestOutcome, MergeRequestMark, NewJob, Occupancy, PageRequest, Store,
+        StoreError, WebhookIngest, store::AuditEntry,
     },
 };
 use chrono::{Duration, TimeZone, Utc};
@@ -81,6 +81,7 @@ fn repo(id: &str, name: &str, project: u64, cs: Option<&str>) -> Repository {
         webhook_secret_hash: "00".repeat(32),
         webhook_signing_key: None,
         lifetime: Default::default(),
+        max_environments: None,
         created_at: now,
         updated_at: now,
     }
@@ -729,3 +730,61 @@ async fn kept_environments_are_listed_apart(store: Arc<dyn Store>) {
 }
 
 contract!(kept, kept_environments_are_listed_apart);
+
+/// The quota's listings: environments holding a slot, and those in line for one.
+async fn running_and_waiting_environments_are_listed_apart(store: Arc<dyn Store>) {
+    let now = Utc.with_ymd_and_hms(2026, 5, 2, 12, 0, 0).unwrap();
+    let mut waiting = env("waiting", "shop", 0);
+    waiting.waiting = Some(blueberry::domain::quota::Waiting::new(now));
+    store.save_environment(&waiting, &[], &[]).await.unwrap();
+    store
+        .save_environment(&env("running", "shop", 1), &[], &[])
+        .await
+        .unwrap();
+    let mut gone = env("gone", "shop", 2);
+    gone.status = Status::Terminated;
+    store.save_environment(&gone, &[], &[]).await.unwrap();
+    store
+        .save_environment(&env("elsewhere", "other", 3), &[], &[])
+        .await
+        .unwrap();
+    let names = |occupancy, repository_id: Option<&str>| {
+        let store = store.clone();
+        let repository_id = repository_id.map(str::to_owned);
+        async move {
+            store
+                .list_environments(
+                    &EnvironmentFilter {
+                        occupancy,
+                        repository_id,
+                        ..Default::default()
+                    },
+                    &PageRequest {
+                        limit: 10,
+                        cursor: None,
+                    },
+                )
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|e| e.name.to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        names(Some(Occupancy::Running), Some("shop")).await,
+        ["running"]
+    );
+    assert_eq!(
+        names(Some(Occupancy::Running), None).await,
+        ["elsewhere", "running"]
+    );
+    assert_eq!(names(Some(Occupancy::Waiting), None).await, ["waiting"]);
+    assert_eq!(
+        names(None, Some("shop")).await,
+        ["gone", "running", "waiting"]
+    );
+}
+
+contract!(occupancy, running_and_waiting_environments_are_listed_apart);

@@ -224,6 +224,7 @@ fn repository() -> Repository {
         webhook_secret_hash: String::new(),
         webhook_signing_key: None,
         lifetime: Default::default(),
+        max_environments: None,
         created_at: Utc::now(),
         updated_at: Utc::now(),
     }

@@ -151,6 +151,7 @@ fn rendered_manifest() -> blueberry::domain::manifest::Application {
         webhook_secret_hash: String::new(),
         webhook_signing_key: None,
         lifetime: Default::default(),
+        max_environments: None,
         created_at: now,
         updated_at: now,
     };

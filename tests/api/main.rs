@@ -38,6 +38,7 @@ mod lifetime;
 mod limits;
 mod lost_jobs;
 mod operations;
+mod quotas;
 mod readme;
 mod replicas;
 mod replicas_lease;

@@ -254,6 +254,7 @@ fn every_record_formats_without_its_secrets() {
         filters: None,
         webhook_signing_key: Some(Secret::new(KEY)),
         lifetime: None,
+        max_environments: None,
     };
     let config = Cli::try_parse_from([
         "blueberry",

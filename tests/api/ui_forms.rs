@@ -244,9 +244,27 @@ async fn repositories_config_sets_and_tokens_are_managed_from_their_pages() {
                 ("name", "shop"),
                 ("gitlab_project_id", "15"),
                 ("path_with_namespace", "acme/shop"),
+                ("max_environments", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("id=\"max_environments-error\"") && page.contains("between 1 and 1000"),
+        "the cap's error is shown at its field"
+    );
+    let r = s
+        .post(
+            "/repositories",
+            &[
+                ("name", "shop"),
+                ("gitlab_project_id", "15"),
+                ("path_with_namespace", "acme/shop"),
                 ("config_set_id", &set_id),
                 ("skip_drafts", "on"),
                 ("include_labels", "preview, qa"),
+                ("max_environments", "4"),
                 (
                     "webhook_signing_key",
                     "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
@@ -269,6 +287,7 @@ async fn repositories_config_sets_and_tokens_are_managed_from_their_pages() {
         serde_json::json!(["preview", "qa"])
     );
     assert_eq!(repo["webhook_signing"], true);
+    assert_eq!(repo["max_environments"], 4);
     let repo_id = repo["id"].as_str().unwrap().to_owned();
     for page in [
         "/repositories".to_owned(),

@@ -16,7 +16,7 @@ use crate::{
     ports::{
         queue::NewJob,
         store::{
-            EnvironmentChange, EnvironmentFilter, Page, PageRequest, Saved, StoreError,
+            EnvironmentChange, EnvironmentFilter, Occupancy, Page, PageRequest, Saved, StoreError,
             StoreResult, decode_cursor, encode_cursor,
         },
     },
@@ -43,6 +43,9 @@ pub struct EnvDoc {
     /// Pinned against expiry (the `kept` listing filter).
     #[serde(default)]
     pub kept: bool,
+    /// `running`, `waiting` or `none` (terminated): the quota's listings.
+    #[serde(default)]
+    pub occupancy: String,
     pub doc: String,
 }
 
@@ -158,6 +161,7 @@ pub async fn save(
                 events: events_before + events.len() as i64,
                 name_prefixes: prefixes(saved.name.as_str()),
                 kept: saved.kept.is_some(),
+                occupancy: Occupancy::of(&saved).map_or("none", Occupancy::as_str).into(),
                 doc,
             };
             db.fluent().update().in_col(ENVIRONMENTS).document_id(&id).object(&env_doc).add_to_transaction(tx)?;
@@ -253,6 +257,9 @@ pub async fn list(
                 .as_ref()
                 .and_then(|p| q.field("name_prefixes").array_contains(p.clone())),
             filter.kept.and_then(|k| q.field("kept").eq(k)),
+            filter
+                .occupancy
+                .and_then(|o| q.field("occupancy").eq(o.as_str())),
         ])
     });
     query = query.order(|o| o.fields([o.field("created_at").desc(), o.field("id").desc()]));

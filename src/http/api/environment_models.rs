@@ -113,6 +113,26 @@ pub struct EnvironmentResponse {
     /// did it. Absent when it expires as usual.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kept: Option<KeptInfo>,
+    /// Its place in line under a quota (1: next to start); absent once admitted or without
+    /// a quota, and 0 for the moment between asking and being placed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_position: Option<u32>,
+    /// Why it waits: the cap that holds it and how full it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueInfo>,
+}
+
+/// An environment's place in line under a quota.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct QueueInfo {
+    pub position: u32,
+    /// Environments running under the cap that holds it.
+    pub running: u32,
+    /// The cap.
+    pub max: u32,
+    pub scope: crate::domain::quota::QuotaScope,
+    /// When it got in line; the line goes oldest first.
+    pub since: DateTime<Utc>,
 }
 
 /// Who keeps an environment from expiring.
@@ -162,6 +182,14 @@ impl EnvironmentResponse {
                 by: k.by.clone(),
                 since: k.at,
                 by_label: k.by_label,
+            }),
+            queue_position: env.waiting.as_ref().map(|w| w.position),
+            queue: env.waiting.as_ref().map(|w| QueueInfo {
+                position: w.position,
+                running: w.running,
+                max: w.cap,
+                scope: w.scope,
+                since: w.since,
             }),
         }
     }

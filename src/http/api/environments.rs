@@ -72,6 +72,7 @@ pub async fn list(
         repository_id: p.repository_id,
         name_prefix: p.name,
         kept: p.kept,
+        occupancy: None,
     };
     let page = ctx
         .environments

@@ -51,6 +51,11 @@ pub struct RepositoryRequest {
     /// Default and ceiling of its environments' TTL (the platform's when absent).
     #[serde(default)]
     pub lifetime: Option<Lifetime>,
+    /// At most this many of its environments run at once; more wait in line, oldest first
+    /// (no limit of its own when absent; the platform's `--max-environments` still applies).
+    #[serde(default, deserialize_with = "crate::domain::whole::optional")]
+    #[schema(minimum = 1, maximum = 1000, example = 5)]
+    pub max_environments: Option<i64>,
 }
 
 impl From<RepositoryRequest> for RepositoryInput {
@@ -63,6 +68,7 @@ impl From<RepositoryRequest> for RepositoryInput {
             filters: r.filters,
             webhook_signing_key: r.webhook_signing_key,
             lifetime: r.lifetime,
+            max_environments: r.max_environments,
         }
     }
 }
@@ -80,6 +86,8 @@ pub struct RepositoryResponse {
     /// Whether signed webhooks (a signing key) are configured.
     pub webhook_signing: bool,
     pub lifetime: Lifetime,
+    /// Its quota of running environments, if any.
+    pub max_environments: Option<u32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -104,6 +112,7 @@ fn respond(ctx: &Context, r: &Repository) -> RepositoryResponse {
         webhook_url: format!("{}/webhooks/gitlab", ctx.settings.public_url),
         webhook_signing: r.webhook_signing_key.is_some(),
         lifetime: r.lifetime.clone(),
+        max_environments: r.max_environments,
         created_at: r.created_at,
         updated_at: r.updated_at,
     }

@@ -111,6 +111,7 @@ pub async fn list(
             repository_id: forms::optional(&filter.repository_id),
             name_prefix: forms::optional(&filter.name),
             kept: (filter.kept == "yes").then_some(true),
+            occupancy: None,
         };
         let page = ctx
             .environments

@@ -28,6 +28,7 @@ const FIELDS: &[&str] = &[
     "config_set_id",
     "filters",
     "lifetime",
+    "max_environments",
     "webhook_signing_key",
 ];
 
@@ -56,6 +57,8 @@ pub struct RepoForm {
     pub default_ttl_hours: String,
     #[serde(default)]
     pub max_ttl_hours: String,
+    #[serde(default)]
+    pub max_environments: String,
     /// Write-only: blank keeps the current key.
     #[serde(default)]
     pub webhook_signing_key: crate::domain::Secret,
@@ -82,6 +85,10 @@ impl RepoForm {
                 .lifetime
                 .max_ttl_hours
                 .map(|h| h.to_string())
+                .unwrap_or_default(),
+            max_environments: r
+                .max_environments
+                .map(|m| m.to_string())
                 .unwrap_or_default(),
             webhook_signing_key: Default::default(),
         }
@@ -110,6 +117,11 @@ impl RepoForm {
                 default_ttl_hours: hours(errors, "lifetime", &self.default_ttl_hours),
                 max_ttl_hours: hours(errors, "lifetime", &self.max_ttl_hours),
             }),
+            max_environments: forms::optional_int(
+                errors,
+                "max_environments",
+                &self.max_environments,
+            ),
         }
     }
 }

@@ -92,6 +92,17 @@ pub struct StatusPage {
     pub archived: bool,
     /// Who keeps it from expiring.
     pub kept_by: Option<String>,
+    /// Its place in line under a quota.
+    pub queue: Option<QueueView>,
+}
+
+/// Where an environment stands in line, for the status page.
+pub struct QueueView {
+    /// "3rd", or empty until the controller has placed it.
+    pub position: String,
+    /// "5 of 5 running in this repository".
+    pub load: String,
+    pub since: String,
 }
 
 fn event_row(e: &EnvironmentEvent) -> EventRow {
@@ -188,6 +199,8 @@ async fn status_page(
     Ok(StatusPage {
         badge: if retrying {
             "retrying".into()
+        } else if env.waiting.is_some() && env.status == Status::Pending {
+            "queued".into()
         } else {
             env.status.to_string()
         },
@@ -242,6 +255,19 @@ async fn status_page(
                 k.by.clone()
             }
         }),
+        queue: env
+            .waiting
+            .as_ref()
+            .filter(|_| env.status == Status::Pending)
+            .map(|w| QueueView {
+                position: if w.position == 0 {
+                    String::new()
+                } else {
+                    crate::domain::quota::ordinal(w.position)
+                },
+                load: w.load(),
+                since: when(&w.since),
+            }),
         live: chrome.user.is_some() && !archived,
         archived,
         chrome,
