@@ -16,6 +16,8 @@ pub enum Command {
     /// Pin against expiry / let it expire again.
     Keep,
     Unkeep,
+    /// Deploy a fork merge request at its head (Maintainer access).
+    Approve,
     Help,
     /// Anything else after `/blueberry`: answered with the help.
     Unknown {
@@ -33,7 +35,13 @@ impl Command {
                 | Command::Extend { .. }
                 | Command::Keep
                 | Command::Unkeep
+                | Command::Approve
         )
+    }
+
+    /// Whether the command needs Maintainer access (it lets a fork's code run).
+    pub fn needs_maintainer(&self) -> bool {
+        matches!(self, Command::Approve)
     }
 }
 
@@ -57,6 +65,7 @@ pub fn parse(note: &str) -> Option<Command> {
         (Some("status"), []) => Command::Status,
         (Some("keep"), []) => Command::Keep,
         (Some("unkeep"), []) => Command::Unkeep,
+        (Some("approve"), []) => Command::Approve,
         (Some("extend"), []) => Command::Extend {
             hours: DEFAULT_EXTEND_HOURS,
         },
@@ -83,10 +92,12 @@ pub const HELP: &str = "\
 | `/blueberry extend [hours]` | keep it longer (default 24 h, at most one week from now) |
 | `/blueberry keep` | never let it expire (closing or merging still tears it down) |
 | `/blueberry unkeep` | let it expire again |
+| `/blueberry approve` | deploy a merge request from a fork at its current head (Maintainer) |
 | `/blueberry status` | show where the environment is |
 | `/blueberry help` | show this help |
 
-Commands that change the environment need at least Developer access to the project.";
+Commands that change the environment need at least Developer access to the project; `approve`
+needs Maintainer.";
 
 #[cfg(test)]
 mod tests {
@@ -113,6 +124,7 @@ mod tests {
             Some(Command::Extend { hours: 24 })
         );
         assert_eq!(parse("/blueberry status"), Some(Command::Status));
+        assert_eq!(parse("/blueberry Approve"), Some(Command::Approve));
         assert_eq!(parse("/blueberry"), Some(Command::Help));
         assert_eq!(parse("/blueberry help me"), Some(Command::Help));
     }

@@ -73,6 +73,19 @@ pub struct Kept {
     pub by_label: bool,
 }
 
+/// A maintainer's approval of a fork merge request's environment, for one commit. A push to
+/// the fork is not deployed until approved again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForkApproval {
+    pub by: String,
+    pub at: DateTime<Utc>,
+    /// The commit approved (and deployed).
+    pub sha: CommitSha,
+    /// A newer head pushed since, waiting for a new approval (not deployed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unapproved_head: Option<CommitSha>,
+}
+
 /// One environment: its identity, its desired state and what was last observed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Environment {
@@ -122,6 +135,9 @@ pub struct Environment {
     /// In line for a slot under a quota (`max_environments`): not applied until admitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting: Option<super::quota::Waiting>,
+    /// A fork merge request's environment: who approved which commit (`/blueberry approve`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fork: Option<ForkApproval>,
     /// Bumped by the store on every write; a write with a stale version is refused.
     pub version: u64,
 }
@@ -169,6 +185,7 @@ impl Environment {
             kept: None,
             expiry_warning: None,
             waiting: None,
+            fork: None,
             version: 0,
         }
     }

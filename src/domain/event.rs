@@ -28,6 +28,10 @@ pub enum EventKind {
     Queued,
     /// Given a slot under its quota: it starts now.
     Admitted,
+    /// A maintainer approved a fork merge request's commit (`/blueberry approve`).
+    ForkApproved,
+    /// A fork merge request got new commits: not deployed until approved again.
+    ApprovalNeeded,
     TeardownRequested,
     Terminated,
     /// A message sent (or, without GitLab configured, that would have been sent) to GitLab.

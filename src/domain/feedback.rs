@@ -62,7 +62,7 @@ pub fn commit_state(env: &Environment) -> CommitState {
 /// What GitLab was last told, to skip repeats: status, commit state, revision, deployment, expiry.
 pub fn signature(env: &Environment) -> String {
     format!(
-        "{}:{}@{}#{}~{}{}{}{}",
+        "{}:{}@{}#{}~{}{}{}{}{}",
         env.status,
         commit_state(env).as_str(),
         env.target_revision(),
@@ -78,6 +78,18 @@ pub fn signature(env: &Environment) -> String {
         env.waiting
             .as_ref()
             .map(|w| format!("?{}/{}/{}", w.position, w.running, w.cap))
+            .unwrap_or_default(),
+        // A fork's push waiting for approval, and the approval itself.
+        env.fork
+            .as_ref()
+            .map(|f| format!(
+                "^{}{}",
+                f.sha.short(),
+                f.unapproved_head
+                    .as_ref()
+                    .map(|h| format!("<{}", h.short()))
+                    .unwrap_or_default()
+            ))
             .unwrap_or_default()
     )
 }
@@ -135,6 +147,20 @@ pub fn sticky_note(
             "| Queue | {} (it starts by itself when a running one ends) |",
             w.describe()
         ));
+    }
+    if let Some(f) = env.fork.as_ref().filter(|_| env.is_live_not_deleting()) {
+        lines.push(match &f.unapproved_head {
+            Some(head) => format!(
+                "| Approval | **needed**: new commits up to `{}` are not deployed until a Maintainer comments `/blueberry approve`; it still runs `{}` |",
+                head.short(),
+                f.sha.short()
+            ),
+            None => format!(
+                "| Approval | `{}` approved by {} (from a fork: each push needs a new approval) |",
+                f.sha.short(),
+                f.by.replace('|', "\\|")
+            ),
+        });
     }
     if env.status.is_live() && env.status != Status::Deleting {
         lines.push(match &env.kept {
@@ -259,6 +285,18 @@ mod tests {
         });
         insta::assert_snapshot!("kept", note(&e));
         e.kept = None;
+        let approved = e.sha.clone().unwrap();
+        e.fork = Some(crate::domain::environment::ForkApproval {
+            by: "gitlab:maria".into(),
+            at: now,
+            sha: approved,
+            unapproved_head: None,
+        });
+        insta::assert_snapshot!("fork_approved", note(&e));
+        e.fork.as_mut().unwrap().unapproved_head =
+            Some(CommitSha::parse("b6568db1bc1dcd7f8b4d5a946b0b91f9dacd7327").unwrap());
+        insta::assert_snapshot!("needs_approval", note(&e));
+        e.fork = None;
         e.transition(
             Status::Failed,
             Some("Degraded: image pull back-off".into()),

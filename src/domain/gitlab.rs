@@ -92,6 +92,34 @@ pub struct NoteAttributes {
 #[derive(Debug, Clone, Deserialize)]
 pub struct NotedMergeRequest {
     pub iid: u64,
+    /// The head when the comment was made: what a maintainer's `/blueberry approve` approves.
+    #[serde(default)]
+    pub last_commit: Option<Commit>,
+    #[serde(default)]
+    pub source_project_id: Option<u64>,
+    #[serde(default)]
+    pub target_project_id: Option<u64>,
+}
+
+impl NotedMergeRequest {
+    /// The merge request comes from a fork.
+    pub fn from_fork(&self) -> bool {
+        matches!((self.source_project_id, self.target_project_id), (Some(s), Some(t)) if s != t)
+    }
+
+    pub fn head_sha(&self) -> Option<CommitSha> {
+        self.last_commit
+            .as_ref()
+            .and_then(|c| CommitSha::parse(c.id.as_str()).ok())
+    }
+
+    /// When the head commit was made.
+    pub fn head_at(&self) -> Option<DateTime<Utc>> {
+        self.last_commit
+            .as_ref()
+            .and_then(|c| c.timestamp.as_deref())
+            .and_then(parse_gitlab_time)
+    }
 }
 
 /// `object_kind: note`.
@@ -189,6 +217,15 @@ pub struct CommandEvent {
     pub user_id: u64,
     pub username: String,
     pub command: super::commands::Command,
+    /// The merge request's head when the comment was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_sha: Option<CommitSha>,
+    /// When that head commit was made (to tell a newer push from an older event).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_at: Option<DateTime<Utc>>,
+    /// The merge request comes from a fork.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_fork: bool,
 }
 
 /// Whether the repository's filters admit the merge request; `Err` says why not.
@@ -222,8 +259,10 @@ pub enum MergeRequestDecision {
     Create,
     Redeploy(CommitSha),
     Teardown(String),
-    /// A fork's MR: refused, with a note on the MR saying why.
+    /// A fork's MR: not deployed until a maintainer approves it, with a note saying so.
     RefuseFork,
+    /// A fork's approved environment got a new head: held until approved again.
+    AwaitApproval(CommitSha),
     Ignore(String),
 }
 
@@ -262,14 +301,16 @@ pub fn decide(
     // Other actions (approvals, …) change nothing by themselves, but as the newest event they
     // still say where the merge request is: a push coalesced behind one is not lost.
     let opens = matches!(ev.action.as_str(), "open" | "reopen" | "update");
-    if ev.from_fork && !f.allow_forks {
+    // A fork's code runs only as a maintainer approved it (`/blueberry approve`).
+    let held = ev.from_fork && !f.allow_forks;
+    if held && !now.live {
         return if ev.action == "open" || ev.action == "reopen" {
             RefuseFork
         } else {
-            Ignore("merge requests from forks are not deployed".into())
+            Ignore("merge requests from forks wait for a maintainer's `/blueberry approve`".into())
         };
     }
-    match (admits(ev, f), now.live) {
+    let decision = match (admits(ev, f), now.live) {
         (Ok(()), false) if opens => Create,
         (Ok(()), false) => Ignore(format!(
             "action `{}` does not create environments",
@@ -282,6 +323,10 @@ pub fn decide(
         },
         (Err(why), true) => Teardown(format!("no longer wanted: {why}")),
         (Err(why), false) => Ignore(why),
+    };
+    match decision {
+        Redeploy(head) if held => AwaitApproval(head),
+        d => d,
     }
 }
 
@@ -445,6 +490,39 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(decide(&e, &allowed, none()), Create);
+    }
+
+    #[test]
+    fn an_approved_fork_follows_only_approved_commits() {
+        let filters = RepositoryFilters::default();
+        let approved = CommitSha::parse(OLD).unwrap();
+        let running = Current {
+            live: true,
+            sha: Some(&approved),
+        };
+        let mut push = ev("update");
+        push.from_fork = true;
+        // Not approved yet: a push does nothing (the open said how to approve).
+        assert!(matches!(decide(&push, &filters, none()), Ignore(_)));
+        // Approved at OLD: a push to HEAD is held for a new approval, not deployed.
+        assert_eq!(
+            decide(&push, &filters, running.clone()),
+            AwaitApproval(CommitSha::parse(HEAD).unwrap())
+        );
+        // The approved head itself changes nothing; closing still tears down.
+        push.head_sha = Some(approved.clone());
+        assert!(matches!(
+            decide(&push, &filters, running.clone()),
+            Ignore(_)
+        ));
+        assert!(matches!(
+            decide(&ev("close"), &filters, running),
+            Teardown(_)
+        ));
+        // A reopened fork needs approving again.
+        let mut reopen = ev("reopen");
+        reopen.from_fork = true;
+        assert_eq!(decide(&reopen, &filters, none()), RefuseFork);
     }
 
     #[test]

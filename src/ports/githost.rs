@@ -28,6 +28,7 @@ pub struct AccessLevel(pub u8);
 impl AccessLevel {
     pub const NONE: AccessLevel = AccessLevel(0);
     pub const DEVELOPER: AccessLevel = AccessLevel(30);
+    pub const MAINTAINER: AccessLevel = AccessLevel(40);
 }
 
 #[async_trait]

@@ -3,6 +3,7 @@
 //! the rest.
 
 mod expiry;
+mod fork;
 mod keep;
 
 pub use keep::KeepBy;
@@ -38,6 +39,8 @@ pub struct CreateEnvironment {
     pub helm_values_override: Option<Value>,
     pub sha: Option<String>,
     pub merge_request: Option<MergeRequest>,
+    /// A fork merge request's maintainer approval of `sha`.
+    pub fork: Option<crate::domain::environment::ForkApproval>,
 }
 
 /// A change asked for by a GitLab comment: it takes effect once per note id, and its reply
@@ -120,6 +123,7 @@ impl EnvironmentService {
         req: CreateEnvironment,
         actor: &str,
     ) -> Result<Environment, ServiceError> {
+        let fork = req.fork.clone();
         let (repo, id) = self.parse(req).await?;
         let now = self.now();
         let message = |env: &Environment| {
@@ -131,11 +135,22 @@ impl EnvironmentService {
         };
         // Most creates are of a new id: try that first, read only when the id is taken.
         let mut fresh = Environment::create(id.id.clone(), id.new.clone(), now);
+        fresh.fork = fork.clone();
         self.line_up_if_capped(&repo, &mut fresh, now);
-        let created = NewEvent::new(EventKind::Created, actor, message(&fresh));
+        let events = |env: &Environment| {
+            let mut events = vec![NewEvent::new(EventKind::Created, actor, message(env))];
+            if let Some(f) = &env.fork {
+                events.push(NewEvent::new(
+                    EventKind::ForkApproved,
+                    actor,
+                    format!("{} approved `{}` from a fork", f.by, f.sha.short()),
+                ));
+            }
+            events
+        };
         match self
             .writer
-            .save(&fresh, &[created], Trigger::Reconcile, &[])
+            .save(&fresh, &events(&fresh), Trigger::Reconcile, &[])
             .await
         {
             Ok(env) => {
@@ -149,6 +164,7 @@ impl EnvironmentService {
         let env = match store.get_environment(&id.id).await? {
             None => {
                 let mut env = Environment::create(id.id.clone(), id.new, now);
+                env.fork = fork;
                 self.line_up_if_capped(&repo, &mut env, now);
                 env
             }
@@ -171,18 +187,14 @@ impl EnvironmentService {
                 existing
                     .recreate(id.new, now)
                     .map_err(|e| ServiceError::Conflict(e.to_string()))?;
+                existing.fork = fork;
                 self.line_up_if_capped(&repo, &mut existing, now);
                 existing
             }
         };
         let env = self
             .writer
-            .save(
-                &env,
-                &[NewEvent::new(EventKind::Created, actor, message(&env))],
-                Trigger::Reconcile,
-                &[],
-            )
+            .save(&env, &events(&env), Trigger::Reconcile, &[])
             .await?;
         self.metrics.environments_created.inc();
         Ok(env)

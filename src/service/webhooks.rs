@@ -346,6 +346,9 @@ fn intent(
                 user_id: hook.user.id,
                 username: hook.user.username.clone(),
                 command,
+                head_sha: mr.head_sha(),
+                head_at: mr.head_at(),
+                from_fork: mr.from_fork(),
             };
             Ok((
                 LifecycleJob::Command {

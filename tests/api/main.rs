@@ -31,6 +31,7 @@ mod exactly_once;
 mod expiry;
 mod faults;
 mod firebase;
+mod forks;
 mod keep;
 mod kubectl;
 mod lifecycle;

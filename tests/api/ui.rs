@@ -28,6 +28,7 @@ pub async fn hostile_environment(app: &TestApp, repository_id: &str) -> String {
                     url: "javascript:alert(2)".into(),
                     author: "\"><img src=x onerror=alert(3)>".into(),
                 }),
+                fork: None,
             },
             "gitlab:mallory",
         )

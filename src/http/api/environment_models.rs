@@ -59,6 +59,7 @@ impl From<EnvironmentCreate> for CreateEnvironment {
             helm_values_override: b.helm_values_override,
             sha: None,
             merge_request: None,
+            fork: None,
         }
     }
 }
@@ -120,6 +121,20 @@ pub struct EnvironmentResponse {
     /// Why it waits: the cap that holds it and how full it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue: Option<QueueInfo>,
+    /// A fork merge request's approval: who approved which commit, and a newer head waiting
+    /// for approval (not deployed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fork_approval: Option<ForkApprovalInfo>,
+}
+
+/// A maintainer's approval of a fork merge request's commit.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ForkApprovalInfo {
+    pub by: String,
+    pub at: DateTime<Utc>,
+    pub sha: String,
+    /// Pushed since; deployed only after `/blueberry approve`.
+    pub unapproved_head: Option<String>,
 }
 
 /// An environment's place in line under a quota.
@@ -190,6 +205,12 @@ impl EnvironmentResponse {
                 max: w.cap,
                 scope: w.scope,
                 since: w.since,
+            }),
+            fork_approval: env.fork.as_ref().map(|f| ForkApprovalInfo {
+                by: f.by.clone(),
+                at: f.at,
+                sha: f.sha.to_string(),
+                unapproved_head: f.unapproved_head.as_ref().map(ToString::to_string),
             }),
         }
     }

@@ -303,6 +303,7 @@ pub async fn create(
             helm_values_override: overrides,
             sha: None,
             merge_request: None,
+            fork: None,
         };
         let actor = chrome.actor();
         match ctx.environments.create(input, &actor).await {

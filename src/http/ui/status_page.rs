@@ -94,6 +94,8 @@ pub struct StatusPage {
     pub kept_by: Option<String>,
     /// Its place in line under a quota.
     pub queue: Option<QueueView>,
+    /// A fork's approval: the commit approved, by whom, and a newer head waiting for one.
+    pub fork: Option<(String, String, Option<String>)>,
 }
 
 /// Where an environment stands in line, for the status page.
@@ -268,6 +270,13 @@ async fn status_page(
                 load: w.load(),
                 since: when(&w.since),
             }),
+        fork: env.fork.as_ref().map(|f| {
+            (
+                f.sha.short().to_owned(),
+                f.by.clone(),
+                f.unapproved_head.as_ref().map(|h| h.short().to_owned()),
+            )
+        }),
         live: chrome.user.is_some() && !archived,
         archived,
         chrome,

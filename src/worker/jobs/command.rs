@@ -21,6 +21,7 @@ use super::JobOutcome;
 pub async fn run(
     ctx: &Context,
     id: &EnvironmentId,
+    repository_id: &str,
     ev: &CommandEvent,
 ) -> Result<JobOutcome, ServiceError> {
     let actor = format!("gitlab:{}", ev.username);
@@ -37,10 +38,22 @@ pub async fn run(
         text,
     };
     let text = if ev.command.changes_something() && !allowed(ctx, ev).await? {
-        format!(
-            "@{} sorry, `/blueberry` commands that change the environment need at least Developer access to this project. `/blueberry status` and `/blueberry help` work for everyone.",
-            ev.username
-        )
+        if ev.command.needs_maintainer() {
+            format!(
+                "@{} sorry, `/blueberry approve` lets a fork's code run with the platform's credentials, so it needs Maintainer access to this project.",
+                ev.username
+            )
+        } else {
+            format!(
+                "@{} sorry, `/blueberry` commands that change the environment need at least Developer access to this project. `/blueberry status` and `/blueberry help` work for everyone.",
+                ev.username
+            )
+        }
+    } else if ev.command == Command::Approve {
+        match super::approve::run(ctx, id, repository_id, ev, env.as_ref(), &reply).await? {
+            Some(text) => text,
+            None => return Ok(JobOutcome::Done),
+        }
     } else if env.is_none() && !matches!(ev.command, Command::Help | Command::Unknown { .. }) {
         "This merge request has no Blueberry environment (yet). Open or update the merge request to get one.".to_owned()
     } else {
@@ -149,6 +162,7 @@ pub async fn run(
                     ctx.settings.status_page_url(&e.id)
                 )
             }
+            Command::Approve => unreachable!("answered above"),
             Command::Help => HELP.to_owned(),
             Command::Unknown { text } => {
                 format!("I don't know `{}`.\n\n{HELP}", text.replace('`', "'"))
@@ -161,7 +175,7 @@ pub async fn run(
 }
 
 /// How a command's change came out.
-enum Settled {
+pub(super) enum Settled {
     /// Applied now or before; its reply is queued.
     Done,
     /// Nothing needed changing.
@@ -170,7 +184,7 @@ enum Settled {
     Refused(String),
 }
 
-fn settled(
+pub(super) fn settled(
     r: Result<(Environment, Applied), ServiceError>,
     note_id: u64,
 ) -> Result<Settled, ServiceError> {
@@ -194,8 +208,13 @@ async fn allowed(ctx: &Context, ev: &CommandEvent) -> Result<bool, ServiceError>
     if !ctx.ports.githost.is_configured() {
         return Ok(false);
     }
+    let needed = if ev.command.needs_maintainer() {
+        AccessLevel::MAINTAINER
+    } else {
+        AccessLevel::DEVELOPER
+    };
     if let Some(level) = ctx.access.get(ev.project_id, ev.user_id) {
-        return Ok(level >= AccessLevel::DEVELOPER);
+        return Ok(level >= needed);
     }
     let level = ctx
         .ports
@@ -204,5 +223,5 @@ async fn allowed(ctx: &Context, ev: &CommandEvent) -> Result<bool, ServiceError>
         .await
         .map_err(|e| ServiceError::Unavailable("GitLab", e.into()))?;
     ctx.access.put(ev.project_id, ev.user_id, level);
-    Ok(level >= AccessLevel::DEVELOPER)
+    Ok(level >= needed)
 }

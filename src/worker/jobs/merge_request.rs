@@ -20,7 +20,7 @@ use super::JobOutcome;
 /// The merge request label that keeps its environment (as `/blueberry keep` does).
 pub const KEEP_LABEL: &str = "blueberry::keep";
 
-const FORK_NOTE: &str = "Blueberry does not deploy merge requests from forks: their code would run with the platform's credentials. A maintainer can allow forks in the repository's settings.";
+const FORK_NOTE: &str = "Blueberry does not deploy merge requests from forks by itself: their code would run with the platform's credentials. A Maintainer of this project can review the changes and comment `/blueberry approve` to deploy the current head; each new push needs a new approval.";
 
 /// While the old environment is still being torn down, a merge request that wants one again
 /// (reopened) looks again this much later.
@@ -121,6 +121,16 @@ pub async fn run(
                     text: FORK_NOTE.into(),
                 })
                 .await?;
+        }
+        MergeRequestDecision::AwaitApproval(head) => {
+            tracing::info!(iid = ev.iid, head = %head, "fork push held for approval");
+            if let Err(e) = ctx
+                .environments
+                .hold_fork_head(id.as_str(), head, &actor)
+                .await
+            {
+                refused(e)?;
+            }
         }
         MergeRequestDecision::Ignore(reason) => {
             tracing::debug!(iid = ev.iid, action = %ev.action, reason, "merge request event changes nothing")

@@ -2,6 +2,7 @@
 //! acknowledged once a reconcile that started after it has finished; the others carry what only
 //! their event knows. Each is idempotent: delivered twice or after a crash, it does no harm.
 
+mod approve;
 mod command;
 pub mod merge_request;
 pub mod notify;
@@ -41,9 +42,9 @@ pub async fn run(controller: &Controller, job: LifecycleJob) -> Result<JobOutcom
         } => merge_request::run(ctx, &environment_id, &repository_id, iid).await,
         LifecycleJob::Command {
             environment_id,
+            repository_id,
             event,
-            ..
-        } => command::run(ctx, &environment_id, &event).await,
+        } => command::run(ctx, &environment_id, &repository_id, &event).await,
         LifecycleJob::Notify { environment_id } => notify::run(ctx, &environment_id).await,
         LifecycleJob::Archive { environment_id } => {
             // Idempotent: a redelivery rewrites the same object.
