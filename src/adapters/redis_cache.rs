@@ -17,6 +17,7 @@ use crate::domain::auth::ApiToken;
 use crate::{
     domain::{
         ConfigSet, Environment, EnvironmentEvent, EnvironmentId, NewEvent, Repository, Status,
+        notification::Subscription,
     },
     ports::{
         queue::NewJob,
@@ -258,5 +259,20 @@ impl Store for CachedStore {
     }
     async fn update_token(&self, t: &ApiToken) -> StoreResult<()> {
         self.inner.update_token(t).await
+    }
+    async fn create_subscription(&self, s: &Subscription) -> StoreResult<()> {
+        self.inner.create_subscription(s).await
+    }
+    async fn get_subscription(&self, id: &str) -> StoreResult<Option<Subscription>> {
+        self.inner.get_subscription(id).await
+    }
+    async fn list_subscriptions(&self) -> StoreResult<Vec<Subscription>> {
+        self.inner.list_subscriptions().await
+    }
+    async fn update_subscription(&self, s: &Subscription) -> StoreResult<()> {
+        self.inner.update_subscription(s).await
+    }
+    async fn delete_subscription(&self, id: &str) -> StoreResult<()> {
+        self.inner.delete_subscription(id).await
     }
 }

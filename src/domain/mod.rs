@@ -13,6 +13,7 @@ pub mod job;
 pub mod lifecycle;
 pub mod manifest;
 pub mod names;
+pub mod notification;
 pub mod overrides;
 pub mod quota;
 pub mod repository;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::queue::NewJob;
 use crate::domain::{
     ConfigSet, Environment, EnvironmentEvent, EnvironmentId, NewEvent, Repository, Status,
-    auth::ApiToken,
+    auth::ApiToken, notification::Subscription,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -276,6 +276,16 @@ pub trait Store: Send + Sync + 'static {
     async fn list_tokens(&self) -> StoreResult<Vec<ApiToken>>;
     /// Replaces a token's record (revocation, last use).
     async fn update_token(&self, token: &ApiToken) -> StoreResult<()>;
+
+    // Notification subscriptions, each with its delivery log. Conflict if the id exists.
+    async fn create_subscription(&self, s: &Subscription) -> StoreResult<()>;
+    async fn get_subscription(&self, id: &str) -> StoreResult<Option<Subscription>>;
+    /// Every subscription, by id.
+    async fn list_subscriptions(&self) -> StoreResult<Vec<Subscription>>;
+    /// Replaces its record (a delivery logged); NotFound once deleted.
+    async fn update_subscription(&self, s: &Subscription) -> StoreResult<()>;
+    /// NotFound if there is none.
+    async fn delete_subscription(&self, id: &str) -> StoreResult<()>;
 }
 
 #[cfg(test)]

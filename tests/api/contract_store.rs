@@ -788,3 +788,63 @@ async fn running_and_waiting_environments_are_listed_apart(store: Arc<dyn Store>
 }
 
 contract!(occupancy, running_and_waiting_environments_are_listed_apart);
+
+async fn subscriptions_round_trip_with_their_delivery_log(store: Arc<dyn Store>) {
+    use blueberry::domain::notification::{
+        DeliveryAttempt, Format, Subscription, Topic, new_secret,
+    };
+    let id = emulators::unique("sub");
+    let mut sub = Subscription {
+        id: id.clone(),
+        repository_id: None,
+        url: "https://hooks.example.com/x".into(),
+        topics: vec![Topic::Ready, Topic::Failed],
+        format: Format::StandardWebhooks,
+        secret: new_secret(),
+        created_by: "admin".into(),
+        created_at: Utc::now(),
+        deliveries: vec![],
+    };
+    store.create_subscription(&sub).await.unwrap();
+    assert!(matches!(
+        store.create_subscription(&sub).await,
+        Err(StoreError::Conflict(_))
+    ));
+    sub.record(DeliveryAttempt {
+        message_id: "msg_1".into(),
+        topic: Topic::Ready,
+        environment_id: "pr-1-shop".into(),
+        at: Utc::now(),
+        attempt: 1,
+        status: Some(204),
+        error: None,
+        delivered: true,
+        last: true,
+    });
+    store.update_subscription(&sub).await.unwrap();
+    let read = store.get_subscription(&id).await.unwrap().unwrap();
+    assert_eq!(read.deliveries.len(), 1);
+    assert_eq!(read.secret, sub.secret);
+    assert!(
+        store
+            .list_subscriptions()
+            .await
+            .unwrap()
+            .iter()
+            .any(|s| s.id == id)
+    );
+    store.delete_subscription(&id).await.unwrap();
+    assert!(store.get_subscription(&id).await.unwrap().is_none());
+    assert!(matches!(
+        store.delete_subscription(&id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.update_subscription(&sub).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+contract!(
+    subscriptions,
+    subscriptions_round_trip_with_their_delivery_log
+);

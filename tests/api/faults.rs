@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use blueberry::{
     domain::{
         ConfigSet, Environment, EnvironmentEvent, EnvironmentId, NewEvent, Repository,
-        auth::ApiToken,
+        auth::ApiToken, notification::Subscription,
     },
     ports::{
         Delivery, EnvironmentFilter, GitHost, IngestOutcome, NewJob, OutboxEntry, Page,
@@ -284,6 +284,21 @@ impl Store for FaultyStore {
     }
     async fn update_token(&self, t: &ApiToken) -> StoreResult<()> {
         self.inner().update_token(t).await
+    }
+    async fn create_subscription(&self, s: &Subscription) -> StoreResult<()> {
+        self.inner().create_subscription(s).await
+    }
+    async fn get_subscription(&self, id: &str) -> StoreResult<Option<Subscription>> {
+        self.inner().get_subscription(id).await
+    }
+    async fn list_subscriptions(&self) -> StoreResult<Vec<Subscription>> {
+        self.inner().list_subscriptions().await
+    }
+    async fn update_subscription(&self, s: &Subscription) -> StoreResult<()> {
+        self.inner().update_subscription(s).await
+    }
+    async fn delete_subscription(&self, id: &str) -> StoreResult<()> {
+        self.inner().delete_subscription(id).await
     }
 }
 

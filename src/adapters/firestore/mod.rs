@@ -26,7 +26,7 @@ use firestore::{FirestoreDb, FirestoreDbOptions, errors::FirestoreError};
 use crate::{
     domain::{
         ConfigSet, Environment, EnvironmentEvent, EnvironmentId, NewEvent, Repository,
-        auth::ApiToken,
+        auth::ApiToken, notification::Subscription,
     },
     ports::{
         queue::NewJob,
@@ -44,6 +44,7 @@ pub(crate) const CONFIG_SETS: &str = "config_sets";
 pub(crate) const AUDIT: &str = "audit_events";
 pub(crate) const DELIVERIES: &str = "webhook_deliveries";
 pub(crate) const TOKENS: &str = "api_tokens";
+pub(crate) const SUBSCRIPTIONS: &str = "subscriptions";
 pub(crate) const MERGE_REQUEST_EVENTS: &str = "merge_request_events";
 pub(crate) const OUTBOX: &str = "outbox";
 pub(crate) const LEASES: &str = "reconcile_leases";
@@ -265,5 +266,20 @@ impl Store for FirestoreStore {
     }
     async fn update_token(&self, t: &ApiToken) -> StoreResult<()> {
         records::put_token(&self.db, t, false).await
+    }
+    async fn create_subscription(&self, s: &Subscription) -> StoreResult<()> {
+        records::put_subscription(&self.db, s, true).await
+    }
+    async fn get_subscription(&self, id: &str) -> StoreResult<Option<Subscription>> {
+        catalog::get_doc(&self.db, SUBSCRIPTIONS, id).await
+    }
+    async fn list_subscriptions(&self) -> StoreResult<Vec<Subscription>> {
+        catalog::list_docs(&self.db, SUBSCRIPTIONS).await
+    }
+    async fn update_subscription(&self, s: &Subscription) -> StoreResult<()> {
+        records::put_subscription(&self.db, s, false).await
+    }
+    async fn delete_subscription(&self, id: &str) -> StoreResult<()> {
+        records::delete_subscription(&self.db, id).await
     }
 }

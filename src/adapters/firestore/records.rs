@@ -1,17 +1,17 @@
-//! Audit entries and API tokens on Firestore.
+//! Audit entries, API tokens and notification subscriptions on Firestore.
 
 use chrono::{DateTime, Utc};
 use firestore::FirestoreDb;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    AUDIT, TOKENS,
+    AUDIT, SUBSCRIPTIONS, TOKENS,
     catalog::{JsonDoc, corrupt},
     environments::ts,
     fs_err,
 };
 use crate::{
-    domain::auth::ApiToken,
+    domain::{auth::ApiToken, notification::Subscription},
     ports::store::{AuditEntry, StoreError, StoreResult},
 };
 
@@ -133,4 +133,74 @@ pub async fn find_token_by_hash(db: &FirestoreDb, hash: &str) -> StoreResult<Opt
     docs.first()
         .map(|d| serde_json::from_str(&d.doc).map_err(corrupt))
         .transpose()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SubscriptionDoc {
+    id: String,
+    /// Listed by name like the other catalog collections.
+    name: String,
+    doc: String,
+}
+
+/// Creates (Conflict if the id exists) or replaces (NotFound once deleted) in one transaction.
+pub async fn put_subscription(db: &FirestoreDb, s: &Subscription, create: bool) -> StoreResult<()> {
+    let doc = SubscriptionDoc {
+        id: s.id.clone(),
+        name: s.id.clone(),
+        doc: serde_json::to_string(s).map_err(corrupt)?,
+    };
+    if create {
+        return db
+            .fluent()
+            .insert()
+            .into(SUBSCRIPTIONS)
+            .document_id(&doc.id)
+            .object(&doc)
+            .execute::<SubscriptionDoc>()
+            .await
+            .map(|_| ())
+            .map_err(fs_err);
+    }
+    let exists: Option<SubscriptionDoc> = db
+        .fluent()
+        .select()
+        .by_id_in(SUBSCRIPTIONS)
+        .obj()
+        .one(&doc.id)
+        .await
+        .map_err(fs_err)?;
+    if exists.is_none() {
+        return Err(StoreError::NotFound(format!("subscription `{}`", doc.id)));
+    }
+    db.fluent()
+        .update()
+        .in_col(SUBSCRIPTIONS)
+        .document_id(&doc.id)
+        .object(&doc)
+        .execute::<SubscriptionDoc>()
+        .await
+        .map(|_| ())
+        .map_err(fs_err)
+}
+
+pub async fn delete_subscription(db: &FirestoreDb, id: &str) -> StoreResult<()> {
+    let exists: Option<SubscriptionDoc> = db
+        .fluent()
+        .select()
+        .by_id_in(SUBSCRIPTIONS)
+        .obj()
+        .one(id)
+        .await
+        .map_err(fs_err)?;
+    if exists.is_none() {
+        return Err(StoreError::NotFound(format!("subscription `{id}`")));
+    }
+    db.fluent()
+        .delete()
+        .from(SUBSCRIPTIONS)
+        .document_id(id)
+        .execute()
+        .await
+        .map_err(fs_err)
 }

@@ -21,7 +21,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use crate::{
     domain::{
         ConfigSet, Environment, EnvironmentEvent, EnvironmentId, NewEvent, Repository,
-        auth::ApiToken,
+        auth::ApiToken, notification::Subscription,
     },
     ports::{
         queue::NewJob,
@@ -404,6 +404,83 @@ impl Store for SqliteStore {
                     .map_err(db_err)?;
                 if n == 0 {
                     Err(StoreError::NotFound(format!("token `{}`", token.id)))
+                } else {
+                    Ok(())
+                }
+            })
+            .await
+    }
+
+    async fn create_subscription(&self, sub: &Subscription) -> StoreResult<()> {
+        let sub = sub.clone();
+        self.db
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO subscriptions (id, doc) VALUES (?1, ?2)",
+                    (&sub.id, to_doc(&sub)?),
+                )
+                .map(|_| ())
+                .map_err(|e| {
+                    if is_constraint(&e) {
+                        StoreError::Conflict(format!("subscription `{}` exists", sub.id))
+                    } else {
+                        db_err(e)
+                    }
+                })
+            })
+            .await
+    }
+
+    async fn get_subscription(&self, id: &str) -> StoreResult<Option<Subscription>> {
+        let id = id.to_owned();
+        self.db
+            .read(move |c| catalog::get_doc(c, "subscriptions", "id", &id))
+            .await
+    }
+
+    async fn list_subscriptions(&self) -> StoreResult<Vec<Subscription>> {
+        self.db
+            .read(|c| {
+                let mut stmt = c
+                    .prepare_cached("SELECT doc FROM subscriptions ORDER BY id")
+                    .map_err(db_err)?;
+                let rows = stmt
+                    .query_map([], |r| r.get::<_, String>(0))
+                    .map_err(db_err)?;
+                rows.map(|r| r.map_err(db_err).and_then(|d| from_doc(&d)))
+                    .collect()
+            })
+            .await
+    }
+
+    async fn update_subscription(&self, sub: &Subscription) -> StoreResult<()> {
+        let sub = sub.clone();
+        self.db
+            .write(move |c| {
+                let n = c
+                    .execute(
+                        "UPDATE subscriptions SET doc = ?2 WHERE id = ?1",
+                        (&sub.id, to_doc(&sub)?),
+                    )
+                    .map_err(db_err)?;
+                if n == 0 {
+                    Err(StoreError::NotFound(format!("subscription `{}`", sub.id)))
+                } else {
+                    Ok(())
+                }
+            })
+            .await
+    }
+
+    async fn delete_subscription(&self, id: &str) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.db
+            .write(move |c| {
+                let n = c
+                    .execute("DELETE FROM subscriptions WHERE id = ?1", [&id])
+                    .map_err(db_err)?;
+                if n == 0 {
+                    Err(StoreError::NotFound(format!("subscription `{id}`")))
                 } else {
                     Ok(())
                 }

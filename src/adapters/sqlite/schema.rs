@@ -108,6 +108,13 @@ const MIGRATIONS: &[&str] = &[
         at   TEXT NOT NULL
     );
     "#,
+    // 6: notification subscriptions (the record, with its delivery log, in `doc`).
+    r#"
+    CREATE TABLE subscriptions (
+        id  TEXT PRIMARY KEY,
+        doc TEXT NOT NULL
+    );
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
