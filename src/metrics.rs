@@ -29,6 +29,12 @@ pub struct GitLabLabels {
     pub outcome: String,
 }
 
+/// One try at delivering a notification: `delivered`, `retrying` or `gave_up`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabels {
     pub state: String,
@@ -59,6 +65,8 @@ pub struct Metrics {
     pub gitlab_rate_limited: Counter,
     /// Expiry teardowns held over `--max-deletions-per-minute`.
     pub deletions_held: Counter,
+    /// Notification delivery tries, by outcome.
+    pub notifications: Family<OutcomeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -79,6 +87,12 @@ impl Default for Metrics {
         let gitlab_requests = Family::<GitLabLabels, Counter>::default();
         let gitlab_rate_limited = Counter::default();
         let deletions_held = Counter::default();
+        let notifications = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "blueberry_notifications",
+            "Notification delivery tries (every attempt), by outcome",
+            notifications.clone(),
+        );
         registry.register(
             "blueberry_deletions_held",
             "Expiry teardowns held over --max-deletions-per-minute until an admin confirms",
@@ -171,6 +185,7 @@ impl Default for Metrics {
             gitlab_requests,
             gitlab_rate_limited,
             deletions_held,
+            notifications,
         }
     }
 }

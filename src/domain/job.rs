@@ -41,6 +41,20 @@ pub enum LifecycleJob {
         reply_to: String,
         text: String,
     },
+    /// A moment subscriptions may want: queue a `Deliver` for each that does.
+    Announce {
+        environment_id: EnvironmentId,
+        topic: super::notification::Topic,
+        /// The environment's version when it happened (part of each message's id).
+        version: u64,
+    },
+    /// One message to one subscription, tried until delivered or given up.
+    Deliver {
+        environment_id: EnvironmentId,
+        subscription_id: String,
+        topic: super::notification::Topic,
+        message_id: String,
+    },
 }
 
 impl LifecycleJob {
@@ -51,7 +65,9 @@ impl LifecycleJob {
             | LifecycleJob::Command { environment_id, .. }
             | LifecycleJob::Notify { environment_id }
             | LifecycleJob::Archive { environment_id }
-            | LifecycleJob::Reply { environment_id, .. } => environment_id,
+            | LifecycleJob::Reply { environment_id, .. }
+            | LifecycleJob::Announce { environment_id, .. }
+            | LifecycleJob::Deliver { environment_id, .. } => environment_id,
         }
     }
 
@@ -69,6 +85,11 @@ impl LifecycleJob {
             LifecycleJob::Reconcile { .. } => format!("reconcile:{id}"),
             LifecycleJob::Notify { .. } | LifecycleJob::Reply { .. } => format!("gitlab:{id}"),
             LifecycleJob::Archive { .. } => format!("archive:{id}"),
+            LifecycleJob::Announce { .. } => format!("announce:{id}"),
+            // A receiver's trouble holds back only its own messages, in order.
+            LifecycleJob::Deliver {
+                subscription_id, ..
+            } => format!("subscription:{subscription_id}"),
         }
     }
 
@@ -80,7 +101,10 @@ impl LifecycleJob {
             LifecycleJob::MergeRequest { .. } => Some(format!("merge_request:{id}")),
             LifecycleJob::Notify { .. } => Some(format!("notify:{id}")),
             LifecycleJob::Archive { .. } => Some(format!("archive:{id}")),
-            LifecycleJob::Command { .. } | LifecycleJob::Reply { .. } => None,
+            LifecycleJob::Command { .. }
+            | LifecycleJob::Reply { .. }
+            | LifecycleJob::Announce { .. }
+            | LifecycleJob::Deliver { .. } => None,
         }
     }
 
@@ -93,6 +117,8 @@ impl LifecycleJob {
             LifecycleJob::Notify { .. } => "notify",
             LifecycleJob::Reply { .. } => "reply",
             LifecycleJob::Archive { .. } => "archive",
+            LifecycleJob::Announce { .. } => "announce",
+            LifecycleJob::Deliver { .. } => "deliver",
         }
     }
 }

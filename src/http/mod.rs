@@ -44,6 +44,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
         (name = "operations", description = "Health, readiness, metrics"),
         (name = "webhooks", description = "GitLab webhooks"),
         (name = "tokens", description = "API tokens and the caller"),
+        (name = "notifications", description = "Environments' moments sent to any URL"),
     )
 )]
 struct ApiDoc;
@@ -73,6 +74,11 @@ pub fn router_and_openapi() -> (Router<Context>, utoipa::openapi::OpenApi) {
             api::config_sets::update,
             api::config_sets::delete
         ))
+        .routes(routes!(
+            api::subscriptions::create,
+            api::subscriptions::list
+        ))
+        .routes(routes!(api::subscriptions::get, api::subscriptions::delete))
         .routes(routes!(api::tokens::create, api::tokens::list))
         .routes(routes!(api::tokens::revoke))
         .routes(routes!(api::tokens::me))

@@ -67,6 +67,9 @@ pub fn required(method: &Method, route: &str, options: Options) -> Option<Access
         ("GET" | "POST", "/api/tokens") => R(Developer),
         ("DELETE", "/api/tokens/{id}") => R(Developer),
         ("POST", "/api/sessions/end") => R(Admin),
+        // Receivers' URLs are secrets of their own: admins only.
+        ("GET" | "POST", "/api/subscriptions") => R(Admin),
+        ("GET" | "DELETE", "/api/subscriptions/{id}") => R(Admin),
         ("GET", "/api/deletions") => R(Viewer),
         ("POST", "/api/deletions/confirm") => R(Admin),
 

@@ -9,6 +9,7 @@ pub mod deletions;
 pub mod directory;
 pub mod environments;
 mod error;
+pub mod notifications;
 pub mod quotas;
 pub mod sessions;
 pub mod tokens;
@@ -135,6 +136,8 @@ pub struct Services {
     pub archives: archive::ArchiveService,
     /// At most so many teardowns a minute on Blueberry's own initiative.
     pub deletions: Arc<deletions::DeletionGuard>,
+    /// Notification subscriptions and their deliveries.
+    pub notifications: notifications::NotificationService,
 }
 
 /// Firebase ID token verification and role rules.
@@ -175,6 +178,11 @@ impl Context {
                 metrics.clone(),
             ),
             directory,
+            notifications: notifications::NotificationService::new(
+                ports.clone(),
+                settings.clone(),
+                metrics.clone(),
+            ),
             changes: changes::ChangeLog::new(ports.clone()),
             archives: archive::ArchiveService::new(ports.clone(), settings.retain_terminated),
             deletions: Arc::new(deletions::DeletionGuard::new(

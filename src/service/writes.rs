@@ -134,6 +134,20 @@ impl Writer {
                 None,
             ));
         }
+        // Moments subscriptions may want (ready, failed, expiring, terminated).
+        for topic in events
+            .iter()
+            .filter_map(|e| crate::domain::notification::Topic::of(e.kind))
+        {
+            jobs.push(new_job(
+                &LifecycleJob::Announce {
+                    environment_id: env.id.clone(),
+                    topic,
+                    version: env.version,
+                },
+                None,
+            ));
+        }
         // A terminated environment's archive is (re)written with what this save adds.
         if env.status == Status::Terminated {
             jobs.push(new_job(

@@ -62,6 +62,10 @@ const ROUTES: &[(&str, &str, Option<Role>)] = &[
     ),
     ("GET", "/api/deletions", Some(Role::Viewer)),
     ("POST", "/api/deletions/confirm", Some(Role::Admin)),
+    ("GET", "/api/subscriptions", Some(Role::Admin)),
+    ("POST", "/api/subscriptions", Some(Role::Admin)),
+    ("GET", "/api/subscriptions/{id}", Some(Role::Admin)),
+    ("DELETE", "/api/subscriptions/{id}", Some(Role::Admin)),
 ];
 
 async fn token(app: &TestApp, role: &str) -> String {

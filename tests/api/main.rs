@@ -38,6 +38,7 @@ mod lifecycle;
 mod lifetime;
 mod limits;
 mod lost_jobs;
+mod notifications;
 mod operations;
 mod quotas;
 mod readme;

@@ -5,4 +5,5 @@ pub mod deletions;
 pub mod environment_models;
 pub mod environments;
 pub mod repositories;
+pub mod subscriptions;
 pub mod tokens;

@@ -46,6 +46,32 @@ pub async fn run(controller: &Controller, job: LifecycleJob) -> Result<JobOutcom
             event,
         } => command::run(ctx, &environment_id, &repository_id, &event).await,
         LifecycleJob::Notify { environment_id } => notify::run(ctx, &environment_id).await,
+        LifecycleJob::Announce {
+            environment_id,
+            topic,
+            version,
+        } => {
+            ctx.notifications
+                .announce(&environment_id, topic, version)
+                .await?;
+            Ok(JobOutcome::Done)
+        }
+        LifecycleJob::Deliver {
+            environment_id,
+            subscription_id,
+            topic,
+            message_id,
+        } => Ok(
+            match ctx
+                .notifications
+                .deliver(&subscription_id, &environment_id, topic, &message_id)
+                .await?
+            {
+                // Not a failed job: the receiver's trouble, logged and tried again.
+                Some(delay) => JobOutcome::Defer(delay),
+                None => JobOutcome::Done,
+            },
+        ),
         LifecycleJob::Archive { environment_id } => {
             // Idempotent: a redelivery rewrites the same object.
             ctx.archives.archive(&environment_id).await?;
