@@ -89,6 +89,8 @@ pub fn required(method: &Method, route: &str, options: Options) -> Option<Access
             | "/repositories/{id}/delete"
             | "/config-sets/{id}/delete",
         ) => R(Admin),
+        ("GET" | "POST", "/subscriptions") => R(Admin),
+        ("POST", "/subscriptions/{id}/delete") => R(Admin),
         ("GET" | "POST", "/tokens") => R(Developer),
         ("POST", "/tokens/{id}/revoke") => R(Developer),
         _ => return None,

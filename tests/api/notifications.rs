@@ -292,3 +292,73 @@ async fn bad_subscriptions_are_refused_naming_the_field_and_only_admins_subscrib
     let listed: Value = app.get("/api/subscriptions").await.json().await.unwrap();
     assert_eq!(listed, json!([]));
 }
+
+#[tokio::test]
+async fn admins_subscribe_and_see_every_try_in_the_ui() {
+    use crate::{
+        helpers::ADMIN_TOKEN,
+        ui::{Session, location},
+    };
+    let app = TestApp::spawn().await;
+    let repo = app.seed().await;
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let s = Session::login(&app, ADMIN_TOKEN).await;
+    // No event ticked: the form says so at its field and keeps what was typed.
+    let hook = format!("{}/ui-hook", receiver.uri());
+    let r = s.post("/subscriptions", &[("url", hook.as_str())]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("id=\"events-error\""), "{page}");
+    assert!(page.contains(&hook));
+
+    let r = s
+        .post(
+            "/subscriptions",
+            &[
+                ("url", hook.as_str()),
+                ("ready", "on"),
+                ("repository_id", repo.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let page = r.text().await.unwrap();
+    let at = page
+        .find("value=\"whsec_")
+        .expect("the secret is shown once");
+    let secret = &page[at + 7..at + 7 + page[at + 7..].find('"').unwrap()];
+
+    app.create_environment("demo", &repo).await;
+    app.wait_for_status("demo-shop", "ready", WITHIN).await;
+    received(&receiver, "/ui-hook", 1).await;
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    let page = loop {
+        let page = s.get("/subscriptions").await.text().await.unwrap();
+        if page.contains("delivery-ok") {
+            break page;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no delivery shown");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(page.contains("href=\"/environments/demo-shop\""));
+    assert!(!page.contains(secret), "the secret is not shown again");
+    assert!(!page.contains("/ui-hook"), "nor the receiver's path");
+
+    let sub: Value = app.get("/api/subscriptions").await.json().await.unwrap();
+    let id = sub[0]["id"].as_str().unwrap();
+    let r = s.post(&format!("/subscriptions/{id}/delete"), &[]).await;
+    assert_eq!(r.status(), StatusCode::OK, "asks first");
+    let r = s
+        .post(
+            &format!("/subscriptions/{id}/delete"),
+            &[("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(location(&r), "/subscriptions?done=deleted");
+    let left: Value = app.get("/api/subscriptions").await.json().await.unwrap();
+    assert_eq!(left, json!([]));
+}

@@ -13,6 +13,7 @@ mod forms;
 mod repositories;
 mod rollout;
 mod status_page;
+mod subscriptions;
 mod tokens;
 mod view;
 
@@ -67,6 +68,11 @@ pub fn router() -> Router<Context> {
             get(config_sets::edit).post(config_sets::update),
         )
         .route("/config-sets/{id}/delete", post(config_sets::delete))
+        .route(
+            "/subscriptions",
+            get(subscriptions::list).post(subscriptions::create),
+        )
+        .route("/subscriptions/{id}/delete", post(subscriptions::delete))
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{id}/revoke", post(tokens::revoke))
         .route("/static/{*path}", get(assets::serve))
