@@ -284,7 +284,7 @@ impl Environment {
     /// reached and not yet warned about for this expiry. Only merge request environments that
     /// expire (not kept) are warned.
     pub fn expiry_warning_due(&self, thresholds: &[u32], now: DateTime<Utc>) -> Option<u32> {
-        if self.merge_request.is_none() || self.kept.is_some() || !self.is_live_not_deleting() {
+        if self.kept.is_some() || !self.is_live_not_deleting() {
             return None;
         }
         let warned = self
@@ -295,7 +295,7 @@ impl Environment {
         thresholds
             .iter()
             .copied()
-            .filter(|h| self.expires_at - chrono::Duration::hours(i64::from(*h)) <= now)
+            .filter(|h| self.warns_at(*h).is_some_and(|at| at <= now))
             .filter(|h| warned.is_none_or(|w| *h < w))
             .min()
     }
@@ -306,14 +306,21 @@ impl Environment {
         thresholds: &[u32],
         now: DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
-        if self.merge_request.is_none() || self.kept.is_some() || !self.is_live_not_deleting() {
+        if self.kept.is_some() || !self.is_live_not_deleting() {
             return None;
         }
         thresholds
             .iter()
-            .map(|h| self.expires_at - chrono::Duration::hours(i64::from(*h)))
+            .filter_map(|h| self.warns_at(*h))
             .filter(|at| *at > now)
             .min()
+    }
+
+    /// When the warning `hours` before expiry falls, if the environment lives longer than
+    /// that (a 2-hour environment gets no "a day left" warning).
+    fn warns_at(&self, hours: u32) -> Option<DateTime<Utc>> {
+        let at = self.expires_at - chrono::Duration::hours(i64::from(hours));
+        (at > self.created_at).then_some(at)
     }
 
     /// Pending, ready or failed: live and not on its way out.

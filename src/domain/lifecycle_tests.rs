@@ -365,3 +365,25 @@ fn an_environment_in_line_is_admitted_before_anything_is_applied() {
         Step::Apply
     );
 }
+
+#[test]
+fn every_environment_is_warned_before_expiry_but_only_at_thresholds_it_outlives() {
+    // 2 hours to live: no "a day left" warning, the hour's warning at T-1 h.
+    let short = applied(env(), 0);
+    let wait = decide(&short, Observation::Absent, secs(1), true, &policy());
+    assert!(!matches!(wait, Step::WarnExpiry { .. }), "{wait:?}");
+    let hour_left = short.expires_at - chrono::Duration::minutes(59);
+    assert_eq!(
+        decide(&short, Observation::Absent, hour_left, true, &policy()),
+        Step::WarnExpiry { hours: 1 }
+    );
+    // Two days: warned a day before, though made by hand (no merge request).
+    let mut long = applied(env(), 0);
+    long.expires_at = t0() + chrono::Duration::hours(48);
+    assert!(long.merge_request.is_none());
+    let day_left = long.expires_at - chrono::Duration::hours(23);
+    assert_eq!(
+        decide(&long, Observation::Absent, day_left, true, &policy()),
+        Step::WarnExpiry { hours: 24 }
+    );
+}

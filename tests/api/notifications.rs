@@ -362,3 +362,36 @@ async fn admins_subscribe_and_see_every_try_in_the_ui() {
     let left: Value = app.get("/api/subscriptions").await.json().await.unwrap();
     assert_eq!(left, json!([]));
 }
+
+#[tokio::test]
+async fn environments_made_by_hand_announce_their_expiry_too() {
+    // The test clock jumps; the resync notices within a second.
+    let app = TestApp::spawn_with(|c| c.resync_secs = 1).await;
+    let repo = app.seed().await;
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&receiver)
+        .await;
+    subscribe(
+        &app,
+        json!({"url": format!("{}/expiring", receiver.uri()), "events": ["expiring"]}),
+    )
+    .await;
+    app.create_environment("manual", &repo).await;
+    app.wait_for_status("manual-shop", "ready", WITHIN).await;
+    // 72 hours to live; the day before, it is announced once.
+    app.clock.advance(chrono::Duration::hours(49));
+    let got = received(&receiver, "/expiring", 1).await;
+    let body: Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(body["type"], "environment.expiring");
+    assert_eq!(body["data"]["environment_id"], "manual-shop");
+    let events = app.events("manual-shop").await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["kind"] == "expiry_warned")
+            .count(),
+        1
+    );
+}

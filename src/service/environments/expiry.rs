@@ -1,6 +1,7 @@
-//! Expiry people see coming: the merge request is told when its environment's expiry is near
-//! (at `--expiry-warnings-hours`, by default 24 h and 1 h before), once per threshold and
-//! expiry: the sticky note is refreshed and one comment mentions the author with the commands
+//! Expiry people see coming: when an environment's expiry is near (at
+//! `--expiry-warnings-hours`, by default 24 h and 1 h before), once per threshold and expiry,
+//! an `expiry_warned` event is recorded (subscriptions hear it as `expiring`); a merge
+//! request's sticky note is refreshed and one comment mentions the author with the commands
 //! that keep it.
 
 use super::EnvironmentService;
@@ -28,14 +29,18 @@ impl EnvironmentService {
                 if env.expiry_warning_due(&thresholds, now) != Some(hours) {
                     return Ok(None);
                 }
-                let Some(mr) = env.merge_request.clone() else {
-                    return Ok(None);
-                };
                 env.expiry_warning = Some(ExpiryWarning {
                     expires_at: env.expires_at,
                     hours,
                 });
                 let at = env.expires_at.format("%Y-%m-%d %H:%M UTC");
+                let Some(mr) = env.merge_request.clone() else {
+                    return Ok(Change::event(NewEvent::new(
+                        EventKind::ExpiryWarned,
+                        "reaper",
+                        format!("expires in about {hours} h (at {at})"),
+                    )));
+                };
                 let text = format!(
                     "@{} the environment `{}` expires in about {hours} h (at {at}). Comment `/blueberry extend [hours]` to keep it longer, or `/blueberry keep` to keep it until the merge request closes.",
                     mr.author, env.id
