@@ -65,6 +65,18 @@ pub enum Format {
     Slack,
 }
 
+/// What a receiver's URL may be (the API's schema states the same pattern): http(s), a DNS
+/// name whose last label starts with a letter or a dotted IPv4 address, an optional port (up to
+/// 65535), and printable ASCII after it.
+pub const URL_PATTERN: &str = r"^https?://(([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z]([A-Za-z0-9-]*[A-Za-z0-9])?|((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9]))(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?(/[!-~]*)?$";
+
+/// Whether `url` may be a receiver's URL ([`URL_PATTERN`], at most 2048 characters).
+pub fn valid_url(url: &str) -> bool {
+    static PATTERN: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(URL_PATTERN).expect("a valid pattern"));
+    url.len() <= 2048 && PATTERN.is_match(url)
+}
+
 /// Deliveries kept per subscription, newest first.
 pub const DELIVERY_LOG: usize = 20;
 /// Attempts per message before giving up.
@@ -335,6 +347,32 @@ mod tests {
         assert!(!s.settled("m"));
         assert!(s.secret.expose().starts_with("whsec_"));
         assert!(crate::domain::webhook::signing_key_bytes(s.secret.expose()).is_ok());
+    }
+
+    #[test]
+    fn receiver_urls_are_http_with_a_real_host() {
+        for ok in [
+            "https://hooks.slack.com/services/T0/B0/x?y=1#z",
+            "http://127.0.0.1:8080/hook",
+            "http://127.0.0.1:65535/hook",
+            "http://receiver",
+        ] {
+            assert!(valid_url(ok), "{ok}");
+        }
+        for bad in [
+            "ftp://example.com",
+            "http://",
+            "http://1.2.3.999/",
+            "http://example.com:99999/",
+            "http://example.com:65536/",
+            "http://exa mple.com/",
+            "http://example.com/a b",
+            "0000",
+            "http://[::1]/",
+        ] {
+            assert!(!valid_url(bad), "{bad}");
+        }
+        assert!(!valid_url(&format!("https://e.com/{}", "a".repeat(2048))));
     }
 
     #[test]

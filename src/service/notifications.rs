@@ -14,7 +14,7 @@ use crate::{
         job::retry_delay,
         notification::{
             About, DeliveryAttempt, Format, MAX_ATTEMPTS, Subscription, Topic, message_id,
-            new_secret, redact_url, slack_body, standard_body,
+            new_secret, redact_url, slack_body, standard_body, valid_url,
         },
         webhook,
     },
@@ -307,23 +307,22 @@ impl NotificationService {
     }
 }
 
-/// An `http(s)` URL with a host, no spaces, at most 2048 characters.
+/// An `http(s)` URL with a host (the pattern the API's schema states), at most 2048 characters.
 fn check_url(url: &str) -> Result<(), ServiceError> {
-    let bad = |why: &str| Err(ServiceError::invalid("url", why.to_owned()));
     if url.is_empty() {
-        return bad("must not be empty");
+        return Err(ServiceError::invalid("url", "must not be empty"));
     }
     if url.len() > 2048 {
-        return bad("must be at most 2048 characters");
+        return Err(ServiceError::invalid(
+            "url",
+            "must be at most 2048 characters",
+        ));
     }
-    let Ok(parsed) = reqwest::Url::parse(url) else {
-        return bad("must be an absolute http or https URL");
-    };
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return bad("must be an absolute http or https URL");
-    }
-    if url.chars().any(char::is_whitespace) {
-        return bad("must not contain spaces");
+    if !valid_url(url) {
+        return Err(ServiceError::invalid(
+            "url",
+            "must be an absolute http or https URL: a host name or IPv4 address, an optional port, no spaces",
+        ));
     }
     Ok(())
 }

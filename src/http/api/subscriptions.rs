@@ -24,6 +24,9 @@ use crate::{
 pub struct SubscriptionRequest {
     /// Where to POST: any http(s) URL, or a Slack incoming-webhook URL with `format: slack`.
     #[schema(example = "https://hooks.example.com/blueberry", max_length = 2048)]
+    #[schema(
+        pattern = r"^https?://(([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z]([A-Za-z0-9-]*[A-Za-z0-9])?|((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9]))(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?(/[!-~]*)?$"
+    )]
     pub url: String,
     /// The moments to hear about.
     #[schema(min_items = 1)]
@@ -136,4 +139,18 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     ctx.notifications.delete(&id, &caller.name).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::notification::URL_PATTERN;
+
+    #[test]
+    fn the_schema_states_the_url_rule_the_service_keeps() {
+        let (_, doc) = crate::http::router_and_openapi();
+        let doc = serde_json::to_value(doc).unwrap();
+        let url = &doc["components"]["schemas"]["SubscriptionRequest"]["properties"]["url"];
+        assert_eq!(url["pattern"], URL_PATTERN);
+        assert_eq!(url["maxLength"], 2048);
+    }
 }
