@@ -137,6 +137,7 @@ impl Application {
                 destination_server: config.destination_server.clone(),
                 base_domain: config.base_domain.clone(),
                 namespace_prefix: config.namespace_prefix.clone(),
+                wake_service: config.wake_service.clone(),
             },
             lifecycle: Policy {
                 max_attempts: config.max_attempts,
@@ -164,6 +165,7 @@ impl Application {
             retain_terminated: chrono::Duration::days(i64::from(config.retain_terminated_days)),
             max_deletions_per_minute: config.max_deletions_per_minute,
             max_environments: config.max_environments,
+            wake_on_visit: config.wake_on_visit,
         };
         let firebase = match &config.firebase_project {
             Some(project) => {

@@ -13,7 +13,8 @@
 //! - [`service`]: use cases over the ports (environments and their keep, expiry warnings and
 //!   archives, quotas and their line, repositories, config sets, tokens, sessions, webhooks,
 //!   the deletion limit).
-//! - [`http`]: the axum router — REST API, SSE, health, metrics, OpenAPI.
+//! - [`http`]: the axum router — REST API, SSE, the web UI, health, metrics, OpenAPI, and the
+//!   pages a sleeping environment's visitors get (wake on visit).
 //! - [`worker`]: the lifecycle controller (one shared watch, a work queue, short reconciles),
 //!   the durable job consumers (one file per job), the reaper and the outbox relay.
 //! - [`sim`]: the simulated Kubernetes API for Argo CD Applications and the simulated Argo CD

@@ -12,6 +12,8 @@
 //! | `--argocd-namespace` | `BLUEBERRY_ARGOCD_NAMESPACE` | `argocd` |
 //! | `--argocd-project` | `BLUEBERRY_ARGOCD_PROJECT` | `blueberry-environments` |
 //! | `--namespace-prefix` | `BLUEBERRY_NAMESPACE_PREFIX` | `bb-` |
+//! | `--wake-service` | `BLUEBERRY_WAKE_SERVICE` | `blueberry.blueberry.svc.cluster.local` |
+//! | `--wake-on-visit` | `BLUEBERRY_WAKE_ON_VISIT` | `humans` (`any`, `never`) |
 //! | `--destination-server` | `BLUEBERRY_DESTINATION_SERVER` | `https://kubernetes.default.svc` |
 //! | `--sim-ready-delay-ms` | `BLUEBERRY_SIM_READY_DELAY_MS` | `1500` |
 //! | `--sim-refresh-delay-ms` | `BLUEBERRY_SIM_REFRESH_DELAY_MS` | `200` |
@@ -104,6 +106,17 @@ pub enum CacheKind {
     Redis,
 }
 
+/// Which visits to a sleeping environment's URL wake it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WakeOnVisit {
+    /// A `GET` from anything but a known bot or link unfurler.
+    Humans,
+    /// Any request but `HEAD`.
+    Any,
+    /// None: only `/blueberry wake`, the API and the status page wake it.
+    Never,
+}
+
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -158,6 +171,15 @@ pub struct Config {
     /// Environments run in namespace `{prefix}{id}`; the Argo CD project allows only those.
     #[arg(long, env = "BLUEBERRY_NAMESPACE_PREFIX", default_value = "bb-")]
     pub namespace_prefix: String,
+
+    /// Blueberry's Service as a DNS name: a sleeping environment's host is sent there (an
+    /// ExternalName Service), so a visit reaches the "waking up" page.
+    #[arg(
+        long,
+        env = "BLUEBERRY_WAKE_SERVICE",
+        default_value = "blueberry.blueberry.svc.cluster.local"
+    )]
+    pub wake_service: String,
 
     /// API server environments are deployed to (Application destination).
     #[arg(
@@ -411,6 +433,15 @@ pub struct Config {
     /// Let anyone with the link read environment status pages (actions still need a role).
     #[arg(long, env = "BLUEBERRY_PUBLIC_STATUS_PAGES")]
     pub public_status_pages: bool,
+
+    /// Which visits to a sleeping environment's URL wake it (`HEAD` never does).
+    #[arg(
+        long,
+        env = "BLUEBERRY_WAKE_ON_VISIT",
+        value_enum,
+        default_value = "humans"
+    )]
+    pub wake_on_visit: WakeOnVisit,
 }
 
 /// A combination of settings that cannot work, named so the operator can fix it.

@@ -18,6 +18,9 @@ pub enum Command {
     Unkeep,
     /// Deploy a fork merge request at its head (Maintainer access).
     Approve,
+    /// Scale to zero until woken / scale up again.
+    Sleep,
+    Wake,
     Help,
     /// Anything else after `/blueberry`: answered with the help.
     Unknown {
@@ -36,6 +39,8 @@ impl Command {
                 | Command::Keep
                 | Command::Unkeep
                 | Command::Approve
+                | Command::Sleep
+                | Command::Wake
         )
     }
 
@@ -66,6 +71,8 @@ pub fn parse(note: &str) -> Option<Command> {
         (Some("keep"), []) => Command::Keep,
         (Some("unkeep"), []) => Command::Unkeep,
         (Some("approve"), []) => Command::Approve,
+        (Some("sleep"), []) => Command::Sleep,
+        (Some("wake"), []) => Command::Wake,
         (Some("extend"), []) => Command::Extend {
             hours: DEFAULT_EXTEND_HOURS,
         },
@@ -92,6 +99,8 @@ pub const HELP: &str = "\
 | `/blueberry extend [hours]` | keep it longer (default 24 h, at most one week from now) |
 | `/blueberry keep` | never let it expire (closing or merging still tears it down) |
 | `/blueberry unkeep` | let it expire again |
+| `/blueberry sleep` | scale it to zero until woken (visiting it wakes it) |
+| `/blueberry wake` | scale it up again |
 | `/blueberry approve` | deploy a merge request from a fork at its current head (Maintainer) |
 | `/blueberry status` | show where the environment is |
 | `/blueberry help` | show this help |
@@ -125,6 +134,8 @@ mod tests {
         );
         assert_eq!(parse("/blueberry status"), Some(Command::Status));
         assert_eq!(parse("/blueberry Approve"), Some(Command::Approve));
+        assert_eq!(parse("/blueberry sleep"), Some(Command::Sleep));
+        assert_eq!(parse("/blueberry WAKE"), Some(Command::Wake));
         assert_eq!(parse("/blueberry"), Some(Command::Help));
         assert_eq!(parse("/blueberry help me"), Some(Command::Help));
     }

@@ -86,6 +86,14 @@ pub struct ForkApproval {
     pub unapproved_head: Option<CommitSha>,
 }
 
+/// Asleep: every workload at 0 replicas and the host pointed at Blueberry, through the
+/// Application's values (`blueberry.sleeping`); a visit or `/blueberry wake` wakes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Asleep {
+    pub since: DateTime<Utc>,
+    pub by: String,
+}
+
 /// One environment: its identity, its desired state and what was last observed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Environment {
@@ -138,6 +146,9 @@ pub struct Environment {
     /// A fork merge request's environment: who approved which commit (`/blueberry approve`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fork: Option<ForkApproval>,
+    /// Scaled to zero until woken (`/blueberry sleep`, the API, the status page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asleep: Option<Asleep>,
     /// Bumped by the store on every write; a write with a stale version is refused.
     pub version: u64,
 }
@@ -186,6 +197,7 @@ impl Environment {
             expiry_warning: None,
             waiting: None,
             fork: None,
+            asleep: None,
             version: 0,
         }
     }

@@ -32,6 +32,9 @@ pub enum EventKind {
     ForkApproved,
     /// A fork merge request got new commits: not deployed until approved again.
     ApprovalNeeded,
+    /// Put to sleep (scaled to zero), or woken.
+    Slept,
+    Woke,
     TeardownRequested,
     Terminated,
     /// A message sent (or, without GitLab configured, that would have been sent) to GitLab.

@@ -62,7 +62,7 @@ pub fn commit_state(env: &Environment) -> CommitState {
 /// What GitLab was last told, to skip repeats: status, commit state, revision, deployment, expiry.
 pub fn signature(env: &Environment) -> String {
     format!(
-        "{}:{}@{}#{}~{}{}{}{}{}",
+        "{}:{}@{}#{}~{}{}{}{}{}{}",
         env.status,
         commit_state(env).as_str(),
         env.target_revision(),
@@ -74,6 +74,7 @@ pub fn signature(env: &Environment) -> String {
             .as_ref()
             .map(|w| format!("!{}", w.hours))
             .unwrap_or_default(),
+        if env.asleep.is_some() { "+asleep" } else { "" },
         // Moving up the line refreshes the note too.
         env.waiting
             .as_ref()
@@ -162,6 +163,12 @@ pub fn sticky_note(
             ),
         });
     }
+    if let Some(a) = env.asleep.as_ref().filter(|_| env.is_live_not_deleting()) {
+        lines.push(format!(
+            "| Asleep | since {} (scaled to zero; visiting the app or `/blueberry wake` wakes it) |",
+            a.since.format("%Y-%m-%d %H:%M UTC")
+        ));
+    }
     if env.status.is_live() && env.status != Status::Deleting {
         lines.push(match &env.kept {
             Some(k) => format!(
@@ -190,7 +197,12 @@ pub fn sticky_note(
         );
         return lines.join("\n");
     }
-    lines.push("Commands: `/blueberry redeploy`, `/blueberry extend [hours]`, `/blueberry keep`, `/blueberry destroy`, `/blueberry status`, `/blueberry help`".into());
+    let sleep = if env.asleep.is_some() {
+        "wake"
+    } else {
+        "sleep"
+    };
+    lines.push(format!("Commands: `/blueberry redeploy`, `/blueberry extend [hours]`, `/blueberry keep`, `/blueberry {sleep}`, `/blueberry destroy`, `/blueberry status`, `/blueberry help`"));
     lines.join("\n")
 }
 
@@ -297,6 +309,12 @@ mod tests {
             Some(CommitSha::parse("b6568db1bc1dcd7f8b4d5a946b0b91f9dacd7327").unwrap());
         insta::assert_snapshot!("needs_approval", note(&e));
         e.fork = None;
+        e.asleep = Some(crate::domain::environment::Asleep {
+            since: now,
+            by: "gitlab:alice".into(),
+        });
+        insta::assert_snapshot!("asleep", note(&e));
+        e.asleep = None;
         e.transition(
             Status::Failed,
             Some("Degraded: image pull back-off".into()),

@@ -252,6 +252,9 @@ pub struct ManifestSettings {
     pub base_domain: String,
     /// Environments run in namespace `{namespace_prefix}{id}`.
     pub namespace_prefix: String,
+    /// Where a sleeping environment's host is sent: Blueberry's Service, as a DNS name the
+    /// environment's ExternalName Service points at.
+    pub wake_service: String,
 }
 
 /// Builds the Application for `env` from its repository and config set.
@@ -364,6 +367,11 @@ fn platform_values(
     });
     if let Some(mr) = &env.merge_request {
         platform["mergeRequest"] = json!(mr.iid);
+    }
+    // Asleep: the chart scales every workload to 0 and sends the host to Blueberry.
+    platform["sleeping"] = json!(env.asleep.is_some());
+    if env.asleep.is_some() {
+        platform["wakeService"] = json!(settings.wake_service);
     }
     let mut map = Map::new();
     map.insert(super::overrides::PLATFORM_KEY.to_owned(), platform);

@@ -12,6 +12,7 @@ fn settings() -> ManifestSettings {
         destination_server: "https://kubernetes.default.svc".into(),
         base_domain: "preview.example.com".into(),
         namespace_prefix: "bb-".into(),
+        wake_service: "blueberry.blueberry.svc.cluster.local".into(),
     }
 }
 
@@ -187,4 +188,32 @@ fn image_tags_are_docker_safe() {
     assert_eq!(image_tag(&env), "feature--n-code-plus");
     let env = environment("demo", "x", Some("abcdef1234"), None, None);
     assert_eq!(image_tag(&env), "abcdef1234");
+}
+
+#[test]
+fn an_asleep_environment_tells_the_chart_to_sleep_and_where_to_send_its_host() {
+    let mut env = environment("demo", "main", None, None, None);
+    let cs = config_set(ChartSource::Chart("shop".into()), json!({}));
+    let values = |env: &Environment| {
+        build_application(env, &repo("acme/shop"), &cs, &settings())
+            .spec
+            .source
+            .helm
+            .unwrap()
+            .values_object
+            .unwrap()
+    };
+    let awake = values(&env);
+    assert_eq!(awake["blueberry"]["sleeping"], false);
+    assert!(awake["blueberry"].get("wakeService").is_none());
+    env.asleep = Some(crate::domain::environment::Asleep {
+        since: Utc::now(),
+        by: "alice".into(),
+    });
+    let asleep = values(&env);
+    assert_eq!(asleep["blueberry"]["sleeping"], true);
+    assert_eq!(
+        asleep["blueberry"]["wakeService"],
+        "blueberry.blueberry.svc.cluster.local"
+    );
 }

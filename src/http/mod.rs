@@ -13,6 +13,7 @@ pub mod session;
 pub mod sse;
 pub mod sse_slots;
 pub mod ui;
+pub mod wake;
 pub mod webhook;
 
 use axum::{
@@ -58,6 +59,8 @@ pub fn router_and_openapi() -> (Router<Context>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::environments::retry))
         .routes(routes!(api::environments::extend))
         .routes(routes!(api::environments::keep, api::environments::unkeep))
+        .routes(routes!(api::environments::sleep))
+        .routes(routes!(api::environments::wake))
         .routes(routes!(api::deletions::status))
         .routes(routes!(api::deletions::confirm))
         .routes(routes!(api::environments::events))
@@ -133,6 +136,11 @@ pub fn router(ctx: Context) -> Router {
         ))
         .fallback(errors::no_such_route)
         .method_not_allowed_fallback(errors::method_not_allowed)
+        // A sleeping environment's host comes here: its visitors wake it.
+        .layer(axum::middleware::from_fn_with_state(
+            ctx.clone(),
+            wake::by_host,
+        ))
         .layer(DefaultBodyLimit::max(
             BODY_LIMIT.max(ctx.settings.webhook_body_limit),
         ))

@@ -51,7 +51,9 @@ pub fn required(method: &Method, route: &str, options: Options) -> Option<Access
             | "/api/environments/{id}/redeploy"
             | "/api/environments/{id}/retry"
             | "/api/environments/{id}/extend"
-            | "/api/environments/{id}/keep",
+            | "/api/environments/{id}/keep"
+            | "/api/environments/{id}/sleep"
+            | "/api/environments/{id}/wake",
         ) => R(Developer),
         ("DELETE", "/api/environments/{id}" | "/api/environments/{id}/keep") => R(Developer),
         (

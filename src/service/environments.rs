@@ -5,6 +5,7 @@
 mod expiry;
 mod fork;
 mod keep;
+mod sleep;
 
 pub use keep::KeepBy;
 

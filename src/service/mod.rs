@@ -83,6 +83,8 @@ pub struct Settings {
     pub max_deletions_per_minute: u32,
     /// Running environments on the platform as a whole (`--max-environments`).
     pub max_environments: Option<u32>,
+    /// Which visits to a sleeping environment's URL wake it.
+    pub wake_on_visit: crate::config::WakeOnVisit,
 }
 
 /// What the login page needs to sign people in with Firebase Auth (both values are public).

@@ -62,6 +62,12 @@ const ROUTES: &[(&str, &str, Option<Role>)] = &[
     ),
     ("GET", "/api/deletions", Some(Role::Viewer)),
     ("POST", "/api/deletions/confirm", Some(Role::Admin)),
+    (
+        "POST",
+        "/api/environments/{id}/sleep",
+        Some(Role::Developer),
+    ),
+    ("POST", "/api/environments/{id}/wake", Some(Role::Developer)),
     ("GET", "/api/subscriptions", Some(Role::Admin)),
     ("POST", "/api/subscriptions", Some(Role::Admin)),
     ("GET", "/api/subscriptions/{id}", Some(Role::Admin)),

@@ -173,6 +173,7 @@ fn settings() -> ManifestSettings {
         destination_server: c.destination_server,
         base_domain: "preview.example.com".into(),
         namespace_prefix: c.namespace_prefix,
+        wake_service: c.wake_service,
     }
 }
 
@@ -242,7 +243,13 @@ fn what_the_platform_sends_validates_against_the_environment_chart() {
     let sha = "da1560886d4f094c3e6c9ef40349f7d38b5d27d7";
     let mut bare_images = chart_defaults();
     bare_images["backend"]["image"] = json!("registry.gitlab.com/acme/shop/backend");
+    let mut asleep = environment("pr-9", Some(sha), Some(9), None);
+    asleep.asleep = Some(blueberry::domain::environment::Asleep {
+        since: chrono::Utc::now(),
+        by: "alice".into(),
+    });
     let cases = [
+        ("asleep", asleep, chart_defaults()),
         (
             "merge request",
             environment("pr-42", Some(sha), Some(42), None),
@@ -326,6 +333,7 @@ fn the_environment_chart_orders_its_objects_in_sync_waves() {
         ("backend.yaml", "1"),
         ("frontends.yaml", "2"),
         ("ingress.yaml", "3"),
+        ("waker.yaml", "3"),
     ];
     let all = templates("helm/environment");
     for (file, wave) in waves {
@@ -352,8 +360,23 @@ fn the_environment_chart_orders_its_objects_in_sync_waves() {
                 text.contains("environment.image"),
                 "{file}: images go through the digest rule"
             );
+            // Asleep, nothing runs (no Helm renderer here: the template's text is checked).
+            assert!(
+                text.contains("replicas: {{ if .Values.blueberry.sleeping }}0")
+                    || text.contains("replicas: {{ if $.Values.blueberry.sleeping }}0"),
+                "{file}: a sleeping environment scales this Deployment to 0"
+            );
         }
     }
+    // Asleep, the host goes to Blueberry through an ExternalName Service.
+    let text = |f: &str| &all.iter().find(|(n, _)| n == f).unwrap().1;
+    let waker = text("waker.yaml");
+    assert!(waker.starts_with("{{- if .Values.blueberry.sleeping }}"));
+    assert!(
+        waker.contains("type: ExternalName") && waker.contains(".Values.blueberry.wakeService")
+    );
+    let ingress = text("ingress.yaml");
+    assert!(ingress.contains("{{- if .Values.blueberry.sleeping }}") && ingress.contains("-waker"));
 }
 
 #[test]

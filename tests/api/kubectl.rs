@@ -171,6 +171,7 @@ fn rendered_manifest() -> blueberry::domain::manifest::Application {
         destination_server: "https://kubernetes.default.svc".into(),
         base_domain: "preview.localhost".into(),
         namespace_prefix: "bb-".into(),
+        wake_service: "blueberry.blueberry.svc.cluster.local".into(),
     };
     build_application(&env, &repo, &cs, &settings)
 }

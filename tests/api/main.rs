@@ -48,6 +48,7 @@ mod restart;
 mod scale_out;
 mod secrets;
 mod sessions;
+mod sleep;
 mod sse;
 mod sse_client;
 mod sse_stream;

@@ -110,6 +110,14 @@ pub struct EnvironmentResponse {
     /// The store let this terminated environment go after its retention; what is shown comes
     /// from its archive.
     pub archived: bool,
+    /// Scaled to zero until woken (a visit, `/blueberry wake`, the API); its status stays
+    /// within the five (ready once asleep).
+    pub sleeping: bool,
+    /// Since when it sleeps, and who put it to sleep.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asleep_since: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asleep_by: Option<String>,
     /// Pinned against expiry: by whom, since when, and whether the merge request's keep label
     /// did it. Absent when it expires as usual.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -198,6 +206,9 @@ impl EnvironmentResponse {
                 since: k.at,
                 by_label: k.by_label,
             }),
+            sleeping: env.asleep.is_some(),
+            asleep_since: env.asleep.as_ref().map(|a| a.since),
+            asleep_by: env.asleep.as_ref().map(|a| a.by.clone()),
             queue_position: env.waiting.as_ref().map(|w| w.position),
             queue: env.waiting.as_ref().map(|w| QueueInfo {
                 position: w.position,

@@ -197,6 +197,30 @@ pub async fn unkeep(
     ))
 }
 
+/// `POST /api/environments/{id}/sleep`: scales it to zero until woken (a visit wakes it).
+#[utoipa::path(post, path = "/api/environments/{id}/sleep", tag = "environments", params(("id" = String, Path)),
+    responses((status = 202, body = EnvironmentResponse), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn sleep(
+    State(ctx): State<Context>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let env = ctx.environments.sleep(&id, true, &caller.name).await?;
+    Ok((StatusCode::ACCEPTED, respond(&ctx, &env)))
+}
+
+/// `POST /api/environments/{id}/wake`: scales it up again; ready once Argo CD says Healthy.
+#[utoipa::path(post, path = "/api/environments/{id}/wake", tag = "environments", params(("id" = String, Path)),
+    responses((status = 202, body = EnvironmentResponse), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn wake(
+    State(ctx): State<Context>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let env = ctx.environments.sleep(&id, false, &caller.name).await?;
+    Ok((StatusCode::ACCEPTED, respond(&ctx, &env)))
+}
+
 /// `GET /api/environments/{id}/events`
 #[utoipa::path(get, path = "/api/environments/{id}/events", tag = "environments", params(("id" = String, Path)),
     responses((status = 200, body = Vec<EnvironmentEvent>), (status = 404, body = Problem)))]

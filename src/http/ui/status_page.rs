@@ -94,6 +94,8 @@ pub struct StatusPage {
     pub kept_by: Option<String>,
     /// Its place in line under a quota.
     pub queue: Option<QueueView>,
+    /// Since when it sleeps (scaled to zero).
+    pub asleep_since: Option<String>,
     /// A fork's approval: the commit approved, by whom, and a newer head waiting for one.
     pub fork: Option<(String, String, Option<String>)>,
 }
@@ -203,6 +205,8 @@ async fn status_page(
             "retrying".into()
         } else if env.waiting.is_some() && env.status == Status::Pending {
             "queued".into()
+        } else if env.asleep.is_some() && env.status == Status::Ready {
+            "asleep".into()
         } else {
             env.status.to_string()
         },
@@ -270,6 +274,11 @@ async fn status_page(
                 load: w.load(),
                 since: when(&w.since),
             }),
+        asleep_since: env
+            .asleep
+            .as_ref()
+            .filter(|_| env.is_live_not_deleting())
+            .map(|a| when(&a.since)),
         fork: env.fork.as_ref().map(|f| {
             (
                 f.sha.short().to_owned(),
@@ -301,7 +310,7 @@ pub struct ActionForm {
     pub hours: String,
 }
 
-/// `POST /environments/{id}/{action}`: redeploy, retry, extend or destroy. Without
+/// `POST /environments/{id}/{action}`: redeploy, retry, extend, keep, sleep, wake or destroy. Without
 /// `confirm=yes` (a browser without JavaScript) it first asks.
 pub async fn act(
     State(ctx): State<Context>,
@@ -318,6 +327,11 @@ pub async fn act(
             "Keep",
         ),
         "unkeep" => ("Let this environment expire again?", "Let it expire"),
+        "sleep" => (
+            "Put this environment to sleep? It scales to zero until woken; a visit wakes it.",
+            "Sleep",
+        ),
+        "wake" => ("Wake this environment?", "Wake"),
         "destroy" => (
             "Destroy this environment? Its namespace and data are deleted.",
             "Destroy",
@@ -326,7 +340,7 @@ pub async fn act(
             return Err(UiError::new(
                 &chrome,
                 crate::http::errors::ApiError::not_found(format!(
-                    "no environment action {other:?}; use redeploy, retry, extend, keep, unkeep or destroy"
+                    "no environment action {other:?}; use redeploy, retry, extend, keep, unkeep, sleep, wake or destroy"
                 )),
             ));
         }
@@ -355,6 +369,8 @@ pub async fn act(
         },
         "keep" => ctx.environments.keep(&id, true, &actor).await,
         "unkeep" => ctx.environments.keep(&id, false, &actor).await,
+        "sleep" => ctx.environments.sleep(&id, true, &actor).await,
+        "wake" => ctx.environments.sleep(&id, false, &actor).await,
         _ => {
             ctx.environments
                 .request_teardown(&id, &actor, "destroyed from the web UI")

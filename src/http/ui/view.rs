@@ -141,6 +141,8 @@ fn flash_message(code: &str) -> Option<&'static str> {
         "retry" => "Retry started.",
         "extend" => "Expiry extended.",
         "destroy" => "Teardown started.",
+        "sleep" => "Going to sleep.",
+        "wake" => "Waking up.",
         "revoked" => "Token revoked.",
         _ => return None,
     })

@@ -162,6 +162,36 @@ pub async fn run(
                     ctx.settings.status_page_url(&e.id)
                 )
             }
+            Command::Sleep | Command::Wake => {
+                let asleep = ev.command == Command::Sleep;
+                let answer = |e: &Environment| {
+                    reply(if asleep {
+                        format!(
+                            "`{}` is going to sleep: scaled to zero until `/blueberry wake` or a visit to its URL.",
+                            e.id
+                        )
+                    } else {
+                        format!(
+                            "Waking `{}`: it is ready again once Argo CD says Healthy.",
+                            e.id
+                        )
+                    })
+                };
+                let once = Once {
+                    note_id: ev.note_id,
+                    reply: &answer,
+                };
+                let done = ctx
+                    .environments
+                    .sleep_with(id.as_str(), asleep, &actor, Some(&once))
+                    .await;
+                match settled(done, ev.note_id)? {
+                    Settled::Done => return Ok(JobOutcome::Done),
+                    Settled::Unchanged(e) if asleep => format!("`{}` is already asleep.", e.id),
+                    Settled::Unchanged(e) => format!("`{}` is awake.", e.id),
+                    Settled::Refused(m) => m,
+                }
+            }
             Command::Approve => unreachable!("answered above"),
             Command::Help => HELP.to_owned(),
             Command::Unknown { text } => {

@@ -1,0 +1,75 @@
+//! Sleep and wake: an asleep environment runs nothing (every workload at 0 replicas) and its
+//! host is sent to Blueberry, all through the Application's values, so Argo CD applies it like
+//! any deployment and the controller judges it by the same rule (Healthy at the same revision).
+
+use super::{Applied, EnvironmentService, Once, with_once};
+use crate::{
+    domain::{Environment, EventKind, NewEvent, Status, environment::Asleep},
+    service::{
+        ServiceError,
+        writes::{Change, Trigger},
+    },
+};
+
+impl EnvironmentService {
+    /// Puts the environment to sleep (`asleep`) or wakes it; `Ok` unchanged when it already is
+    /// so. Only pending, ready and failed environments can change.
+    pub async fn sleep_with(
+        &self,
+        id: &str,
+        asleep: bool,
+        actor: &str,
+        once: Option<&Once<'_>>,
+    ) -> Result<(Environment, Applied), ServiceError> {
+        let now = self.now();
+        let mut applied = Applied::Now;
+        let env = self
+            .writer
+            .update(id, Trigger::Reconcile, |env| {
+                with_once(env, once, &mut applied, |env| {
+                    if !matches!(env.status, Status::Pending | Status::Ready | Status::Failed) {
+                        return Err(ServiceError::Conflict(format!(
+                            "environment `{}` is {} and cannot {}",
+                            env.id,
+                            env.status,
+                            if asleep { "sleep" } else { "be woken" }
+                        )));
+                    }
+                    if env.asleep.is_some() == asleep {
+                        return Ok(None);
+                    }
+                    env.asleep = asleep.then(|| Asleep {
+                        since: now,
+                        by: actor.to_owned(),
+                    });
+                    let (kind, message) = if asleep {
+                        (
+                            EventKind::Slept,
+                            format!("put to sleep by {actor}: scaling to zero"),
+                        )
+                    } else {
+                        (EventKind::Woke, format!("woken by {actor}: scaling up"))
+                    };
+                    // Waking is activity: a whole lifetime from now at the soonest.
+                    if !asleep {
+                        let lifetime = chrono::Duration::hours(i64::from(env.ttl_hours.hours()));
+                        env.expires_at = env.expires_at.max(now + lifetime);
+                    }
+                    env.start_deployment(message.clone(), now)
+                        .map_err(|e| ServiceError::Conflict(e.to_string()))?;
+                    Ok(Change::event(NewEvent::new(kind, actor, message)))
+                })
+            })
+            .await?;
+        Ok((env, applied))
+    }
+
+    pub async fn sleep(
+        &self,
+        id: &str,
+        asleep: bool,
+        actor: &str,
+    ) -> Result<Environment, ServiceError> {
+        Ok(self.sleep_with(id, asleep, actor, None).await?.0)
+    }
+}

@@ -1,0 +1,176 @@
+//! Sleep and wake on visit: asleep, an environment's Application carries `sleeping: true` (the
+//! chart scales to 0 and sends the host to Blueberry); a person visiting its host wakes it, a
+//! bot or a `HEAD` does not; a host naming no live environment says so.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::{
+    helpers::TestApp,
+    hooks::{DEVELOPER, Project, merge_request_event, note_event, sha},
+};
+
+const WITHIN: Duration = Duration::from_secs(15);
+const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+
+/// The `blueberry` values of environment `id`'s Application in the simulated cluster.
+fn platform_values(app: &TestApp, id: &str) -> Value {
+    let a = app
+        .sim
+        .get("argocd", &format!("env-{id}"))
+        .expect("an Application");
+    a["spec"]["source"]["helm"]["valuesObject"]["blueberry"].clone()
+}
+
+/// Polls until `id` is ready with `sleeping` as given.
+async fn settled(app: &TestApp, id: &str, sleeping: bool) -> Value {
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    loop {
+        let env = app.environment(id).await;
+        if env["status"] == "ready" && env["sleeping"] == sleeping {
+            return env;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never settled: {env}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A request to the server as if for `host`.
+async fn visit(
+    app: &TestApp,
+    method: reqwest::Method,
+    host: &str,
+    agent: &str,
+) -> reqwest::Response {
+    reqwest::Client::new()
+        .request(method, format!("{}/some/page", app.url))
+        .header("host", host)
+        .header("user-agent", agent)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_asleep_environment_is_woken_by_a_person_visiting_it_and_not_by_bots() {
+    let app = TestApp::spawn().await;
+    let repo = app.seed().await;
+    app.create_environment("demo", &repo).await;
+    app.wait_for_status("demo-shop", "ready", WITHIN).await;
+    assert_eq!(platform_values(&app, "demo-shop")["sleeping"], false);
+
+    let r = app
+        .post("/api/environments/demo-shop/sleep", &Value::Null)
+        .await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let env = settled(&app, "demo-shop", true).await;
+    assert!(env["asleep_since"].is_string(), "{env}");
+    let values = platform_values(&app, "demo-shop");
+    assert_eq!(values["sleeping"], true);
+    assert!(values["wakeService"].is_string(), "{values}");
+    let page = app
+        .get("/environments/demo-shop")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("id=\"asleep\"") && page.contains("status-asleep"));
+    // Sleeping twice changes nothing.
+    let again: Value = app
+        .post("/api/environments/demo-shop/sleep", &Value::Null)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["version"], env["version"]);
+
+    // Bots, link unfurlers and HEAD only look.
+    let host = "demo-shop.preview.localhost";
+    let r = visit(&app, reqwest::Method::HEAD, host, FIREFOX).await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let r = visit(
+        &app,
+        reqwest::Method::GET,
+        host,
+        "Slackbot-LinkExpanding 1.0",
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.text().await.unwrap().contains("is asleep"));
+    assert_eq!(app.environment("demo-shop").await["sleeping"], true);
+
+    // A person wakes it and is told so; the page reloads until the app answers.
+    let r = visit(&app, reqwest::Method::GET, &format!("{host}:443"), FIREFOX).await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.headers()["retry-after"], "3");
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Waking up <code>demo-shop</code>"), "{page}");
+    assert!(page.contains("http-equiv=\"refresh\""));
+    settled(&app, "demo-shop", false).await;
+    assert_eq!(platform_values(&app, "demo-shop")["sleeping"], false);
+    let kinds: Vec<String> = app
+        .events("demo-shop")
+        .await
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        kinds.contains(&"slept".into()) && kinds.contains(&"woke".into()),
+        "{kinds:?}"
+    );
+
+    // A host that names nothing live gets a clear 404; Blueberry's own address is untouched.
+    let r = visit(
+        &app,
+        reqwest::Method::GET,
+        "nothing-shop.preview.localhost",
+        FIREFOX,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("No environment <code>nothing-shop</code> here")
+    );
+    let r = app.get("/healthz").await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn merge_requests_sleep_and_wake_by_comment_and_the_note_says_so() {
+    let p = Project::start(|_| {}).await;
+    p.accept(&merge_request_event("open", 21, &sha(1), 10), "mr-21-open")
+        .await;
+    p.wait_at("pr-21-shop", "ready", &sha(1), WITHIN).await;
+    p.accept(
+        &note_event(21, 9501, "/blueberry sleep", DEVELOPER),
+        "note-9501",
+    )
+    .await;
+    p.wait_for_note(21, "is going to sleep", WITHIN).await;
+    p.wait_for_note(21, "| Asleep | since", WITHIN).await;
+    settled(&p.app, "pr-21-shop", true).await;
+    p.accept(
+        &note_event(21, 9502, "/blueberry wake", DEVELOPER),
+        "note-9502",
+    )
+    .await;
+    p.wait_for_note(21, "Waking `pr-21-shop`", WITHIN).await;
+    settled(&p.app, "pr-21-shop", false).await;
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    loop {
+        let note = p.wait_for_note(21, "blueberry:sticky", WITHIN).await;
+        if !note.contains("| Asleep |") && note.contains("is **ready**") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{note}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
