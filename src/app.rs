@@ -145,6 +145,7 @@ impl Application {
                 provision_timeout: config.provision_timeout(),
                 resync: config.resync(),
                 expiry_warnings: config.expiry_warnings_hours.clone(),
+                idle_sleep: None,
             },
             reconcile_lease: config.reconcile_lease(),
             webhook_body_limit: config.webhook_body_limit as usize,

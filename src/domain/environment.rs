@@ -149,6 +149,9 @@ pub struct Environment {
     /// Scaled to zero until woken (`/blueberry sleep`, the API, the status page).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asleep: Option<Asleep>,
+    /// The last sign of use besides a deployment: an extend, a keep, a status-page visit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_at: Option<DateTime<Utc>>,
     /// Bumped by the store on every write; a write with a stale version is refused.
     pub version: u64,
 }
@@ -198,6 +201,7 @@ impl Environment {
             waiting: None,
             fork: None,
             asleep: None,
+            active_at: None,
             version: 0,
         }
     }
@@ -333,6 +337,14 @@ impl Environment {
     fn warns_at(&self, hours: u32) -> Option<DateTime<Utc>> {
         let at = self.expires_at - chrono::Duration::hours(i64::from(hours));
         (at > self.created_at).then_some(at)
+    }
+
+    /// The last activity: a deployment started (create, push, redeploy, wake, retry), or an
+    /// extend, keep or status-page visit. Idle sleep counts from here.
+    pub fn last_active(&self) -> DateTime<Utc> {
+        self.active_at.map_or(self.deployment_started_at, |a| {
+            a.max(self.deployment_started_at)
+        })
     }
 
     /// Pending, ready or failed: live and not on its way out.

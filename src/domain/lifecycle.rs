@@ -24,6 +24,9 @@ pub struct Policy {
     pub resync: Duration,
     /// Hours before expiry at which a merge request is warned (`--expiry-warnings-hours`).
     pub expiry_warnings: Vec<u32>,
+    /// A ready environment idle this long is put to sleep (its repository's
+    /// `sleep_after_idle_minutes`); never when absent.
+    pub idle_sleep: Option<Duration>,
 }
 
 impl Default for Policy {
@@ -34,6 +37,7 @@ impl Default for Policy {
             provision_timeout: Duration::from_secs(600),
             resync: Duration::from_secs(600),
             expiry_warnings: vec![24, 1],
+            idle_sleep: None,
         }
     }
 }
@@ -58,6 +62,8 @@ pub enum Observation<'a> {
 pub enum Step {
     /// In line for a slot under a quota: admit it if one is free, or record where it stands.
     Admit,
+    /// Ready, awake and idle for the repository's `sleep_after_idle_minutes`: put it to sleep.
+    SleepIdle,
     /// Apply the Application for the current deployment (and record it as applied).
     Apply,
     /// Argo CD made the current deployment Healthy and Synced.
@@ -107,14 +113,22 @@ pub fn decide(
     watch_live: bool,
     policy: &Policy,
 ) -> Step {
+    let idle_until = |env: &Environment| {
+        let idle = policy.idle_sleep.filter(|_| env.asleep.is_none())?;
+        Some(env.last_active() + chrono::Duration::from_std(idle).ok()?)
+    };
     let settled = |env: &Environment| {
         let next_warning = env
             .next_expiry_warning(&policy.expiry_warnings, now)
             .map_or(policy.resync, |at| until(at, now));
+        let idle = idle_until(env)
+            .filter(|_| env.status == Status::Ready)
+            .map_or(policy.resync, |at| until(at, now));
         Step::Wait(
             until(env.expires_at, now)
                 .min(policy.resync)
-                .min(next_warning),
+                .min(next_warning)
+                .min(idle),
         )
     };
     if let Some(hours) = env.expiry_warning_due(&policy.expiry_warnings, now)
@@ -127,6 +141,7 @@ pub fn decide(
         // In line under a quota: nothing is applied until it is admitted.
         Status::Pending if env.waiting.is_some() => Step::Admit,
         Status::Pending => pending(env, observed, now, watch_live),
+        Status::Ready if idle_until(env).is_some_and(|at| at <= now) => Step::SleepIdle,
         Status::Ready => match observed {
             Observation::Absent => Step::Redeploy {
                 reason: "the Application was missing from the cluster".into(),

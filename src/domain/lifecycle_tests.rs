@@ -387,3 +387,44 @@ fn every_environment_is_warned_before_expiry_but_only_at_thresholds_it_outlives(
         Step::WarnExpiry { hours: 24 }
     );
 }
+
+#[test]
+fn a_ready_environment_sleeps_once_idle_for_its_repositorys_time() {
+    let mut e = applied(env(), 0);
+    e.status = Status::Ready;
+    let idle = Policy {
+        idle_sleep: Some(Duration::from_secs(30 * 60)),
+        resync: Duration::from_secs(3600),
+        ..Policy::default()
+    };
+    let live = app("1.1", "Succeeded", "Healthy");
+    e.observed.health = Some("Healthy".into());
+    e.observed.sync = Some("Synced".into());
+    // Awake and used recently: it waits until the idle time is up.
+    let wait = decide(&e, Observation::Present(&live), secs(60), true, &idle);
+    assert_eq!(wait, Step::Wait(Duration::from_secs(29 * 60)));
+    let later = t0() + chrono::Duration::minutes(31);
+    assert_eq!(
+        decide(&e, Observation::Present(&live), later, true, &idle),
+        Step::SleepIdle
+    );
+    // A visit at minute 20 moves it; asleep already, or no idle time set: never.
+    e.active_at = Some(t0() + chrono::Duration::minutes(20));
+    assert!(matches!(
+        decide(&e, Observation::Present(&live), later, true, &idle),
+        Step::Wait(_)
+    ));
+    e.active_at = None;
+    assert!(matches!(
+        decide(&e, Observation::Present(&live), later, true, &policy()),
+        Step::Wait(_)
+    ));
+    e.asleep = Some(crate::domain::environment::Asleep {
+        since: t0(),
+        by: "idle".into(),
+    });
+    assert!(matches!(
+        decide(&e, Observation::Present(&live), later, true, &idle),
+        Step::Wait(_)
+    ));
+}

@@ -29,6 +29,7 @@ fn repo(path: &str) -> Repository {
         webhook_signing_key: None,
         lifetime: Default::default(),
         max_environments: None,
+        sleep_after_idle_minutes: None,
         created_at: now,
         updated_at: now,
     }

@@ -101,6 +101,9 @@ pub struct Repository {
     /// Running environments at most; a new one over it waits in line and starts when one ends.
     #[serde(default)]
     pub max_environments: Option<u32>,
+    /// A ready environment with no activity this long is put to sleep; never when absent.
+    #[serde(default)]
+    pub sleep_after_idle_minutes: Option<u32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -10,6 +10,8 @@ use crate::{
     ports::AuditEntry,
 };
 
+/// `sleep_after_idle_minutes` between 5 minutes and a week.
+const IDLE_MINUTES: std::ops::RangeInclusive<i64> = 5..=10_080;
 /// The highest per-repository `max_environments`.
 const MAX_ENVIRONMENTS_CAP: i64 = 1000;
 
@@ -30,6 +32,8 @@ pub struct RepositoryInput {
     pub lifetime: Option<crate::domain::repository::Lifetime>,
     /// Running environments at most (1..=1000); none: no cap but the platform's.
     pub max_environments: Option<i64>,
+    /// Minutes without activity before a ready environment sleeps (5..=10080); none: never.
+    pub sleep_after_idle_minutes: Option<i64>,
 }
 
 /// A config set as submitted (create or full update).
@@ -171,6 +175,18 @@ impl CatalogService {
                 format!("must be between 1 and {MAX_ENVIRONMENTS_CAP}, not {max}"),
             ));
         }
+        if let Some(m) = input.sleep_after_idle_minutes
+            && !IDLE_MINUTES.contains(&m)
+        {
+            return Err(ServiceError::invalid(
+                "sleep_after_idle_minutes",
+                format!(
+                    "must be between {} and {} minutes (a week), not {m}",
+                    IDLE_MINUTES.start(),
+                    IDLE_MINUTES.end()
+                ),
+            ));
+        }
         Ok((name, project_id))
     }
 
@@ -194,6 +210,7 @@ impl CatalogService {
             webhook_signing_key: input.webhook_signing_key,
             lifetime: input.lifetime.clone().unwrap_or_default(),
             max_environments: input.max_environments.map(|m| m as u32),
+            sleep_after_idle_minutes: input.sleep_after_idle_minutes.map(|m| m as u32),
             created_at: now,
             updated_at: now,
         };
@@ -241,6 +258,7 @@ impl CatalogService {
         repo.lifetime = input.lifetime.unwrap_or_default();
         let cap_changed = repo.max_environments != input.max_environments.map(|m| m as u32);
         repo.max_environments = input.max_environments.map(|m| m as u32);
+        repo.sleep_after_idle_minutes = input.sleep_after_idle_minutes.map(|m| m as u32);
         if input.webhook_signing_key.is_some() {
             repo.webhook_signing_key = input.webhook_signing_key;
         }

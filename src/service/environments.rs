@@ -557,6 +557,7 @@ impl EnvironmentService {
                         )));
                     }
                     env.expires_at = extended;
+                    env.active_at = Some(now);
                     env.updated_at = now;
                     let message = format!(
                         "extended by {} h to {} by {actor}",

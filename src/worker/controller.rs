@@ -194,6 +194,25 @@ impl Controller {
         };
         let now = self.ctx.ports.clock.now();
         let policy = &self.ctx.settings.lifecycle;
+        // A repository that sleeps idle environments: its idle time joins the policy.
+        let idle = self
+            .ctx
+            .directory
+            .repository(self.ctx.ports.store.as_ref(), &env.repository_id)
+            .await
+            .map_err(ServiceError::from)?
+            .and_then(|r| r.sleep_after_idle_minutes);
+        let with_idle;
+        let policy = match idle {
+            Some(minutes) => {
+                with_idle = crate::domain::lifecycle::Policy {
+                    idle_sleep: Some(std::time::Duration::from_secs(u64::from(minutes) * 60)),
+                    ..policy.clone()
+                };
+                &with_idle
+            }
+            None => policy,
+        };
         let step = decide(&env, observation, now, self.observer.is_live(), policy);
         tracing::Span::current().record("step", tracing::field::debug(&step));
         // One line per decision, carrying the span's environment, attempt and step.

@@ -53,6 +53,19 @@ pub async fn perform(
 ) -> Result<Action, ReconcileError> {
     match step {
         Step::Admit => admit(c, env).await,
+        Step::SleepIdle => {
+            match c
+                .ctx
+                .environments
+                .sleep(env.id.as_str(), true, "idle")
+                .await
+            {
+                // Its own write triggers the next reconcile.
+                Ok(_) => Ok(Action::AwaitChange),
+                Err(ServiceError::Conflict(_)) => Ok(Action::RequeueAfter(Duration::ZERO)),
+                Err(e) => Err(e.into()),
+            }
+        }
         Step::Apply => apply(c, env).await,
         Step::MarkReady { revision } => mark_ready(c, env, &revision, resources).await,
         Step::AttemptFailed { reason } => {

@@ -82,6 +82,7 @@ fn repo(id: &str, name: &str, project: u64, cs: Option<&str>) -> Repository {
         webhook_signing_key: None,
         lifetime: Default::default(),
         max_environments: None,
+        sleep_after_idle_minutes: None,
         created_at: now,
         updated_at: now,
     }

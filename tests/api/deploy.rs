@@ -226,6 +226,7 @@ fn repository() -> Repository {
         webhook_signing_key: None,
         lifetime: Default::default(),
         max_environments: None,
+        sleep_after_idle_minutes: None,
         created_at: Utc::now(),
         updated_at: Utc::now(),
     }

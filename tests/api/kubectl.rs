@@ -152,6 +152,7 @@ fn rendered_manifest() -> blueberry::domain::manifest::Application {
         webhook_signing_key: None,
         lifetime: Default::default(),
         max_environments: None,
+        sleep_after_idle_minutes: None,
         created_at: now,
         updated_at: now,
     };

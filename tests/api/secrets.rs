@@ -255,6 +255,7 @@ fn every_record_formats_without_its_secrets() {
         webhook_signing_key: Some(Secret::new(KEY)),
         lifetime: None,
         max_environments: None,
+        sleep_after_idle_minutes: None,
     };
     let config = Cli::try_parse_from([
         "blueberry",

@@ -174,3 +174,58 @@ async fn merge_requests_sleep_and_wake_by_comment_and_the_note_says_so() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn a_repositorys_idle_environments_go_to_sleep_and_activity_holds_it_off() {
+    // The test clock jumps; the resync looks within a second.
+    let app = TestApp::spawn_with(|c| c.resync_secs = 1).await;
+    let cs = app.create_config_set("web").await;
+    let r = app
+        .post(
+            "/api/repositories",
+            &serde_json::json!({"name": "shop", "gitlab_project_id": 15,
+                    "path_with_namespace": "acme/shop", "config_set_id": cs["id"],
+                    "sleep_after_idle_minutes": 30}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let repo: Value = r.json().await.unwrap();
+    assert_eq!(repo["sleep_after_idle_minutes"], 30);
+    let repo = repo["id"].as_str().unwrap().to_owned();
+    for bad in [serde_json::json!(4), serde_json::json!(10081)] {
+        let r = app
+            .put(
+                &format!("/api/repositories/{repo}"),
+                &serde_json::json!({"name": "shop", "gitlab_project_id": 15,
+                        "path_with_namespace": "acme/shop", "sleep_after_idle_minutes": bad}),
+            )
+            .await;
+        crate::helpers::assert_problem(
+            r,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "sleep_after_idle_minutes",
+        )
+        .await;
+    }
+    app.create_environment("idle", &repo).await;
+    app.create_environment("busy", &repo).await;
+    app.wait_for_status("idle-shop", "ready", WITHIN).await;
+    app.wait_for_status("busy-shop", "ready", WITHIN).await;
+
+    // 20 minutes in, someone extends `busy`: activity. 11 more, `idle` has been idle 31.
+    app.clock.advance(chrono::Duration::minutes(20));
+    let r = app
+        .post(
+            "/api/environments/busy-shop/extend",
+            &serde_json::json!({"hours": 1}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    app.clock.advance(chrono::Duration::minutes(11));
+    let slept = settled(&app, "idle-shop", true).await;
+    assert_eq!(slept["asleep_by"], "idle", "{slept}");
+    assert_eq!(app.environment("busy-shop").await["sleeping"], false);
+    // Idle for its own 30 minutes too, it sleeps in turn.
+    app.clock.advance(chrono::Duration::minutes(20));
+    settled(&app, "busy-shop", true).await;
+}

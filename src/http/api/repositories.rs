@@ -56,6 +56,11 @@ pub struct RepositoryRequest {
     #[serde(default, deserialize_with = "crate::domain::whole::optional")]
     #[schema(minimum = 1, maximum = 1000, example = 5)]
     pub max_environments: Option<i64>,
+    /// Minutes without activity (pushes, commands, wakes, status-page visits) before a ready
+    /// environment is put to sleep; never when absent.
+    #[serde(default, deserialize_with = "crate::domain::whole::optional")]
+    #[schema(minimum = 5, maximum = 10080, example = 120)]
+    pub sleep_after_idle_minutes: Option<i64>,
 }
 
 impl From<RepositoryRequest> for RepositoryInput {
@@ -69,6 +74,7 @@ impl From<RepositoryRequest> for RepositoryInput {
             webhook_signing_key: r.webhook_signing_key,
             lifetime: r.lifetime,
             max_environments: r.max_environments,
+            sleep_after_idle_minutes: r.sleep_after_idle_minutes,
         }
     }
 }
@@ -88,6 +94,8 @@ pub struct RepositoryResponse {
     pub lifetime: Lifetime,
     /// Its quota of running environments, if any.
     pub max_environments: Option<u32>,
+    /// Idle minutes before its ready environments sleep, if they do.
+    pub sleep_after_idle_minutes: Option<u32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -113,6 +121,7 @@ fn respond(ctx: &Context, r: &Repository) -> RepositoryResponse {
         webhook_signing: r.webhook_signing_key.is_some(),
         lifetime: r.lifetime.clone(),
         max_environments: r.max_environments,
+        sleep_after_idle_minutes: r.sleep_after_idle_minutes,
         created_at: r.created_at,
         updated_at: r.updated_at,
     }

@@ -29,6 +29,7 @@ const FIELDS: &[&str] = &[
     "filters",
     "lifetime",
     "max_environments",
+    "sleep_after_idle_minutes",
     "webhook_signing_key",
 ];
 
@@ -59,6 +60,8 @@ pub struct RepoForm {
     pub max_ttl_hours: String,
     #[serde(default)]
     pub max_environments: String,
+    #[serde(default)]
+    pub sleep_after_idle_minutes: String,
     /// Write-only: blank keeps the current key.
     #[serde(default)]
     pub webhook_signing_key: crate::domain::Secret,
@@ -88,6 +91,10 @@ impl RepoForm {
                 .unwrap_or_default(),
             max_environments: r
                 .max_environments
+                .map(|m| m.to_string())
+                .unwrap_or_default(),
+            sleep_after_idle_minutes: r
+                .sleep_after_idle_minutes
                 .map(|m| m.to_string())
                 .unwrap_or_default(),
             webhook_signing_key: Default::default(),
@@ -121,6 +128,11 @@ impl RepoForm {
                 errors,
                 "max_environments",
                 &self.max_environments,
+            ),
+            sleep_after_idle_minutes: forms::optional_int(
+                errors,
+                "sleep_after_idle_minutes",
+                &self.sleep_after_idle_minutes,
             ),
         }
     }

@@ -298,6 +298,13 @@ pub async fn show(
     chrome: Chrome,
     Path(id): Path<String>,
 ) -> Result<StatusPage, UiError> {
+    // A signed-in person looking is activity: idle sleep waits.
+    if chrome.user.is_some()
+        && let Err(e) = ctx.environments.touch(&id).await
+        && !matches!(e, crate::service::ServiceError::NotFound(_))
+    {
+        tracing::debug!(error = %e, id, "could not record the visit");
+    }
     status_page(&ctx, chrome, &id, None).await
 }
 

@@ -52,6 +52,7 @@ impl EnvironmentService {
                             return Ok(None);
                         }
                         (true, None) => {
+                            env.active_at = Some(now);
                             env.kept = Some(Kept {
                                 by: actor.to_owned(),
                                 at: now,

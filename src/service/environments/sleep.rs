@@ -64,6 +64,25 @@ impl EnvironmentService {
         Ok((env, applied))
     }
 
+    /// Records a sign of use (a status-page visit by a signed-in person), at most once a
+    /// minute, so idle sleep waits. Never triggers a reconcile.
+    pub async fn touch(&self, id: &str) -> Result<(), ServiceError> {
+        let now = self.now();
+        let current = self.get(id).await?;
+        if !current.is_live_not_deleting()
+            || now - current.last_active() < chrono::Duration::minutes(1)
+        {
+            return Ok(());
+        }
+        self.writer
+            .update(id, Trigger::None, |env| {
+                env.active_at = Some(now);
+                Ok(Some(Change::default()))
+            })
+            .await?;
+        Ok(())
+    }
+
     pub async fn sleep(
         &self,
         id: &str,
