@@ -167,6 +167,10 @@ impl Application {
             max_deletions_per_minute: config.max_deletions_per_minute,
             max_environments: config.max_environments,
             wake_on_visit: config.wake_on_visit,
+            cost_rates: crate::domain::cost::Rates {
+                vcpu_hour: config.cost_vcpu_hour,
+                gib_hour: config.cost_gib_hour,
+            },
         };
         let firebase = match &config.firebase_project {
             Some(project) => {

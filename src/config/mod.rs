@@ -13,6 +13,7 @@
 //! | `--argocd-project` | `BLUEBERRY_ARGOCD_PROJECT` | `blueberry-environments` |
 //! | `--namespace-prefix` | `BLUEBERRY_NAMESPACE_PREFIX` | `bb-` |
 //! | `--wake-service` | `BLUEBERRY_WAKE_SERVICE` | `blueberry.blueberry.svc.cluster.local` |
+//! | `--cost-vcpu-hour`, `--cost-gib-hour` | `BLUEBERRY_COST_VCPU_HOUR`, `…_GIB_HOUR` | `0.0445`, `0.0049225` |
 //! | `--wake-on-visit` | `BLUEBERRY_WAKE_ON_VISIT` | `humans` (`any`, `never`) |
 //! | `--destination-server` | `BLUEBERRY_DESTINATION_SERVER` | `https://kubernetes.default.svc` |
 //! | `--sim-ready-delay-ms` | `BLUEBERRY_SIM_READY_DELAY_MS` | `1500` |
@@ -61,7 +62,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use clap::{Args, ValueEnum};
 
 use self::parse::{
-    parse_domain, parse_positive, parse_secret, parse_session_key, parse_ttl, parse_url,
+    parse_domain, parse_positive, parse_rate, parse_secret, parse_session_key, parse_ttl, parse_url,
 };
 use crate::domain::TtlHours;
 
@@ -319,6 +320,16 @@ pub struct Config {
     /// (`pending`, with its `queue_position`) and starts when one ends. Unlimited when absent.
     #[arg(long, env = "BLUEBERRY_MAX_ENVIRONMENTS", value_parser = parse_positive)]
     pub max_environments: Option<u32>,
+
+    /// Dollars per requested vCPU-hour, to price environments. The default is GKE Autopilot's
+    /// published general-purpose Pod price in us-central1; set your region's.
+    #[arg(long, env = "BLUEBERRY_COST_VCPU_HOUR", default_value = "0.0445", value_parser = parse_rate)]
+    pub cost_vcpu_hour: f64,
+
+    /// Dollars per requested GiB of memory per hour (GKE Autopilot general-purpose Pod,
+    /// us-central1, by default).
+    #[arg(long, env = "BLUEBERRY_COST_GIB_HOUR", default_value = "0.0049225", value_parser = parse_rate)]
+    pub cost_gib_hour: f64,
 
     /// Hours before expiry at which a merge request is told its environment expires soon (the
     /// note refreshed, one comment mentioning the author), e.g. `24,1`.

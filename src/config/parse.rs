@@ -31,6 +31,16 @@ pub(super) fn parse_url(s: &str) -> Result<String, String> {
     }
 }
 
+/// A price: a finite number of dollars, zero or more.
+pub(super) fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r >= 0.0 => Ok(r),
+        _ => Err(format!(
+            "must be a price in dollars, 0 or more (like 0.0445), not {s:?}"
+        )),
+    }
+}
+
 pub(super) fn parse_positive(s: &str) -> Result<u32, String> {
     match s.parse::<u32>() {
         Ok(n) if n > 0 => Ok(n),

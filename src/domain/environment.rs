@@ -149,6 +149,9 @@ pub struct Environment {
     /// Scaled to zero until woken (`/blueberry sleep`, the API, the status page).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asleep: Option<Asleep>,
+    /// What it requests while awake, and how long it was awake and asleep (its cost).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meter: Option<super::cost::Meter>,
     /// The last sign of use besides a deployment: an extend, a keep, a status-page visit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_at: Option<DateTime<Utc>>,
@@ -202,6 +205,7 @@ impl Environment {
             fork: None,
             asleep: None,
             active_at: None,
+            meter: None,
             version: 0,
         }
     }
@@ -345,6 +349,12 @@ impl Environment {
         self.active_at.map_or(self.deployment_started_at, |a| {
             a.max(self.deployment_started_at)
         })
+    }
+
+    /// Dollars spent and saved by sleeping so far, at `rates`.
+    pub fn cost(&self, now: DateTime<Utc>, rates: &super::cost::Rates) -> Option<(f64, f64)> {
+        let meter = self.meter.as_ref()?;
+        Some(meter.so_far(now, self.status.is_live(), self.asleep.is_some(), rates))
     }
 
     /// Pending, ready or failed: live and not on its way out.

@@ -119,6 +119,7 @@ pub fn sticky_note(
     app_url: &str,
     status_page: &str,
     now: DateTime<Utc>,
+    rates: &super::cost::Rates,
 ) -> String {
     let icon = match env.status {
         Status::Pending => "🟡",
@@ -182,6 +183,12 @@ pub fn sticky_note(
             ),
         });
     }
+    if let Some((spent, saved)) = env.cost(now, rates) {
+        lines.push(format!(
+            "| Cost | {} |",
+            super::cost::describe(spent, saved)
+        ));
+    }
     if env.status == Status::Failed
         && let Some(m) = &env.status_message
     {
@@ -209,6 +216,11 @@ pub fn sticky_note(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const RATES: crate::domain::cost::Rates = crate::domain::cost::Rates {
+        vcpu_hour: 0.0445,
+        gib_hour: 0.0049225,
+    };
     use crate::domain::*;
     use chrono::TimeZone;
 
@@ -252,6 +264,7 @@ mod tests {
             "https://pr-42-shop.example.com",
             "https://bb/environments/pr-42-shop",
             now,
+            &RATES,
         );
         assert!(note.starts_with(MARKER));
         assert!(note.contains("**pending**") && note.contains("https://pr-42-shop.example.com"));
@@ -259,7 +272,7 @@ mod tests {
         assert!(note.contains("in 3 days"), "{note}");
         e.status = Status::Failed;
         e.status_message = Some("Degraded | boom\nline".into());
-        let note = sticky_note(&e, "a", "b", now);
+        let note = sticky_note(&e, "a", "b", now, &RATES);
         assert!(note.contains("Degraded \\| boom line"));
     }
 
@@ -273,6 +286,7 @@ mod tests {
                 "https://pr-42-shop.example.com",
                 "https://bb/environments/pr-42-shop",
                 now,
+                &RATES,
             )
         };
         let mut e = env(now);
@@ -313,8 +327,19 @@ mod tests {
             since: now,
             by: "gitlab:alice".into(),
         });
+        // Awake 48 h, then asleep 24 h (the hand-computed example in `cost`).
+        let mut meter = crate::domain::cost::Meter::start(
+            crate::domain::cost::Requests {
+                cpu_millis: 750,
+                memory_mib: 1024,
+            },
+            now - chrono::Duration::hours(72),
+        );
+        meter.close(now - chrono::Duration::hours(24), false);
+        e.meter = Some(meter);
         insta::assert_snapshot!("asleep", note(&e));
         e.asleep = None;
+        e.meter = None;
         e.transition(
             Status::Failed,
             Some("Degraded: image pull back-off".into()),

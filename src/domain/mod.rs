@@ -4,6 +4,7 @@ pub mod archive;
 pub mod argo;
 pub mod auth;
 pub mod commands;
+pub mod cost;
 pub mod environment;
 pub mod event;
 pub mod feedback;

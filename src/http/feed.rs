@@ -59,7 +59,8 @@ impl FeedItem {
     }
 
     pub fn new(change: &EnvironmentChange, ctx: &Context) -> Self {
-        let body = EnvironmentResponse::new(&change.environment, &ctx.settings);
+        let body =
+            EnvironmentResponse::new(&change.environment, &ctx.settings, ctx.ports.clock.now());
         // JSON has no raw newlines, so the data fits one `data:` line.
         let json = serde_json::to_string(&body).unwrap_or_default();
         let frame = format!("event: environment\nid: {}\ndata: {json}\n\n", change.seq);

@@ -85,6 +85,8 @@ pub struct Settings {
     pub max_environments: Option<u32>,
     /// Which visits to a sleeping environment's URL wake it.
     pub wake_on_visit: crate::config::WakeOnVisit,
+    /// Prices of requested resources (`--cost-vcpu-hour`, `--cost-gib-hour`).
+    pub cost_rates: crate::domain::cost::Rates,
 }
 
 /// What the login page needs to sign people in with Firebase Auth (both values are public).

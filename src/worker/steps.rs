@@ -181,6 +181,15 @@ async fn apply(c: &Controller, env: &Environment) -> Result<Action, ReconcileErr
         .await;
     };
     let app = build_application(env, &repo, &config_set, &c.ctx.settings.manifest);
+    // What it requests while awake, for its cost.
+    let requests = app
+        .spec
+        .source
+        .helm
+        .as_ref()
+        .and_then(|h| h.values_object.clone())
+        .map(|v| crate::domain::cost::requests_of(&serde_json::Value::Object(v)))
+        .unwrap_or_default();
     let applied = match c.ctx.ports.cluster.apply(&app).await {
         Ok(a) => a,
         // Transient: retried with back-off, no attempt used.
@@ -214,6 +223,15 @@ async fn apply(c: &Controller, env: &Environment) -> Result<Action, ReconcileErr
             };
             e.status_message = Some(message.clone());
             e.updated_at = now;
+            let asleep = e.asleep.is_some();
+            match &mut e.meter {
+                None => e.meter = Some(crate::domain::cost::Meter::start(requests, now)),
+                Some(m) if m.requests != requests => {
+                    m.close(now, asleep);
+                    m.requests = requests;
+                }
+                Some(_) => {}
+            }
             Ok(Change::event(NewEvent::new(
                 EventKind::Applied,
                 "worker",
@@ -399,6 +417,10 @@ async fn terminate(c: &Controller, env: &Environment) -> Result<Action, Reconcil
             e.observed = Default::default();
             e.rollout = Rollout::default();
             e.waiting = None;
+            let asleep = e.asleep.is_some();
+            if let Some(m) = &mut e.meter {
+                m.close(now, asleep);
+            }
             Ok(Change::event(NewEvent::new(
                 EventKind::Terminated,
                 "worker",

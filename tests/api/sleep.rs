@@ -229,3 +229,54 @@ async fn a_repositorys_idle_environments_go_to_sleep_and_activity_holds_it_off()
     app.clock.advance(chrono::Duration::minutes(20));
     settled(&app, "busy-shop", true).await;
 }
+
+#[tokio::test]
+async fn what_an_environment_costs_is_its_requests_over_its_awake_time() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .post(
+            "/api/config-sets",
+            &serde_json::json!({"name": "priced", "repo_url": "https://gitlab.example.com/acme/shop.git",
+                    "path": "helm/environment", "target_revision": "main",
+                    "values": {"backend": {"replicas": 2,
+                               "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}}}}}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let cs: Value = r.json().await.unwrap();
+    let repo = app
+        .create_repository("shop", 15, cs["id"].as_str().unwrap())
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.create_environment("priced", &repo).await;
+    app.wait_for_status("priced-shop", "ready", WITHIN).await;
+    // 2 × (0.5 vCPU, 0.5 GiB) = 1 vCPU + 1 GiB: $0.0494225 an hour at the default rates.
+    app.clock.advance(chrono::Duration::hours(10));
+    let cost = app.environment("priced-shop").await["cost"].clone();
+    assert_eq!(
+        (cost["cpu_millis"].clone(), cost["memory_mib"].clone()),
+        (1000.into(), 1024.into())
+    );
+    assert_eq!(cost["spent_usd"], 0.49, "{cost}");
+    assert_eq!(cost["saved_usd"], 0.0, "{cost}");
+
+    app.post("/api/environments/priced-shop/sleep", &Value::Null)
+        .await;
+    settled(&app, "priced-shop", true).await;
+    app.clock.advance(chrono::Duration::hours(10));
+    let cost = app.environment("priced-shop").await["cost"].clone();
+    assert_eq!(cost["spent_usd"], 0.49, "asleep costs nothing: {cost}");
+    assert_eq!(cost["saved_usd"], 0.49, "{cost}");
+    let page = app
+        .get("/environments/priced-shop")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("≈ $0.49 so far, $0.49 saved by sleeping"),
+        "the status page shows it"
+    );
+}

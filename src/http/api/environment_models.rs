@@ -118,6 +118,10 @@ pub struct EnvironmentResponse {
     pub asleep_since: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub asleep_by: Option<String>,
+    /// What it costs: its requests priced over the time it was awake, and what sleeping saved
+    /// (`--cost-vcpu-hour`, `--cost-gib-hour`). Absent until first applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<CostInfo>,
     /// Pinned against expiry: by whom, since when, and whether the merge request's keep label
     /// did it. Absent when it expires as usual.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -158,6 +162,18 @@ pub struct QueueInfo {
     pub since: DateTime<Utc>,
 }
 
+/// An environment's cost so far, in US dollars.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CostInfo {
+    pub spent_usd: f64,
+    pub saved_usd: f64,
+    /// Requested while awake.
+    pub cpu_millis: u64,
+    pub memory_mib: u64,
+    pub awake_hours: f64,
+    pub asleep_hours: f64,
+}
+
 /// Who keeps an environment from expiring.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct KeptInfo {
@@ -167,8 +183,25 @@ pub struct KeptInfo {
 }
 
 impl EnvironmentResponse {
-    pub fn new(env: &Environment, settings: &Settings) -> Self {
+    pub fn new(env: &Environment, settings: &Settings, now: DateTime<Utc>) -> Self {
+        let cost = env.meter.as_ref().map(|m| {
+            let (spent, saved) = env.cost(now, &settings.cost_rates).unwrap_or_default();
+            let mut closed = m.clone();
+            if env.status.is_live() {
+                closed.close(now, env.asleep.is_some());
+            }
+            let round = |x: f64| (x * 100.0).round() / 100.0;
+            CostInfo {
+                spent_usd: round(spent),
+                saved_usd: round(saved),
+                cpu_millis: m.requests.cpu_millis,
+                memory_mib: m.requests.memory_mib,
+                awake_hours: round(closed.awake_secs as f64 / 3600.0),
+                asleep_hours: round(closed.asleep_secs as f64 / 3600.0),
+            }
+        });
         Self {
+            cost,
             id: env.id.to_string(),
             name: env.name.to_string(),
             status: env.status,

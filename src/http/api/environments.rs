@@ -22,7 +22,11 @@ use crate::{
 };
 
 fn respond(ctx: &Context, env: &crate::domain::Environment) -> Json<EnvironmentResponse> {
-    Json(EnvironmentResponse::new(env, &ctx.settings))
+    Json(EnvironmentResponse::new(
+        env,
+        &ctx.settings,
+        ctx.ports.clock.now(),
+    ))
 }
 
 /// `POST /api/environments`
@@ -84,11 +88,12 @@ pub async fn list(
             },
         )
         .await?;
+    let now = ctx.ports.clock.now();
     Ok(Json(EnvironmentList {
         items: page
             .items
             .iter()
-            .map(|e| EnvironmentResponse::new(e, &ctx.settings))
+            .map(|e| EnvironmentResponse::new(e, &ctx.settings, now))
             .collect(),
         next: page.next,
     }))
@@ -105,7 +110,11 @@ pub async fn get(
     Ok(match ctx.archives.unless_archived(&id, live).await? {
         Found::Live(env) => respond(&ctx, &env),
         Found::Archived(archive) => {
-            let mut answer = EnvironmentResponse::new(&archive.environment, &ctx.settings);
+            let mut answer = EnvironmentResponse::new(
+                &archive.environment,
+                &ctx.settings,
+                ctx.ports.clock.now(),
+            );
             answer.archived = true;
             Json(answer)
         }

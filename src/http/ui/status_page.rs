@@ -96,6 +96,8 @@ pub struct StatusPage {
     pub queue: Option<QueueView>,
     /// Since when it sleeps (scaled to zero).
     pub asleep_since: Option<String>,
+    /// "≈ $1.84 so far, $0.92 saved by sleeping", once applied.
+    pub cost: Option<String>,
     /// A fork's approval: the commit approved, by whom, and a newer head waiting for one.
     pub fork: Option<(String, String, Option<String>)>,
 }
@@ -274,6 +276,9 @@ async fn status_page(
                 load: w.load(),
                 since: when(&w.since),
             }),
+        cost: env
+            .cost(now, &ctx.settings.cost_rates)
+            .map(|(spent, saved)| crate::domain::cost::describe(spent, saved)),
         asleep_since: env
             .asleep
             .as_ref()

@@ -38,6 +38,10 @@ impl EnvironmentService {
                     if env.asleep.is_some() == asleep {
                         return Ok(None);
                     }
+                    // The stretch before this change was spent in the other state.
+                    if let Some(m) = &mut env.meter {
+                        m.close(now, !asleep);
+                    }
                     env.asleep = asleep.then(|| Asleep {
                         since: now,
                         by: actor.to_owned(),

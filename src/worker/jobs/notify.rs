@@ -37,7 +37,13 @@ pub async fn run(ctx: &Context, id: &EnvironmentId) -> Result<JobOutcome, Servic
     };
     let app_url = format!("https://{}", env.id.hostname(&ctx.settings.base_domain));
     let page = ctx.settings.status_page_url(&env.id);
-    let body = sticky_note(&env, &app_url, &page, ctx.ports.clock.now());
+    let body = sticky_note(
+        &env,
+        &app_url,
+        &page,
+        ctx.ports.clock.now(),
+        &ctx.settings.cost_rates,
+    );
     let state = commit_state(&env);
     let mut messages = vec![format!(
         "sticky note on !{}: {} ({})",

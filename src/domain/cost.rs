@@ -1,0 +1,233 @@
+//! What an environment costs: the resource requests its Helm values ask for (backend and
+//! frontends times their replicas, Redis when enabled), metered over the time it is awake, and
+//! priced per vCPU-hour and GiB-hour. Time asleep is what sleeping saved. Pure.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// What one environment requests while awake.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Requests {
+    pub cpu_millis: u64,
+    pub memory_mib: u64,
+}
+
+/// Prices of requested resources, in dollars.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rates {
+    pub vcpu_hour: f64,
+    pub gib_hour: f64,
+}
+
+impl Rates {
+    /// Dollars for `requests` held for `secs` seconds.
+    pub fn price(&self, requests: Requests, secs: i64) -> f64 {
+        let hours = secs.max(0) as f64 / 3600.0;
+        hours
+            * (requests.cpu_millis as f64 / 1000.0 * self.vcpu_hour
+                + requests.memory_mib as f64 / 1024.0 * self.gib_hour)
+    }
+}
+
+/// A Kubernetes CPU quantity (`250m`, `1`, `0.5`) in millicores.
+pub fn cpu_millis(q: &Value) -> Option<u64> {
+    let s = quantity_text(q)?;
+    let millis = match s.strip_suffix('m') {
+        Some(m) => m.parse::<f64>().ok()?,
+        None => s.parse::<f64>().ok()? * 1000.0,
+    };
+    (millis.is_finite() && millis >= 0.0).then_some(millis.ceil() as u64)
+}
+
+/// A Kubernetes memory quantity (`512Mi`, `1Gi`, `1G`, `268435456`) in MiB.
+pub fn memory_mib(q: &Value) -> Option<u64> {
+    let s = quantity_text(q)?;
+    const UNITS: [(&str, f64); 8] = [
+        ("Ki", 1024.0),
+        ("Mi", 1024.0 * 1024.0),
+        ("Gi", 1024.0 * 1024.0 * 1024.0),
+        ("Ti", 1024.0 * 1024.0 * 1024.0 * 1024.0),
+        ("k", 1e3),
+        ("M", 1e6),
+        ("G", 1e9),
+        ("T", 1e12),
+    ];
+    let (number, factor) = UNITS
+        .iter()
+        .find_map(|(unit, f)| s.strip_suffix(unit).map(|n| (n, *f)))
+        .unwrap_or((s.as_str(), 1.0));
+    let bytes = number.parse::<f64>().ok()? * factor;
+    (bytes.is_finite() && bytes >= 0.0).then(|| (bytes / (1024.0 * 1024.0)).ceil() as u64)
+}
+
+fn quantity_text(q: &Value) -> Option<String> {
+    match q {
+        Value::String(s) => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// What the environment chart's values request: each workload's `resources.requests` times
+/// its replicas (1 when unset), Redis (one replica) when enabled.
+pub fn requests_of(values: &Value) -> Requests {
+    let mut total = Requests::default();
+    let mut add = |workload: &Value, replicas: u64| {
+        let requests = &workload["resources"]["requests"];
+        total.cpu_millis += cpu_millis(&requests["cpu"]).unwrap_or(0) * replicas;
+        total.memory_mib += memory_mib(&requests["memory"]).unwrap_or(0) * replicas;
+    };
+    let replicas = |w: &Value| w["replicas"].as_u64().unwrap_or(1);
+    if values["backend"].is_object() {
+        add(&values["backend"], replicas(&values["backend"]));
+    }
+    for frontend in values["frontends"].as_array().into_iter().flatten() {
+        add(frontend, replicas(frontend));
+    }
+    if values["redis"]["enabled"].as_bool().unwrap_or(false) {
+        add(&values["redis"], 1);
+    }
+    total
+}
+
+/// An environment's meter: what it requests, and the seconds it spent awake and asleep up to
+/// `since` (the current stretch runs from there).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meter {
+    pub requests: Requests,
+    pub awake_secs: i64,
+    pub asleep_secs: i64,
+    pub since: DateTime<Utc>,
+}
+
+impl Meter {
+    pub fn start(requests: Requests, now: DateTime<Utc>) -> Self {
+        Self {
+            requests,
+            awake_secs: 0,
+            asleep_secs: 0,
+            since: now,
+        }
+    }
+
+    /// Ends the current stretch at `now` (spent `asleep` or awake) and starts the next.
+    pub fn close(&mut self, now: DateTime<Utc>, asleep: bool) {
+        let secs = (now - self.since).num_seconds().max(0);
+        if asleep {
+            self.asleep_secs += secs;
+        } else {
+            self.awake_secs += secs;
+        }
+        self.since = now.max(self.since);
+    }
+
+    /// Dollars spent and saved so far: the closed stretches plus the open one when `running`
+    /// (live), counted as `asleep` or awake.
+    pub fn so_far(
+        &self,
+        now: DateTime<Utc>,
+        running: bool,
+        asleep: bool,
+        rates: &Rates,
+    ) -> (f64, f64) {
+        let mut m = self.clone();
+        if running {
+            m.close(now, asleep);
+        }
+        (
+            rates.price(m.requests, m.awake_secs),
+            rates.price(m.requests, m.asleep_secs),
+        )
+    }
+}
+
+/// "≈ $1.84 so far, $0.92 saved by sleeping".
+pub fn describe(spent: f64, saved: f64) -> String {
+    if saved >= 0.005 {
+        format!("≈ ${spent:.2} so far, ${saved:.2} saved by sleeping")
+    } else {
+        format!("≈ ${spent:.2} so far")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    #[test]
+    fn quantities_read_as_kubernetes_writes_them() {
+        assert_eq!(cpu_millis(&json!("250m")), Some(250));
+        assert_eq!(cpu_millis(&json!("1")), Some(1000));
+        assert_eq!(cpu_millis(&json!(0.5)), Some(500));
+        assert_eq!(cpu_millis(&json!("lots")), None);
+        assert_eq!(memory_mib(&json!("512Mi")), Some(512));
+        assert_eq!(memory_mib(&json!("1Gi")), Some(1024));
+        assert_eq!(memory_mib(&json!("1G")), Some(954));
+        assert_eq!(memory_mib(&json!(268_435_456)), Some(256));
+    }
+
+    #[test]
+    fn the_chart_defaults_request_three_quarters_of_a_vcpu_and_a_gib() {
+        let values = json!({
+            "backend": {"replicas": 1, "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}}},
+            "frontends": [{"name": "web", "replicas": 1,
+                           "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}}}],
+            "redis": {"enabled": true, "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}}}
+        });
+        assert_eq!(
+            requests_of(&values),
+            Requests {
+                cpu_millis: 750,
+                memory_mib: 1024
+            }
+        );
+        let mut two = values.clone();
+        two["backend"]["replicas"] = json!(2);
+        two["redis"]["enabled"] = json!(false);
+        assert_eq!(
+            requests_of(&two),
+            Requests {
+                cpu_millis: 750,
+                memory_mib: 1280
+            }
+        );
+    }
+
+    /// By hand: 0.75 vCPU × $0.0445 + 1 GiB × $0.0049225 = $0.0382975 an hour; 48 h awake is
+    /// $1.84, 24 h asleep saved $0.92.
+    #[test]
+    fn a_meter_prices_awake_time_and_counts_sleep_as_saved() {
+        let rates = Rates {
+            vcpu_hour: 0.0445,
+            gib_hour: 0.0049225,
+        };
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let h = |n| t0 + chrono::Duration::hours(n);
+        let mut m = Meter::start(
+            Requests {
+                cpu_millis: 750,
+                memory_mib: 1024,
+            },
+            t0,
+        );
+        m.close(h(30), false); // awake 30 h, then asleep
+        m.close(h(54), true); // asleep 24 h, then awake again
+        let (spent, saved) = m.so_far(h(72), true, false, &rates);
+        assert!((spent - 48.0 * 0.0382975).abs() < 1e-9, "{spent}");
+        assert!((saved - 24.0 * 0.0382975).abs() < 1e-9, "{saved}");
+        assert_eq!(
+            describe(spent, saved),
+            "≈ $1.84 so far, $0.92 saved by sleeping"
+        );
+        // Torn down at 72 h: the meter stops.
+        let (later, _) = m.so_far(h(100), false, false, &rates);
+        assert!(
+            (later - 30.0 * 0.0382975).abs() < 1e-9,
+            "closed stretches only: {later}"
+        );
+        assert_eq!(describe(0.5, 0.0), "≈ $0.50 so far");
+    }
+}
