@@ -67,6 +67,10 @@ pub struct Metrics {
     pub deletions_held: Counter,
     /// Notification delivery tries, by outcome.
     pub notifications: Family<OutcomeLabels, Counter>,
+    /// Dollars environments cost while awake, and saved asleep, counted as each stretch ends
+    /// (a sleep, a wake, a teardown, new requests).
+    pub cost_dollars: Counter<f64, std::sync::atomic::AtomicU64>,
+    pub saved_dollars: Counter<f64, std::sync::atomic::AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -88,6 +92,18 @@ impl Default for Metrics {
         let gitlab_rate_limited = Counter::default();
         let deletions_held = Counter::default();
         let notifications = Family::<OutcomeLabels, Counter>::default();
+        let cost_dollars = Counter::<f64, std::sync::atomic::AtomicU64>::default();
+        let saved_dollars = Counter::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "blueberry_environment_cost_dollars",
+            "Dollars environments cost while awake (requests × time × --cost-* rates), counted as each stretch ends",
+            cost_dollars.clone(),
+        );
+        registry.register(
+            "blueberry_environment_saved_dollars",
+            "Dollars sleeping saved (what the asleep time would have cost awake)",
+            saved_dollars.clone(),
+        );
         registry.register(
             "blueberry_notifications",
             "Notification delivery tries (every attempt), by outcome",
@@ -186,11 +202,30 @@ impl Default for Metrics {
             gitlab_rate_limited,
             deletions_held,
             notifications,
+            cost_dollars,
+            saved_dollars,
         }
     }
 }
 
 impl Metrics {
+    /// Counts what the stretches closed between `before` and `after` cost and saved.
+    pub fn meter_closed(
+        &self,
+        before: &crate::domain::cost::Meter,
+        after: &crate::domain::cost::Meter,
+        rates: &crate::domain::cost::Rates,
+    ) {
+        let spent = rates.price(before.requests, after.awake_secs - before.awake_secs);
+        let saved = rates.price(before.requests, after.asleep_secs - before.asleep_secs);
+        if spent > 0.0 {
+            self.cost_dollars.inc_by(spent);
+        }
+        if saved > 0.0 {
+            self.saved_dollars.inc_by(saved);
+        }
+    }
+
     pub fn job(&self, kind: &str, outcome: &str) {
         self.jobs
             .get_or_create(&JobLabels {

@@ -209,9 +209,11 @@ async fn apply(c: &Controller, env: &Environment) -> Result<Action, ReconcileErr
         app.name(),
         app.spec.source.target_revision
     );
+    let mut closed = None;
     c.ctx
         .environments
         .update(env.id.as_str(), |e| {
+            closed = None;
             if !same_attempt(e, env) || e.rollout.applied.as_deref() == Some(id.as_str()) {
                 return Ok(None);
             }
@@ -227,7 +229,9 @@ async fn apply(c: &Controller, env: &Environment) -> Result<Action, ReconcileErr
             match &mut e.meter {
                 None => e.meter = Some(crate::domain::cost::Meter::start(requests, now)),
                 Some(m) if m.requests != requests => {
+                    let before = m.clone();
                     m.close(now, asleep);
+                    closed = Some((before, m.clone()));
                     m.requests = requests;
                 }
                 Some(_) => {}
@@ -239,6 +243,10 @@ async fn apply(c: &Controller, env: &Environment) -> Result<Action, ReconcileErr
             )))
         })
         .await?;
+    if let Some((before, after)) = closed {
+        let rates = &c.ctx.settings.cost_rates;
+        c.ctx.metrics.meter_closed(&before, &after, rates);
+    }
     Ok(Action::RequeueAfter(timeout))
 }
 
@@ -402,6 +410,7 @@ async fn terminate(c: &Controller, env: &Environment) -> Result<Action, Reconcil
         return Ok(Action::RequeueAfter(Duration::from_secs(1)));
     }
     let now = c.ctx.ports.clock.now();
+    let mut closed = None;
     c.ctx
         .environments
         .update(env.id.as_str(), |e| {
@@ -418,8 +427,11 @@ async fn terminate(c: &Controller, env: &Environment) -> Result<Action, Reconcil
             e.rollout = Rollout::default();
             e.waiting = None;
             let asleep = e.asleep.is_some();
+            closed = None;
             if let Some(m) = &mut e.meter {
+                let before = m.clone();
                 m.close(now, asleep);
+                closed = Some((before, m.clone()));
             }
             Ok(Change::event(NewEvent::new(
                 EventKind::Terminated,
@@ -428,6 +440,10 @@ async fn terminate(c: &Controller, env: &Environment) -> Result<Action, Reconcil
             )))
         })
         .await?;
+    if let Some((before, after)) = closed {
+        let rates = &c.ctx.settings.cost_rates;
+        c.ctx.metrics.meter_closed(&before, &after, rates);
+    }
     // Its slot is free: the line may move.
     quotas::slot_freed(&c.ctx, &env.repository_id).await?;
     Ok(Action::AwaitChange)

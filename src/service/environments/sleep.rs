@@ -23,9 +23,11 @@ impl EnvironmentService {
     ) -> Result<(Environment, Applied), ServiceError> {
         let now = self.now();
         let mut applied = Applied::Now;
+        let mut closed = None;
         let env = self
             .writer
             .update(id, Trigger::Reconcile, |env| {
+                closed = None;
                 with_once(env, once, &mut applied, |env| {
                     if !matches!(env.status, Status::Pending | Status::Ready | Status::Failed) {
                         return Err(ServiceError::Conflict(format!(
@@ -40,7 +42,9 @@ impl EnvironmentService {
                     }
                     // The stretch before this change was spent in the other state.
                     if let Some(m) = &mut env.meter {
+                        let before = m.clone();
                         m.close(now, !asleep);
+                        closed = Some((before, m.clone()));
                     }
                     env.asleep = asleep.then(|| Asleep {
                         since: now,
@@ -65,6 +69,10 @@ impl EnvironmentService {
                 })
             })
             .await?;
+        if let Some((before, after)) = closed {
+            self.metrics
+                .meter_closed(&before, &after, &self.settings.cost_rates);
+        }
         Ok((env, applied))
     }
 
