@@ -40,6 +40,8 @@ pub struct EnvironmentFilter {
     pub name_prefix: Option<String>,
     /// Only kept (`true`) or only not kept (`false`) environments.
     pub kept: Option<bool>,
+    /// Only sleeping (`true`) or only awake (`false`) environments.
+    pub sleeping: Option<bool>,
     /// Only environments holding a slot, or only those in line for one (quotas).
     pub occupancy: Option<Occupancy>,
 }

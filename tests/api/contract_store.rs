@@ -849,3 +849,35 @@ contract!(
     subscriptions,
     subscriptions_round_trip_with_their_delivery_log
 );
+
+async fn sleeping_environments_are_listed_apart(store: Arc<dyn Store>) {
+    let mut dozing = env("dozing", "shop", 0);
+    dozing.asleep = Some(environment::Asleep {
+        since: Utc::now(),
+        by: "idle".into(),
+    });
+    store.save_environment(&dozing, &[], &[]).await.unwrap();
+    store
+        .save_environment(&env("awake", "shop", 1), &[], &[])
+        .await
+        .unwrap();
+    for (sleeping, want) in [(Some(true), "dozing"), (Some(false), "awake")] {
+        let page = store
+            .list_environments(
+                &EnvironmentFilter {
+                    sleeping,
+                    ..Default::default()
+                },
+                &PageRequest {
+                    limit: 10,
+                    cursor: None,
+                },
+            )
+            .await
+            .unwrap();
+        let names: Vec<String> = page.items.iter().map(|e| e.name.to_string()).collect();
+        assert_eq!(names, [want]);
+    }
+}
+
+contract!(sleeping, sleeping_environments_are_listed_apart);

@@ -80,6 +80,21 @@ async fn an_asleep_environment_is_woken_by_a_person_visiting_it_and_not_by_bots(
         .await
         .unwrap();
     assert!(page.contains("id=\"asleep\"") && page.contains("status-asleep"));
+    let listed: Value = app
+        .get("/api/environments?sleeping=true")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"][0]["id"], "demo-shop", "{listed}");
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    let list_page = app
+        .get("/environments?sleeping=yes")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(list_page.contains("id=\"env-demo-shop\""));
     // Sleeping twice changes nothing.
     let again: Value = app
         .post("/api/environments/demo-shop/sleep", &Value::Null)

@@ -43,6 +43,9 @@ pub struct EnvDoc {
     /// Pinned against expiry (the `kept` listing filter).
     #[serde(default)]
     pub kept: bool,
+    /// Asleep (the `sleeping` listing filter).
+    #[serde(default)]
+    pub sleeping: bool,
     /// `running`, `waiting` or `none` (terminated): the quota's listings.
     #[serde(default)]
     pub occupancy: String,
@@ -161,6 +164,7 @@ pub async fn save(
                 events: events_before + events.len() as i64,
                 name_prefixes: prefixes(saved.name.as_str()),
                 kept: saved.kept.is_some(),
+                sleeping: saved.asleep.is_some(),
                 occupancy: Occupancy::of(&saved).map_or("none", Occupancy::as_str).into(),
                 doc,
             };
@@ -257,6 +261,7 @@ pub async fn list(
                 .as_ref()
                 .and_then(|p| q.field("name_prefixes").array_contains(p.clone())),
             filter.kept.and_then(|k| q.field("kept").eq(k)),
+            filter.sleeping.and_then(|s| q.field("sleeping").eq(s)),
             filter
                 .occupancy
                 .and_then(|o| q.field("occupancy").eq(o.as_str())),

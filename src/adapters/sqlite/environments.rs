@@ -173,6 +173,7 @@ pub fn list(
                AND (?3 IS NULL OR substr(name, 1, length(?3)) = ?3)
                AND (?4 IS NULL OR created_at < ?4 OR (created_at = ?4 AND id < ?5))
                AND (?7 IS NULL OR (json_extract(doc, '$.kept') IS NOT NULL) = ?7)
+               AND (?9 IS NULL OR (json_extract(doc, '$.asleep') IS NOT NULL) = ?9)
                AND (?8 IS NULL OR (status != 'terminated'
                     AND (json_extract(doc, '$.waiting') IS NOT NULL) = (?8 = 'waiting')))
              ORDER BY created_at DESC, id DESC
@@ -189,7 +190,8 @@ pub fn list(
                 cur_id,
                 i64::from(page.limit) + 1,
                 filter.kept,
-                filter.occupancy.map(|o| o.as_str())
+                filter.occupancy.map(|o| o.as_str()),
+                filter.sleeping
             ],
             |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
         )

@@ -287,6 +287,8 @@ pub struct ListParams {
     pub name: Option<String>,
     /// Only kept environments (`true`), or only those that expire (`false`).
     pub kept: Option<bool>,
+    /// Only sleeping environments (`true`), or only awake ones (`false`).
+    pub sleeping: Option<bool>,
 }
 
 /// `POST /api/environments/{id}/extend`

@@ -76,6 +76,7 @@ pub async fn list(
         repository_id: p.repository_id,
         name_prefix: p.name,
         kept: p.kept,
+        sleeping: p.sleeping,
         occupancy: None,
     };
     let page = ctx

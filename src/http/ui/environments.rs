@@ -37,6 +37,9 @@ pub struct ListQuery {
     /// `yes`: only environments kept from expiring.
     #[serde(default)]
     pub kept: String,
+    /// `yes`: only sleeping environments.
+    #[serde(default)]
+    pub sleeping: String,
     #[serde(default)]
     pub cursor: String,
 }
@@ -111,6 +114,7 @@ pub async fn list(
             repository_id: forms::optional(&filter.repository_id),
             name_prefix: forms::optional(&filter.name),
             kept: (filter.kept == "yes").then_some(true),
+            sleeping: (filter.sleeping == "yes").then_some(true),
             occupancy: None,
         };
         let page = ctx
@@ -132,6 +136,7 @@ pub async fn list(
                         ("repository_id", &filter.repository_id),
                         ("name", &filter.name),
                         ("kept", &filter.kept),
+                        ("sleeping", &filter.sleeping),
                         ("cursor", &cursor),
                     ]);
                     format!("/environments?{q}")
@@ -148,6 +153,7 @@ pub async fn list(
             ("repository_id", &filter.repository_id),
             ("name", &filter.name),
             ("kept", &filter.kept),
+            ("sleeping", &filter.sleeping),
             ("cursor", &filter.cursor),
         ])
     );
