@@ -357,6 +357,13 @@ impl Environment {
         Some(meter.so_far(now, self.status.is_live(), self.asleep.is_some(), rates))
     }
 
+    /// Activity (new commits, a wake, a let-go keep) gives a whole lifetime from `now` at the
+    /// soonest; never a shorter one.
+    pub fn live_a_lifetime_from(&mut self, now: DateTime<Utc>) {
+        let lifetime = chrono::Duration::hours(i64::from(self.ttl_hours.hours()));
+        self.expires_at = self.expires_at.max(now + lifetime);
+    }
+
     /// Pending, ready or failed: live and not on its way out.
     pub fn is_live_not_deleting(&self) -> bool {
         self.status.is_live() && self.status != Status::Deleting

@@ -449,8 +449,7 @@ impl EnvironmentService {
                     if let Some(sha) = &sha {
                         env.sha = Some(sha.clone());
                         // New commits are activity: a whole lifetime from now at the soonest.
-                        let lifetime = chrono::Duration::hours(i64::from(env.ttl_hours.hours()));
-                        env.expires_at = env.expires_at.max(now + lifetime);
+                        env.live_a_lifetime_from(now);
                     }
                     let message =
                         format!("redeploy of {} requested by {actor}", env.target_revision());

@@ -57,8 +57,7 @@ impl EnvironmentService {
                     )];
                     if env.sha.as_ref() != Some(&head) {
                         env.sha = Some(head.clone());
-                        let lifetime = chrono::Duration::hours(i64::from(env.ttl_hours.hours()));
-                        env.expires_at = env.expires_at.max(now + lifetime);
+                        env.live_a_lifetime_from(now);
                         let message = format!(
                             "redeploy of approved {} requested by {actor}",
                             env.target_revision()

@@ -67,9 +67,7 @@ impl EnvironmentService {
                         (false, Some(_)) => {
                             env.kept = None;
                             // Let go, it gets a whole lifetime from now, never an instant end.
-                            let lifetime =
-                                chrono::Duration::hours(i64::from(env.ttl_hours.hours()));
-                            env.expires_at = env.expires_at.max(now + lifetime);
+                            env.live_a_lifetime_from(now);
                             NewEvent::new(
                                 EventKind::Unkept,
                                 actor,

@@ -60,8 +60,7 @@ impl EnvironmentService {
                     };
                     // Waking is activity: a whole lifetime from now at the soonest.
                     if !asleep {
-                        let lifetime = chrono::Duration::hours(i64::from(env.ttl_hours.hours()));
-                        env.expires_at = env.expires_at.max(now + lifetime);
+                        env.live_a_lifetime_from(now);
                     }
                     env.start_deployment(message.clone(), now)
                         .map_err(|e| ServiceError::Conflict(e.to_string()))?;
