@@ -161,44 +161,59 @@ impl EnvironmentService {
             Err(ServiceError::Conflict(_)) => {}
             Err(e) => return Err(e),
         }
+        // The id is taken: bring a terminated record back. Another writer (GitLab feedback,
+        // the archive) may get there between the read and the write: read again, never give up
+        // on a lost race (it is not a refusal).
         let store = &self.writer.ports.store;
-        let env = match store.get_environment(&id.id).await? {
-            None => {
-                let mut env = Environment::create(id.id.clone(), id.new, now);
-                env.fork = fork;
-                self.line_up_if_capped(&repo, &mut env, now);
-                env
-            }
-            Some(existing)
-                if existing.repository_id != id.new.repository_id
-                    || existing.name != id.new.name =>
+        for _ in 0..super::writes::MAX_WRITE_RETRIES {
+            let env = match store.get_environment(&id.id).await? {
+                None => {
+                    let mut env = Environment::create(id.id.clone(), id.new.clone(), now);
+                    env.fork = fork.clone();
+                    self.line_up_if_capped(&repo, &mut env, now);
+                    env
+                }
+                Some(existing)
+                    if existing.repository_id != id.new.repository_id
+                        || existing.name != id.new.name =>
+                {
+                    return Err(ServiceError::Conflict(format!(
+                        "environment id `{}` is already used by another repository's environment; choose another name",
+                        id.id
+                    )));
+                }
+                Some(existing) if existing.status.is_live() => {
+                    return Err(ServiceError::Conflict(format!(
+                        "environment `{}` already exists in repository `{}` (status {})",
+                        existing.name, repo.name, existing.status
+                    )));
+                }
+                Some(mut existing) => {
+                    existing
+                        .recreate(id.new.clone(), now)
+                        .map_err(|e| ServiceError::Conflict(e.to_string()))?;
+                    existing.fork = fork.clone();
+                    self.line_up_if_capped(&repo, &mut existing, now);
+                    existing
+                }
+            };
+            match self
+                .writer
+                .save(&env, &events(&env), Trigger::Reconcile, &[])
+                .await
             {
-                return Err(ServiceError::Conflict(format!(
-                    "environment id `{}` is already used by another repository's environment; choose another name",
-                    id.id
-                )));
+                Ok(env) => {
+                    self.metrics.environments_created.inc();
+                    return Ok(env);
+                }
+                Err(ServiceError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
             }
-            Some(existing) if existing.status.is_live() => {
-                return Err(ServiceError::Conflict(format!(
-                    "environment `{}` already exists in repository `{}` (status {})",
-                    existing.name, repo.name, existing.status
-                )));
-            }
-            Some(mut existing) => {
-                existing
-                    .recreate(id.new, now)
-                    .map_err(|e| ServiceError::Conflict(e.to_string()))?;
-                existing.fork = fork;
-                self.line_up_if_capped(&repo, &mut existing, now);
-                existing
-            }
-        };
-        let env = self
-            .writer
-            .save(&env, &events(&env), Trigger::Reconcile, &[])
-            .await?;
-        self.metrics.environments_created.inc();
-        Ok(env)
+        }
+        Err(ServiceError::Contention(format!(
+            "environment `{}` is changing too quickly; try again",
+            id.id
+        )))
     }
 
     /// Under a quota (the repository's `max_environments` or `--max-environments`), a new

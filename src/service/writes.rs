@@ -12,7 +12,7 @@ use crate::{
 use super::{Ports, ServiceError};
 
 /// How many times a read-modify-write is retried when another writer got there first.
-const MAX_WRITE_RETRIES: usize = 8;
+pub(super) const MAX_WRITE_RETRIES: usize = 8;
 
 /// Whether a change asks the controller to look at the environment again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

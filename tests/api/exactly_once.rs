@@ -349,3 +349,33 @@ async fn hole_9_a_cluster_outage_uses_no_provisioning_attempts() {
         .await;
     assert_eq!(env["attempt"], 1, "503s are not Argo CD's verdicts");
 }
+
+/// Found by the storm in CI: a reopen (or a push after `/blueberry destroy`) brings the
+/// terminated record back with one write; a GitLab feedback write in between made that write
+/// lose its version race, and the job took the lost race for "refused" and dropped the event.
+#[tokio::test]
+async fn hole_10_bringing_a_terminated_environment_back_survives_a_lost_race() {
+    let store = Arc::new(StoreFaults::default());
+    let adapt = FaultyStore::adapt(&store);
+    let p = Project::start_adapted(|_| {}, adapt).await;
+    p.accept(&merge_request_event("open", 10, &sha(1), 10), "open-10")
+        .await;
+    p.wait_at("pr-10-shop", "ready", &sha(1), Duration::from_secs(15))
+        .await;
+    p.accept(&merge_request_event("close", 10, &sha(1), 20), "close-10")
+        .await;
+    p.app
+        .wait_for_status("pr-10-shop", "terminated", Duration::from_secs(15))
+        .await;
+    // Every write of the record loses its race a few times: the bring-back included.
+    store
+        .conflicts
+        .lock()
+        .unwrap()
+        .insert("pr-10-shop".into(), 12);
+    p.accept(&merge_request_event("reopen", 10, &sha(2), 30), "reopen-10")
+        .await;
+    p.wait_at("pr-10-shop", "ready", &sha(2), Duration::from_secs(30))
+        .await;
+    assert_eq!(store.refused.load(Ordering::SeqCst), 12);
+}

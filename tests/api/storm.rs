@@ -59,7 +59,8 @@ impl Server {
             .arg(kubeconfig)
             .env("BLUEBERRY_GITLAB_TOKEN", "glpat-storm")
             .env("BLUEBERRY_BOOTSTRAP_TOKEN", ADMIN_TOKEN)
-            .env("RUST_LOG", "warn")
+            // Each job's decision is in the log, for a failure's post-mortem (printed below).
+            .env("RUST_LOG", "warn,blueberry::worker::jobs=debug")
             .stdout(std::process::Stdio::null())
             .stderr(log)
             .spawn()
@@ -226,6 +227,9 @@ async fn a_storm_of_events_with_five_kills_loses_nothing_and_does_nothing_twice(
             }
         }
     }
+    if !problems.is_empty() {
+        post_mortem(&http, &server.url, &data.with_extension("log"), &problems).await;
+    }
     assert!(
         problems.is_empty(),
         "{} problems, e.g.:\n{}",
@@ -237,6 +241,40 @@ async fn a_storm_of_events_with_five_kills_loses_nothing_and_does_nothing_twice(
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+/// For the first few merge requests with problems: their environment's history and every log
+/// line that names it, so that a failure in CI can be understood from its output alone.
+async fn post_mortem(
+    http: &reqwest::Client,
+    url: &str,
+    log: &std::path::Path,
+    problems: &[String],
+) {
+    let iids: BTreeSet<&str> = problems
+        .iter()
+        .filter_map(|p| p.strip_prefix('!')?.split(':').next())
+        .take(3)
+        .collect();
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    for iid in iids {
+        let id = format!("pr-{iid}-shop");
+        eprintln!("--- {id}: history");
+        if let Ok(r) = http
+            .get(format!("{url}/api/environments/{id}/events"))
+            .send()
+            .await
+            && let Ok(events) = r.json::<Value>().await
+        {
+            for e in events.as_array().into_iter().flatten() {
+                eprintln!("{} {} {} {}", e["at"], e["kind"], e["actor"], e["message"]);
+            }
+        }
+        eprintln!("--- {id}: log");
+        for line in log.lines().filter(|l| l.contains(&id)) {
+            eprintln!("{line}");
+        }
+    }
 }
 
 /// The Applications in the simulated cluster (it answers 10 % of calls with 503: ask again).

@@ -71,6 +71,14 @@ pub async fn run(
     };
     let decision = decide(&ev, &repo.filters, current);
     let deleting = env.as_ref().is_some_and(|e| e.status == Status::Deleting);
+    tracing::debug!(
+        action = %ev.action,
+        head = ?ev.head_sha.as_ref().map(ToString::to_string),
+        status = ?env.as_ref().map(|e| e.status),
+        sha = ?env.as_ref().and_then(|e| e.sha.as_ref()).map(ToString::to_string),
+        ?decision,
+        "merge request event decided"
+    );
     let actor = format!("gitlab:{}", ev.author);
     match decision {
         // The name is free again once the teardown has finished: waiting is not failing.
