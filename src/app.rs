@@ -146,6 +146,7 @@ impl Application {
                 resync: config.resync(),
                 expiry_warnings: config.expiry_warnings_hours.clone(),
                 idle_sleep: None,
+                schedule: None,
             },
             reconcile_lease: config.reconcile_lease(),
             webhook_body_limit: config.webhook_body_limit as usize,

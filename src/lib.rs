@@ -3,7 +3,7 @@
 //! # Layout
 //!
 //! - [`domain`]: pure rules — names and ids, TTL, the status state machine, the lifecycle
-//!   decision and Argo CD verdicts, quota admission, overrides, the Application builder, jobs
+//!   decision and Argo CD verdicts, quota admission, cost, sleep schedules, overrides, the Application builder, jobs
 //!   as data. No I/O.
 //! - [`ports`]: traits for the outside world — Store, Queue, Bus, Leases, Sessions, Cluster,
 //!   GitHost, Blobs.

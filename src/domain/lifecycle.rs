@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use super::{
     Environment, Status,
     argo::{ObservedApplication, Verdict, judge},
+    schedule::{BY_SCHEDULE, Phase, SleepSchedule},
 };
 
 /// The knobs of the lifecycle.
@@ -27,6 +28,8 @@ pub struct Policy {
     /// A ready environment idle this long is put to sleep (its repository's
     /// `sleep_after_idle_minutes`); never when absent.
     pub idle_sleep: Option<Duration>,
+    /// Awake hours (the repository's `sleep_schedule`); always awake when absent.
+    pub schedule: Option<SleepSchedule>,
 }
 
 impl Default for Policy {
@@ -38,6 +41,7 @@ impl Default for Policy {
             resync: Duration::from_secs(600),
             expiry_warnings: vec![24, 1],
             idle_sleep: None,
+            schedule: None,
         }
     }
 }
@@ -64,6 +68,10 @@ pub enum Step {
     Admit,
     /// Ready, awake and idle for the repository's `sleep_after_idle_minutes`: put it to sleep.
     SleepIdle,
+    /// Ready and awake outside its repository's awake hours, unused since they ended.
+    SleepOnSchedule,
+    /// Put to sleep by the schedule, and its awake hours have begun.
+    WakeOnSchedule,
     /// Apply the Application for the current deployment (and record it as applied).
     Apply,
     /// Argo CD made the current deployment Healthy and Synced.
@@ -124,12 +132,30 @@ pub fn decide(
         let idle = idle_until(env)
             .filter(|_| env.status == Status::Ready)
             .map_or(policy.resync, |at| until(at, now));
+        let schedule = policy
+            .schedule
+            .as_ref()
+            .filter(|_| env.status == Status::Ready)
+            .map_or(policy.resync, |s| until(s.next_change(now), now));
         Step::Wait(
             until(env.expires_at, now)
                 .min(policy.resync)
                 .min(next_warning)
-                .min(idle),
+                .min(idle)
+                .min(schedule),
         )
+    };
+    let on_schedule = |env: &Environment| {
+        let schedule = policy.schedule.as_ref()?;
+        match (schedule.phase(now), &env.asleep) {
+            (Phase::Asleep { since }, None) if env.last_active() < since => {
+                Some(Step::SleepOnSchedule)
+            }
+            (Phase::Awake { since }, Some(a)) if a.by == BY_SCHEDULE && a.since < since => {
+                Some(Step::WakeOnSchedule)
+            }
+            _ => None,
+        }
     };
     if let Some(hours) = env.expiry_warning_due(&policy.expiry_warnings, now)
         && !env.is_expired(now)
@@ -141,6 +167,7 @@ pub fn decide(
         // In line under a quota: nothing is applied until it is admitted.
         Status::Pending if env.waiting.is_some() => Step::Admit,
         Status::Pending => pending(env, observed, now, watch_live),
+        Status::Ready if let Some(step) = on_schedule(env) => step,
         Status::Ready if idle_until(env).is_some_and(|at| at <= now) => Step::SleepIdle,
         Status::Ready => match observed {
             Observation::Absent => Step::Redeploy {

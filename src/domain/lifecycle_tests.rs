@@ -428,3 +428,62 @@ fn a_ready_environment_sleeps_once_idle_for_its_repositorys_time() {
         Step::Wait(_)
     ));
 }
+
+#[test]
+fn the_schedule_sleeps_unused_environments_after_hours_and_wakes_its_own_in_the_morning() {
+    let mut e = applied(env(), 0);
+    e.status = Status::Ready;
+    e.expires_at = t0() + chrono::Duration::days(7);
+    e.observed.health = Some("Healthy".into());
+    e.observed.sync = Some("Synced".into());
+    let live = app("1.1", "Succeeded", "Healthy");
+    let days: Vec<String> = ["mon", "tue", "wed", "thu", "fri"]
+        .iter()
+        .map(|d| (*d).to_owned())
+        .collect();
+    let office = Policy {
+        schedule: Some(
+            crate::domain::schedule::SleepSchedule::parse("UTC", &days, "08:00", "10:00").unwrap(),
+        ),
+        resync: Duration::from_secs(3 * 3600),
+        ..Policy::default()
+    };
+    let at = |h: i64, m: i64| t0() + chrono::Duration::minutes((h - 9) * 60 + m);
+    // Wednesday 09:00, within the hours: look again when they end.
+    assert_eq!(
+        decide(&e, Observation::Present(&live), at(9, 0), true, &office),
+        Step::Wait(Duration::from_secs(3600))
+    );
+    // 10:30: unused since 10:00, so it sleeps; used at 10:15, it stays up.
+    assert_eq!(
+        decide(&e, Observation::Present(&live), at(10, 30), true, &office),
+        Step::SleepOnSchedule
+    );
+    e.active_at = Some(at(10, 15));
+    assert!(matches!(
+        decide(&e, Observation::Present(&live), at(10, 30), true, &office),
+        Step::Wait(_)
+    ));
+    // Asleep by the schedule since 10:00: woken on Thursday at 08:00, not before.
+    e.asleep = Some(crate::domain::environment::Asleep {
+        since: at(10, 0),
+        by: crate::domain::schedule::BY_SCHEDULE.into(),
+    });
+    assert_eq!(
+        decide(&e, Observation::Present(&live), at(23, 0), true, &office),
+        Step::Wait(Duration::from_secs(3 * 3600))
+    );
+    assert_eq!(
+        decide(&e, Observation::Present(&live), at(32, 1), true, &office),
+        Step::WakeOnSchedule
+    );
+    // Put to sleep by a person: the schedule leaves it asleep.
+    e.asleep = Some(crate::domain::environment::Asleep {
+        since: at(10, 0),
+        by: "gitlab:alice".into(),
+    });
+    assert!(matches!(
+        decide(&e, Observation::Present(&live), at(32, 1), true, &office),
+        Step::Wait(_)
+    ));
+}

@@ -30,6 +30,7 @@ fn repo(path: &str) -> Repository {
         lifetime: Default::default(),
         max_environments: None,
         sleep_after_idle_minutes: None,
+        sleep_schedule: None,
         created_at: now,
         updated_at: now,
     }

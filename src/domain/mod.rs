@@ -18,6 +18,7 @@ pub mod notification;
 pub mod overrides;
 pub mod quota;
 pub mod repository;
+pub mod schedule;
 pub mod secret;
 pub mod status;
 pub mod ttl;

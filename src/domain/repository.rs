@@ -104,6 +104,9 @@ pub struct Repository {
     /// A ready environment with no activity this long is put to sleep; never when absent.
     #[serde(default)]
     pub sleep_after_idle_minutes: Option<u32>,
+    /// Awake hours; outside them its unused environments sleep. Always awake when absent.
+    #[serde(default)]
+    pub sleep_schedule: Option<super::schedule::SleepSchedule>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

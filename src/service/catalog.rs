@@ -34,6 +34,8 @@ pub struct RepositoryInput {
     pub max_environments: Option<i64>,
     /// Minutes without activity before a ready environment sleeps (5..=10080); none: never.
     pub sleep_after_idle_minutes: Option<i64>,
+    /// Awake hours in a time zone; none: always awake.
+    pub sleep_schedule: Option<crate::domain::schedule::ScheduleParts>,
 }
 
 /// A config set as submitted (create or full update).
@@ -133,7 +135,14 @@ impl CatalogService {
     async fn check_repository(
         &self,
         input: &RepositoryInput,
-    ) -> Result<(RepositoryName, u64), ServiceError> {
+    ) -> Result<
+        (
+            RepositoryName,
+            u64,
+            Option<crate::domain::schedule::SleepSchedule>,
+        ),
+        ServiceError,
+    > {
         let name = RepositoryName::parse(input.name.as_str())
             .map_err(|e| ServiceError::invalid("name", e))?;
         let project_id = u64::try_from(input.gitlab_project_id)
@@ -187,7 +196,13 @@ impl CatalogService {
                 ),
             ));
         }
-        Ok((name, project_id))
+        let schedule = input
+            .sleep_schedule
+            .as_ref()
+            .map(|parts| parts.parse())
+            .transpose()
+            .map_err(|e| ServiceError::invalid(e.field, e.message))?;
+        Ok((name, project_id, schedule))
     }
 
     /// Connects a GitLab project and returns its webhook secret (only its hash is stored).
@@ -196,7 +211,7 @@ impl CatalogService {
         input: RepositoryInput,
         actor: &str,
     ) -> Result<ConnectedRepository, ServiceError> {
-        let (name, gitlab_project_id) = self.check_repository(&input).await?;
+        let (name, gitlab_project_id, sleep_schedule) = self.check_repository(&input).await?;
         let webhook_secret = new_secret("bbwh_");
         let now = self.ports.clock.now();
         let repository = Repository {
@@ -211,6 +226,7 @@ impl CatalogService {
             lifetime: input.lifetime.clone().unwrap_or_default(),
             max_environments: input.max_environments.map(|m| m as u32),
             sleep_after_idle_minutes: input.sleep_after_idle_minutes.map(|m| m as u32),
+            sleep_schedule,
             created_at: now,
             updated_at: now,
         };
@@ -249,7 +265,7 @@ impl CatalogService {
         actor: &str,
     ) -> Result<Repository, ServiceError> {
         let mut repo = self.get_repository(id).await?;
-        let (name, gitlab_project_id) = self.check_repository(&input).await?;
+        let (name, gitlab_project_id, sleep_schedule) = self.check_repository(&input).await?;
         repo.name = name;
         repo.gitlab_project_id = gitlab_project_id;
         repo.path_with_namespace = input.path_with_namespace;
@@ -259,6 +275,7 @@ impl CatalogService {
         let cap_changed = repo.max_environments != input.max_environments.map(|m| m as u32);
         repo.max_environments = input.max_environments.map(|m| m as u32);
         repo.sleep_after_idle_minutes = input.sleep_after_idle_minutes.map(|m| m as u32);
+        repo.sleep_schedule = sleep_schedule;
         if input.webhook_signing_key.is_some() {
             repo.webhook_signing_key = input.webhook_signing_key;
         }

@@ -194,24 +194,25 @@ impl Controller {
         };
         let now = self.ctx.ports.clock.now();
         let policy = &self.ctx.settings.lifecycle;
-        // A repository that sleeps idle environments: its idle time joins the policy.
-        let idle = self
+        // A repository that sleeps idle environments or keeps awake hours: they join the policy.
+        let repo = self
             .ctx
             .directory
             .repository(self.ctx.ports.store.as_ref(), &env.repository_id)
             .await
-            .map_err(ServiceError::from)?
-            .and_then(|r| r.sleep_after_idle_minutes);
-        let with_idle;
-        let policy = match idle {
-            Some(minutes) => {
-                with_idle = crate::domain::lifecycle::Policy {
-                    idle_sleep: Some(std::time::Duration::from_secs(u64::from(minutes) * 60)),
-                    ..policy.clone()
-                };
-                &with_idle
-            }
-            None => policy,
+            .map_err(ServiceError::from)?;
+        let idle = repo.as_ref().and_then(|r| r.sleep_after_idle_minutes);
+        let schedule = repo.and_then(|r| r.sleep_schedule.clone());
+        let with_repository;
+        let policy = if idle.is_some() || schedule.is_some() {
+            with_repository = crate::domain::lifecycle::Policy {
+                idle_sleep: idle.map(|m| std::time::Duration::from_secs(u64::from(m) * 60)),
+                schedule,
+                ..policy.clone()
+            };
+            &with_repository
+        } else {
+            policy
         };
         let step = decide(&env, observation, now, self.observer.is_live(), policy);
         tracing::Span::current().record("step", tracing::field::debug(&step));

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::controller::{Action, Controller, ReconcileError};
-use crate::domain::argo::ObservedResource;
+use crate::domain::{argo::ObservedResource, schedule::BY_SCHEDULE};
 use crate::{
     domain::quota::Admission,
     domain::{
@@ -53,19 +53,9 @@ pub async fn perform(
 ) -> Result<Action, ReconcileError> {
     match step {
         Step::Admit => admit(c, env).await,
-        Step::SleepIdle => {
-            match c
-                .ctx
-                .environments
-                .sleep(env.id.as_str(), true, "idle")
-                .await
-            {
-                // Its own write triggers the next reconcile.
-                Ok(_) => Ok(Action::AwaitChange),
-                Err(ServiceError::Conflict(_)) => Ok(Action::RequeueAfter(Duration::ZERO)),
-                Err(e) => Err(e.into()),
-            }
-        }
+        Step::SleepIdle => sleep_or_wake(c, env, true, "idle").await,
+        Step::SleepOnSchedule => sleep_or_wake(c, env, true, BY_SCHEDULE).await,
+        Step::WakeOnSchedule => sleep_or_wake(c, env, false, BY_SCHEDULE).await,
         Step::Apply => apply(c, env).await,
         Step::MarkReady { revision } => mark_ready(c, env, &revision, resources).await,
         Step::AttemptFailed { reason } => {
@@ -355,6 +345,21 @@ async fn attempt_failed(
         return Ok(Action::RequeueAfter(delay));
     }
     Ok(Action::RequeueAfter(until(c, Some(updated.expires_at))))
+}
+
+/// Puts `env` to sleep (or wakes it) on the controller's own initiative, as `by`.
+async fn sleep_or_wake(
+    c: &Controller,
+    env: &Environment,
+    asleep: bool,
+    by: &str,
+) -> Result<Action, ReconcileError> {
+    match c.ctx.environments.sleep(env.id.as_str(), asleep, by).await {
+        // Its own write triggers the next reconcile.
+        Ok(_) => Ok(Action::AwaitChange),
+        Err(ServiceError::Conflict(_)) => Ok(Action::RequeueAfter(Duration::ZERO)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn observe(

@@ -83,6 +83,7 @@ fn repo(id: &str, name: &str, project: u64, cs: Option<&str>) -> Repository {
         lifetime: Default::default(),
         max_environments: None,
         sleep_after_idle_minutes: None,
+        sleep_schedule: None,
         created_at: now,
         updated_at: now,
     }

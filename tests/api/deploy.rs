@@ -227,6 +227,7 @@ fn repository() -> Repository {
         lifetime: Default::default(),
         max_environments: None,
         sleep_after_idle_minutes: None,
+        sleep_schedule: None,
         created_at: Utc::now(),
         updated_at: Utc::now(),
     }

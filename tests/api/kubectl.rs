@@ -153,6 +153,7 @@ fn rendered_manifest() -> blueberry::domain::manifest::Application {
         lifetime: Default::default(),
         max_environments: None,
         sleep_after_idle_minutes: None,
+        sleep_schedule: None,
         created_at: now,
         updated_at: now,
     };

@@ -256,6 +256,7 @@ fn every_record_formats_without_its_secrets() {
         lifetime: None,
         max_environments: None,
         sleep_after_idle_minutes: None,
+        sleep_schedule: None,
     };
     let config = Cli::try_parse_from([
         "blueberry",

@@ -7,6 +7,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 
+use blueberry::clock::Clock;
+
 use crate::{
     helpers::TestApp,
     hooks::{DEVELOPER, Project, merge_request_event, note_event, sha},
@@ -294,4 +296,99 @@ async fn what_an_environment_costs_is_its_requests_over_its_awake_time() {
         page.contains("≈ $0.49 so far, $0.49 saved by sleeping"),
         "the status page shows it"
     );
+}
+
+#[tokio::test]
+async fn a_repositorys_schedule_sleeps_unused_environments_after_hours_and_wakes_them() {
+    let app = TestApp::spawn_with(|c| c.resync_secs = 1).await;
+    let cs = app.create_config_set("web").await;
+    let repo_body = |schedule: Value| {
+        serde_json::json!({"name": "shop", "gitlab_project_id": 15,
+            "path_with_namespace": "acme/shop", "config_set_id": cs["id"],
+            "sleep_schedule": schedule})
+    };
+    // Awake from an hour ago to an hour from now, every day, in UTC.
+    let now = app.clock.now();
+    let hhmm = |t: chrono::DateTime<chrono::Utc>| t.format("%H:%M").to_string();
+    let every_day = serde_json::json!(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]);
+    let schedule = serde_json::json!({"time_zone": "UTC", "days": every_day,
+        "from": hhmm(now - chrono::Duration::hours(1)),
+        "until": hhmm(now + chrono::Duration::hours(1))});
+    let r = app.post("/api/repositories", &repo_body(schedule)).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let repo: Value = r.json().await.unwrap();
+    assert_eq!(repo["sleep_schedule"]["time_zone"], "UTC");
+    assert!(
+        repo["sleep_schedule"]["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("awake Monday to Sunday "),
+        "{repo}"
+    );
+    let id = repo["id"].as_str().unwrap().to_owned();
+    for (bad, field) in [
+        (
+            serde_json::json!({"time_zone": "Mars/Olympus", "days": ["mon"], "from": "08:00", "until": "19:00"}),
+            "sleep_schedule.time_zone",
+        ),
+        (
+            serde_json::json!({"time_zone": "UTC", "days": [], "from": "08:00", "until": "19:00"}),
+            "sleep_schedule.days",
+        ),
+        (
+            serde_json::json!({"time_zone": "UTC", "days": ["mon"], "from": "8am", "until": "19:00"}),
+            "sleep_schedule.from",
+        ),
+    ] {
+        let r = app
+            .put(&format!("/api/repositories/{id}"), &repo_body(bad))
+            .await;
+        crate::helpers::assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, field).await;
+    }
+    app.create_environment("day", &id).await;
+    app.create_environment("night", &id).await;
+    settled(&app, "day-shop", false).await;
+    settled(&app, "night-shop", false).await;
+    let expires = app.environment("day-shop").await["expires_at"].clone();
+
+    // Within the hours a person puts `night` to sleep; the schedule leaves it alone.
+    app.clock.advance(chrono::Duration::minutes(50));
+    let r = app
+        .post("/api/environments/night-shop/sleep", &serde_json::json!({}))
+        .await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    settled(&app, "night-shop", true).await;
+    // Half an hour after the hours end: `day` sleeps. `night` is woken by a person (used since
+    // the hours ended), so the schedule does not put it back to sleep.
+    app.clock.advance(chrono::Duration::minutes(30));
+    let r = app
+        .post("/api/environments/night-shop/wake", &serde_json::json!({}))
+        .await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let slept = settled(&app, "day-shop", true).await;
+    assert_eq!(slept["asleep_by"], "schedule");
+    assert_eq!(platform_values(&app, "day-shop")["sleeping"], true);
+
+    // The next morning's hours begin: the schedule wakes what it put to sleep, and that wake
+    // is not activity (the expiry stays where it was).
+    app.clock
+        .advance(chrono::Duration::hours(22) + chrono::Duration::minutes(45));
+    let woke = settled(&app, "day-shop", false).await;
+    assert_eq!(woke["expires_at"], expires);
+    assert_eq!(platform_values(&app, "day-shop")["sleeping"], false);
+    // `night`, used after the hours ended, was never put to sleep by the schedule.
+    let history: Value = app
+        .get("/api/environments/night-shop/events")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let by_schedule = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "slept" && e["actor"] == "schedule")
+        .count();
+    assert_eq!(by_schedule, 0, "{history}");
+    assert_eq!(app.environment("night-shop").await["sleeping"], false);
 }

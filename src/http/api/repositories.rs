@@ -11,7 +11,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
-    domain::{Repository, RepositoryFilters, repository::Lifetime},
+    domain::{
+        Repository, RepositoryFilters,
+        repository::Lifetime,
+        schedule::{ScheduleParts, SleepSchedule},
+    },
     http::auth::Caller,
     http::{
         errors::{ApiError, Problem},
@@ -61,6 +65,106 @@ pub struct RepositoryRequest {
     #[serde(default, deserialize_with = "crate::domain::whole::optional")]
     #[schema(minimum = 5, maximum = 10080, example = 120)]
     pub sleep_after_idle_minutes: Option<i64>,
+    /// Awake hours in a time zone; outside them, environments with no activity since the hours
+    /// ended sleep, and wake when they begin. Always awake when absent.
+    #[serde(default)]
+    pub sleep_schedule: Option<SleepScheduleBody>,
+}
+
+/// Awake hours: from `from` to `until` on each of `days`, local time in `time_zone`. `from`
+/// equal to `until` is the whole day; `until` before `from` runs past midnight.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SleepScheduleBody {
+    #[schema(value_type = TimeZoneName)]
+    pub time_zone: String,
+    /// The days a window starts on (repeats are ignored).
+    #[schema(min_items = 1, example = json!(["mon", "tue", "wed", "thu", "fri"]))]
+    pub days: Vec<Day>,
+    #[schema(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "08:00")]
+    pub from: String,
+    #[schema(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "19:00")]
+    pub until: String,
+}
+
+/// A day of the week.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Day {
+    Mon,
+    Tue,
+    Wed,
+    Thu,
+    Fri,
+    Sat,
+    Sun,
+}
+
+impl Day {
+    fn key(self) -> &'static str {
+        crate::domain::schedule::DAY_KEYS[self as usize]
+    }
+
+    fn of(key: &str) -> Option<Self> {
+        use Day::*;
+        let i = crate::domain::schedule::DAY_KEYS
+            .iter()
+            .position(|k| *k == key)?;
+        Some([Mon, Tue, Wed, Thu, Fri, Sat, Sun][i])
+    }
+}
+
+/// An IANA time zone name, e.g. `Europe/Berlin` or `UTC` (the tz database Blueberry carries).
+pub struct TimeZoneName;
+
+impl utoipa::PartialSchema for TimeZoneName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "An IANA time zone name, e.g. `Europe/Berlin` or `UTC`.",
+            ))
+            .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())))
+            .into()
+    }
+}
+
+impl ToSchema for TimeZoneName {}
+
+impl From<SleepScheduleBody> for ScheduleParts {
+    fn from(b: SleepScheduleBody) -> Self {
+        ScheduleParts {
+            time_zone: b.time_zone,
+            days: b.days.iter().map(|d| d.key().to_owned()).collect(),
+            from: b.from,
+            until: b.until,
+        }
+    }
+}
+
+/// A repository's schedule as the API shows it, with a sentence saying what it means.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SleepScheduleView {
+    #[serde(flatten)]
+    pub schedule: SleepScheduleBody,
+    /// E.g. "awake Monday to Friday 08:00–19:00 (Europe/Berlin)".
+    pub description: String,
+}
+
+impl SleepScheduleView {
+    fn of(s: &SleepSchedule) -> Self {
+        let parts = ScheduleParts::of(s);
+        Self {
+            schedule: SleepScheduleBody {
+                time_zone: parts.time_zone,
+                days: parts.days.iter().filter_map(|d| Day::of(d)).collect(),
+                from: parts.from,
+                until: parts.until,
+            },
+            description: s.describe(),
+        }
+    }
 }
 
 impl From<RepositoryRequest> for RepositoryInput {
@@ -75,6 +179,7 @@ impl From<RepositoryRequest> for RepositoryInput {
             lifetime: r.lifetime,
             max_environments: r.max_environments,
             sleep_after_idle_minutes: r.sleep_after_idle_minutes,
+            sleep_schedule: r.sleep_schedule.map(Into::into),
         }
     }
 }
@@ -96,6 +201,8 @@ pub struct RepositoryResponse {
     pub max_environments: Option<u32>,
     /// Idle minutes before its ready environments sleep, if they do.
     pub sleep_after_idle_minutes: Option<u32>,
+    /// Its awake hours, if it has them.
+    pub sleep_schedule: Option<SleepScheduleView>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -122,6 +229,7 @@ fn respond(ctx: &Context, r: &Repository) -> RepositoryResponse {
         lifetime: r.lifetime.clone(),
         max_environments: r.max_environments,
         sleep_after_idle_minutes: r.sleep_after_idle_minutes,
+        sleep_schedule: r.sleep_schedule.as_ref().map(SleepScheduleView::of),
         created_at: r.created_at,
         updated_at: r.updated_at,
     }

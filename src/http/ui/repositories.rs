@@ -17,7 +17,7 @@ use super::{
     view::{Choice, OrPage, choices, when},
 };
 use crate::{
-    domain::{Repository, RepositoryFilters, repository::Lifetime},
+    domain::{Repository, RepositoryFilters, repository::Lifetime, schedule::ScheduleParts},
     service::{Context, catalog::RepositoryInput},
 };
 
@@ -30,6 +30,7 @@ const FIELDS: &[&str] = &[
     "lifetime",
     "max_environments",
     "sleep_after_idle_minutes",
+    "sleep_schedule",
     "webhook_signing_key",
 ];
 
@@ -62,6 +63,15 @@ pub struct RepoForm {
     pub max_environments: String,
     #[serde(default)]
     pub sleep_after_idle_minutes: String,
+    /// The sleep schedule's parts; none when all are blank.
+    #[serde(default)]
+    pub schedule_time_zone: String,
+    #[serde(default)]
+    pub schedule_days: String,
+    #[serde(default)]
+    pub schedule_from: String,
+    #[serde(default)]
+    pub schedule_until: String,
     /// Write-only: blank keeps the current key.
     #[serde(default)]
     pub webhook_signing_key: crate::domain::Secret,
@@ -69,6 +79,11 @@ pub struct RepoForm {
 
 impl RepoForm {
     fn from_repository(r: &Repository) -> Self {
+        let schedule = r
+            .sleep_schedule
+            .as_ref()
+            .map(ScheduleParts::of)
+            .unwrap_or_default();
         Self {
             name: r.name.to_string(),
             gitlab_project_id: r.gitlab_project_id.to_string(),
@@ -97,6 +112,10 @@ impl RepoForm {
                 .sleep_after_idle_minutes
                 .map(|m| m.to_string())
                 .unwrap_or_default(),
+            schedule_time_zone: schedule.time_zone,
+            schedule_days: schedule.days.join(", "),
+            schedule_from: schedule.from,
+            schedule_until: schedule.until,
             webhook_signing_key: Default::default(),
         }
     }
@@ -134,7 +153,19 @@ impl RepoForm {
                 "sleep_after_idle_minutes",
                 &self.sleep_after_idle_minutes,
             ),
+            sleep_schedule: self.schedule(),
         }
+    }
+
+    /// The schedule as typed: none when every part is blank; days separated by commas.
+    fn schedule(&self) -> Option<ScheduleParts> {
+        let parts = ScheduleParts {
+            time_zone: self.schedule_time_zone.trim().to_owned(),
+            days: forms::list(&self.schedule_days.to_ascii_lowercase()),
+            from: self.schedule_from.trim().to_owned(),
+            until: self.schedule_until.trim().to_owned(),
+        };
+        (parts != ScheduleParts::default()).then_some(parts)
     }
 }
 

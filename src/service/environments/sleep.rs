@@ -4,7 +4,9 @@
 
 use super::{Applied, EnvironmentService, Once, with_once};
 use crate::{
-    domain::{Environment, EventKind, NewEvent, Status, environment::Asleep},
+    domain::{
+        Environment, EventKind, NewEvent, Status, environment::Asleep, schedule::BY_SCHEDULE,
+    },
     service::{
         ServiceError,
         writes::{Change, Trigger},
@@ -58,8 +60,9 @@ impl EnvironmentService {
                     } else {
                         (EventKind::Woke, format!("woken by {actor}: scaling up"))
                     };
-                    // Waking is activity: a whole lifetime from now at the soonest.
-                    if !asleep {
+                    // Waking is activity: a whole lifetime from now at the soonest. (The
+                    // schedule's morning wake is not: it would keep environments forever.)
+                    if !asleep && actor != BY_SCHEDULE {
                         env.live_a_lifetime_from(now);
                     }
                     env.start_deployment(message.clone(), now)
