@@ -99,6 +99,25 @@ pub struct Meter {
     pub awake_secs: i64,
     pub asleep_secs: i64,
     pub since: DateTime<Utc>,
+    /// The part of the closed stretches that fell in the week starting `week.start`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub week: Option<WeekTally>,
+}
+
+/// Seconds awake and asleep within one week (from Monday 00:00 UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeekTally {
+    pub start: DateTime<Utc>,
+    pub awake_secs: i64,
+    pub asleep_secs: i64,
+}
+
+/// Monday 00:00 UTC of the week `t` is in.
+pub fn week_start(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::{Datelike, TimeZone};
+    let monday =
+        t.date_naive() - chrono::Duration::days(i64::from(t.weekday().num_days_from_monday()));
+    Utc.from_utc_datetime(&monday.and_hms_opt(0, 0, 0).expect("midnight exists"))
 }
 
 impl Meter {
@@ -108,6 +127,7 @@ impl Meter {
             awake_secs: 0,
             asleep_secs: 0,
             since: now,
+            week: None,
         }
     }
 
@@ -119,7 +139,36 @@ impl Meter {
         } else {
             self.awake_secs += secs;
         }
+        // This week's part of the stretch; a tally of an earlier week starts over.
+        let start = week_start(now);
+        let in_week = (now - self.since.max(start)).num_seconds().max(0);
+        let week = match self.week {
+            Some(w) if w.start == start => self.week.get_or_insert(w),
+            _ => self.week.insert(WeekTally {
+                start,
+                awake_secs: 0,
+                asleep_secs: 0,
+            }),
+        };
+        if asleep {
+            week.asleep_secs += in_week;
+        } else {
+            week.awake_secs += in_week;
+        }
         self.since = now.max(self.since);
+    }
+
+    /// Seconds awake and asleep in the week `now` is in, the open stretch counted when
+    /// `running`.
+    pub fn this_week(&self, now: DateTime<Utc>, running: bool, asleep: bool) -> (i64, i64) {
+        let mut m = self.clone();
+        if running {
+            m.close(now, asleep);
+        }
+        match m.week {
+            Some(w) if w.start == week_start(now) => (w.awake_secs, w.asleep_secs),
+            _ => (0, 0),
+        }
     }
 
     /// Dollars spent and saved so far: the closed stretches plus the open one when `running`
@@ -156,6 +205,37 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
     use serde_json::json;
+
+    #[test]
+    fn this_week_counts_only_what_fell_after_monday_midnight() {
+        let t = |d: u32, h: u32| Utc.with_ymd_and_hms(2026, 12, d, h, 0, 0).unwrap();
+        // Thursday 3 December 2026 is in the week from Monday 30 November.
+        assert_eq!(
+            week_start(t(3, 15)),
+            Utc.with_ymd_and_hms(2026, 11, 30, 0, 0, 0).unwrap()
+        );
+        assert_eq!(
+            week_start(Utc.with_ymd_and_hms(2026, 11, 30, 0, 0, 0).unwrap()),
+            Utc.with_ymd_and_hms(2026, 11, 30, 0, 0, 0).unwrap()
+        );
+        let req = Requests {
+            cpu_millis: 1000,
+            memory_mib: 1024,
+        };
+        // Started Saturday 28 November 06:00 (last week), awake until Tuesday 1 December 06:00,
+        // then asleep: this week is 30 h awake (Monday 00:00 to Tuesday 06:00) and, by
+        // Thursday 15:00, 57 h asleep.
+        let mut m = Meter::start(req, Utc.with_ymd_and_hms(2026, 11, 28, 6, 0, 0).unwrap());
+        m.close(t(1, 6), false);
+        assert_eq!(m.awake_secs, 72 * 3600);
+        assert_eq!(m.this_week(t(3, 15), true, true), (30 * 3600, 57 * 3600));
+        // Closed, its tally stays with its week and reads as nothing the week after.
+        m.close(t(3, 15), true);
+        assert_eq!(m.this_week(t(3, 15), false, false), (30 * 3600, 57 * 3600));
+        assert_eq!(m.this_week(t(8, 12), false, false), (0, 0));
+        // Still running into next week: only from that Monday on.
+        assert_eq!(m.this_week(t(8, 12), true, false), (36 * 3600, 0));
+    }
 
     #[test]
     fn quantities_read_as_kubernetes_writes_them() {

@@ -82,7 +82,7 @@ pub fn required(method: &Method, route: &str, options: Options) -> Option<Access
         ("GET", "/environments/new") => R(Developer),
         ("POST", "/environments" | "/environments/{id}/{action}") => R(Developer),
         ("POST", "/deletions/confirm") => R(Admin),
-        ("GET", "/repositories" | "/config-sets") => R(Viewer),
+        ("GET", "/repositories" | "/config-sets" | "/repositories/{id}/cost") => R(Viewer),
         ("GET" | "POST", "/repositories/{id}" | "/config-sets/{id}") => R(Admin),
         (
             "POST",

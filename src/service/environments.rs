@@ -2,6 +2,7 @@
 //! versioned write whose reconcile (and GitLab feedback) commits with it; the controller does
 //! the rest.
 
+pub mod cost;
 mod expiry;
 mod fork;
 mod keep;

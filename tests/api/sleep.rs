@@ -269,6 +269,7 @@ async fn what_an_environment_costs_is_its_requests_over_its_awake_time() {
         .to_owned();
     app.create_environment("priced", &repo).await;
     app.wait_for_status("priced-shop", "ready", WITHIN).await;
+    let started = app.clock.now();
     // 2 × (0.5 vCPU, 0.5 GiB) = 1 vCPU + 1 GiB: $0.0494225 an hour at the default rates.
     app.clock.advance(chrono::Duration::hours(10));
     let cost = app.environment("priced-shop").await["cost"].clone();
@@ -295,6 +296,34 @@ async fn what_an_environment_costs_is_its_requests_over_its_awake_time() {
     assert!(
         page.contains("≈ $0.49 so far, $0.49 saved by sleeping"),
         "the status page shows it"
+    );
+
+    // The repository's week: only what fell after Monday 00:00 UTC counts (the 20 hours may
+    // straddle it, depending on when the test runs).
+    let now = app.clock.now();
+    let monday = blueberry::domain::cost::week_start(now);
+    let hours_in_week = |from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>| {
+        (to - from.max(monday)).num_seconds().max(0) as f64 / 3600.0
+    };
+    let awake = hours_in_week(started, started + chrono::Duration::hours(10));
+    let asleep = hours_in_week(started + chrono::Duration::hours(10), now);
+    let page = app
+        .get(&format!("/repositories/{repo}/cost"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!(
+            "<strong id=\"week-spent\">${:.2}</strong> spent, <strong id=\"week-saved\">${:.2}</strong> saved",
+            awake * 0.0494225,
+            asleep * 0.0494225
+        )),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"<a href="/environments/priced-shop">priced</a>"#),
+        "{page}"
     );
 }
 

@@ -11,6 +11,7 @@ mod config_sets;
 mod environments;
 mod forms;
 mod repositories;
+mod repository_cost;
 mod rollout;
 mod status_page;
 mod subscriptions;
@@ -59,6 +60,7 @@ pub fn router() -> Router<Context> {
             get(repositories::edit).post(repositories::update),
         )
         .route("/repositories/{id}/delete", post(repositories::delete))
+        .route("/repositories/{id}/cost", get(repository_cost::show))
         .route(
             "/config-sets",
             get(config_sets::list).post(config_sets::create),
