@@ -253,6 +253,16 @@ impl Application {
                 &stop_rx,
                 &mut tasks,
             );
+            if let Some(url) = &self.config.prometheus_url {
+                let traffic =
+                    crate::adapters::prometheus::Prometheus::new(url, &self.config.base_domain)?;
+                tasks.spawn(worker::traffic::run(
+                    ctx.clone(),
+                    std::sync::Arc::new(traffic),
+                    Duration::from_secs(u64::from(self.config.prometheus_interval_secs)),
+                    stop_rx.clone(),
+                ));
+            }
         }
         tasks.spawn(worker::relay::run(
             ctx.clone(),

@@ -9,6 +9,7 @@ pub mod gitlab_disabled;
 pub mod kube;
 pub mod local_bus;
 pub mod local_leases;
+pub mod prometheus;
 pub mod pubsub;
 pub mod redis_bus;
 pub mod redis_cache;

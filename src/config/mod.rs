@@ -182,6 +182,17 @@ pub struct Config {
     )]
     pub wake_service: String,
 
+    /// Prometheus with ingress-nginx's metrics (e.g. `http://prometheus.monitoring:9090`):
+    /// requests to an environment's host count as activity, so visited environments do not
+    /// sleep for being idle. Without it, activity is pushes, commands, wakes and status-page
+    /// visits.
+    #[arg(long, env = "BLUEBERRY_PROMETHEUS_URL", value_parser = parse_url)]
+    pub prometheus_url: Option<String>,
+
+    /// How often ingress traffic is read from Prometheus, in seconds.
+    #[arg(long, env = "BLUEBERRY_PROMETHEUS_INTERVAL_SECS", default_value = "60", value_parser = parse_positive)]
+    pub prometheus_interval_secs: u32,
+
     /// API server environments are deployed to (Application destination).
     #[arg(
         long,

@@ -9,6 +9,7 @@ pub mod lease;
 pub mod queue;
 pub mod sessions;
 pub mod store;
+pub mod traffic;
 
 pub use blobs::{BlobError, Blobs};
 pub use bus::{Bus, BusError, BusMessage, Since};

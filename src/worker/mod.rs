@@ -9,6 +9,7 @@ pub mod observer;
 pub mod reaper;
 pub mod relay;
 mod steps;
+pub mod traffic;
 pub mod workqueue;
 
 use std::time::Duration;

@@ -55,6 +55,7 @@ mod sse_stream;
 mod startup;
 mod storm;
 mod storm_model;
+mod traffic;
 mod ui;
 mod ui_forms;
 mod validation;

@@ -118,6 +118,9 @@ pub struct EnvironmentResponse {
     pub asleep_since: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub asleep_by: Option<String>,
+    /// When it was last used (a deployment, a command, a wake, a status-page visit, ingress
+    /// traffic): what idle sleep and the sleep schedule go by.
+    pub last_active_at: DateTime<Utc>,
     /// What it costs: its requests priced over the time it was awake, and what sleeping saved
     /// (`--cost-vcpu-hour`, `--cost-gib-hour`). Absent until first applied.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -242,6 +245,7 @@ impl EnvironmentResponse {
             sleeping: env.asleep.is_some(),
             asleep_since: env.asleep.as_ref().map(|a| a.since),
             asleep_by: env.asleep.as_ref().map(|a| a.by.clone()),
+            last_active_at: env.last_active(),
             queue_position: env.waiting.as_ref().map(|w| w.position),
             queue: env.waiting.as_ref().map(|w| QueueInfo {
                 position: w.position,
