@@ -3,8 +3,8 @@
 //! # Layout
 //!
 //! - [`domain`]: pure rules — names and ids, TTL, the status state machine, the lifecycle
-//!   decision and Argo CD verdicts, quota admission, cost, sleep schedules, overrides, the Application builder, jobs
-//!   as data. No I/O.
+//!   decision and Argo CD verdicts, quota admission, cost, sleep schedules, overrides, the
+//!   Application builder, jobs as data. No I/O.
 //! - [`ports`]: traits for the outside world — Store, Queue, Bus, Leases, Sessions, Cluster,
 //!   GitHost, Blobs, Traffic.
 //! - [`adapters`]: implementations of the ports — SQLite store and queue, Firestore, Pub/Sub,
