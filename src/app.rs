@@ -172,6 +172,7 @@ impl Application {
                 vcpu_hour: config.cost_vcpu_hour,
                 gib_hour: config.cost_gib_hour,
             },
+            note_window: std::time::Duration::from_millis(config.gitlab_note_window_ms),
         };
         let firebase = match &config.firebase_project {
             Some(project) => {

@@ -357,6 +357,11 @@ pub struct Config {
     #[arg(long, env = "BLUEBERRY_GITLAB_REQUESTS_PER_SECOND", default_value = "10", value_parser = parse_positive)]
     pub gitlab_requests_per_second: u32,
 
+    /// Milliseconds a merge request's sticky note waits after a change, so that the changes of
+    /// that window are one note update (commit statuses are sent at once). 0 writes each change.
+    #[arg(long, env = "BLUEBERRY_GITLAB_NOTE_WINDOW_MS", default_value = "1000")]
+    pub gitlab_note_window_ms: u64,
+
     /// Largest webhook body accepted, in bytes.
     #[arg(long, env = "BLUEBERRY_WEBHOOK_BODY_LIMIT", default_value = "1048576", value_parser = parse_positive)]
     pub webhook_body_limit: u32,

@@ -51,8 +51,11 @@ pub struct Rollout {
 pub struct GitLabFeedback {
     /// The sticky note, edited in place.
     pub note_id: Option<u64>,
-    /// `{status}@{revision}#{generation}` of the last state GitLab was told about.
+    /// What the sticky note last said (`feedback::signature`).
     pub synced: Option<String>,
+    /// What the commit status and GitLab environment last said (`feedback::commit_signature`).
+    #[serde(default)]
+    pub commit_synced: Option<String>,
 }
 
 /// A warning that the environment expires soon: given when `hours` were left before
@@ -233,7 +236,7 @@ impl Environment {
         self.applied_notes = notes;
         self.feedback = GitLabFeedback {
             note_id: feedback.note_id,
-            synced: None,
+            ..GitLabFeedback::default()
         };
         self.generation = generation + 1;
         Ok(())

@@ -59,14 +59,24 @@ pub fn commit_state(env: &Environment) -> CommitState {
     }
 }
 
-/// What GitLab was last told, to skip repeats: status, commit state, revision, deployment, expiry.
-pub fn signature(env: &Environment) -> String {
+/// What the commit status and the GitLab environment say: status, commit state, revision,
+/// deployment. Sent at once on every change, so no commit misses its status.
+pub fn commit_signature(env: &Environment) -> String {
     format!(
-        "{}:{}@{}#{}~{}{}{}{}{}{}",
+        "{}:{}@{}#{}",
         env.status,
         commit_state(env).as_str(),
         env.target_revision(),
-        env.generation,
+        env.generation
+    )
+}
+
+/// What the sticky note says, to skip repeats: the commit's part, expiry, keep, sleep, place in
+/// line, fork approval.
+pub fn signature(env: &Environment) -> String {
+    format!(
+        "{}~{}{}{}{}{}{}",
+        commit_signature(env),
         env.expires_at.timestamp(),
         if env.kept.is_some() { "+kept" } else { "" },
         // A warning refreshes the note (its "in …" is near).

@@ -27,8 +27,12 @@ pub enum LifecycleJob {
         repository_id: String,
         event: super::gitlab::CommandEvent,
     },
-    /// Tell GitLab where the environment is (sticky note, commit status, deployment).
+    /// Tell GitLab's commit and environment where the environment is (commit status,
+    /// deployment, stopped environment).
     Notify { environment_id: EnvironmentId },
+    /// Write the merge request's sticky note as the environment is now. Queued a moment after a
+    /// change, so the changes of that moment merge into one note update.
+    StickyNote { environment_id: EnvironmentId },
     /// Write a terminated environment's archive.
     Archive { environment_id: EnvironmentId },
     /// Post `text` on the merge request once (a command's answer; found by its marker
@@ -64,6 +68,7 @@ impl LifecycleJob {
             | LifecycleJob::MergeRequest { environment_id, .. }
             | LifecycleJob::Command { environment_id, .. }
             | LifecycleJob::Notify { environment_id }
+            | LifecycleJob::StickyNote { environment_id }
             | LifecycleJob::Archive { environment_id }
             | LifecycleJob::Reply { environment_id, .. }
             | LifecycleJob::Announce { environment_id, .. }
@@ -76,14 +81,16 @@ impl LifecycleJob {
     ///   the order GitLab delivered them (a `/blueberry destroy` after a push wins over it);
     /// - reconcile triggers have `reconcile:{id}`: a reason to look again never waits behind a
     ///   command whose permission check waits for GitLab;
-    /// - what is sent to GitLab (notes, replies) has `gitlab:{id}`, so a GitLab outage delays
-    ///   it but never the lifecycle.
+    /// - what is sent to GitLab (commit statuses, replies) has `gitlab:{id}`, so a GitLab outage
+    ///   delays it but never the lifecycle; the sticky note has its own `note:{id}`, so a note
+    ///   waiting for its moment holds nothing else back.
     pub fn ordering_key(&self) -> String {
         let id = self.environment_id();
         match self {
             LifecycleJob::MergeRequest { .. } | LifecycleJob::Command { .. } => id.to_string(),
             LifecycleJob::Reconcile { .. } => format!("reconcile:{id}"),
             LifecycleJob::Notify { .. } | LifecycleJob::Reply { .. } => format!("gitlab:{id}"),
+            LifecycleJob::StickyNote { .. } => format!("note:{id}"),
             LifecycleJob::Archive { .. } => format!("archive:{id}"),
             LifecycleJob::Announce { .. } => format!("announce:{id}"),
             // A receiver's trouble holds back only its own messages, in order.
@@ -100,6 +107,7 @@ impl LifecycleJob {
             LifecycleJob::Reconcile { .. } => Some(format!("reconcile:{id}")),
             LifecycleJob::MergeRequest { .. } => Some(format!("merge_request:{id}")),
             LifecycleJob::Notify { .. } => Some(format!("notify:{id}")),
+            LifecycleJob::StickyNote { .. } => Some(format!("note:{id}")),
             LifecycleJob::Archive { .. } => Some(format!("archive:{id}")),
             LifecycleJob::Command { .. }
             | LifecycleJob::Reply { .. }
@@ -115,6 +123,7 @@ impl LifecycleJob {
             LifecycleJob::MergeRequest { .. } => "merge_request",
             LifecycleJob::Command { .. } => "command",
             LifecycleJob::Notify { .. } => "notify",
+            LifecycleJob::StickyNote { .. } => "sticky_note",
             LifecycleJob::Reply { .. } => "reply",
             LifecycleJob::Archive { .. } => "archive",
             LifecycleJob::Announce { .. } => "announce",
@@ -156,6 +165,12 @@ mod tests {
         };
         assert_eq!(reconcile.ordering_key(), "reconcile:pr-1-shop");
         assert_eq!(notify.ordering_key(), "gitlab:pr-1-shop");
+        // A note waiting for its moment holds no commit status or reply back.
+        let note = LifecycleJob::StickyNote {
+            environment_id: id.clone(),
+        };
+        assert_eq!(note.ordering_key(), "note:pr-1-shop");
+        assert_eq!(note.coalesce_key().as_deref(), Some("note:pr-1-shop"));
         assert_eq!(
             reconcile.coalesce_key().as_deref(),
             Some("reconcile:pr-1-shop")

@@ -102,7 +102,7 @@ impl EnvironmentService {
         directory: Arc<ProjectDirectory>,
     ) -> Self {
         Self {
-            writer: Writer::new(ports),
+            writer: Writer::new(ports, settings.note_window),
             settings,
             metrics,
             directory,

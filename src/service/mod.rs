@@ -87,6 +87,8 @@ pub struct Settings {
     pub wake_on_visit: crate::config::WakeOnVisit,
     /// Prices of requested resources (`--cost-vcpu-hour`, `--cost-gib-hour`).
     pub cost_rates: crate::domain::cost::Rates,
+    /// Sticky-note updates within this long of a change are sent as one (`--gitlab-note-window-ms`).
+    pub note_window: std::time::Duration,
 }
 
 /// What the login page needs to sign people in with Firebase Auth (both values are public).

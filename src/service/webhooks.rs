@@ -205,7 +205,7 @@ impl WebhookService {
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Self {
         Self {
-            writer: Writer::new(ports),
+            writer: Writer::new(ports, settings.note_window),
             limiter: limiter(settings.webhook_rate),
             settings,
             directory,

@@ -5,7 +5,10 @@
 use std::sync::Arc;
 
 use crate::{
-    domain::{Environment, EnvironmentId, LifecycleJob, NewEvent, Status, feedback::signature},
+    domain::{
+        Environment, EnvironmentId, LifecycleJob, NewEvent, Status,
+        feedback::{commit_signature, signature},
+    },
     ports::{NewJob, OutboxEntry, StoreError},
 };
 
@@ -53,15 +56,44 @@ pub fn new_job(job: &LifecycleJob, not_before: Option<chrono::DateTime<chrono::U
     }
 }
 
+/// What a merge request environment's change asks of GitLab: the commit status and GitLab
+/// environment at once (every commit gets its own status), the sticky note not before
+/// `note_at`, so that the changes until then are one note update (the queue merges a waiting
+/// note job with the next).
+pub fn feedback_jobs(env: &Environment, note_at: chrono::DateTime<chrono::Utc>) -> Vec<NewJob> {
+    if env.merge_request.is_none() {
+        return Vec::new();
+    }
+    let mut jobs = Vec::new();
+    if env.feedback.commit_synced.as_deref() != Some(commit_signature(env).as_str()) {
+        let notify = LifecycleJob::Notify {
+            environment_id: env.id.clone(),
+        };
+        jobs.push(new_job(&notify, None));
+    }
+    if env.feedback.synced.as_deref() != Some(signature(env).as_str()) {
+        let note = LifecycleJob::StickyNote {
+            environment_id: env.id.clone(),
+        };
+        jobs.push(new_job(&note, Some(note_at)));
+    }
+    jobs
+}
+
 /// The write path, shared by the environment use cases.
 #[derive(Clone)]
 pub struct Writer {
     pub(super) ports: Ports,
+    /// How long a sticky-note update waits for more changes to say in the same call.
+    note_window: chrono::Duration,
 }
 
 impl Writer {
-    pub fn new(ports: Ports) -> Self {
-        Self { ports }
+    pub fn new(ports: Ports, note_window: std::time::Duration) -> Self {
+        Self {
+            ports,
+            note_window: chrono::Duration::from_std(note_window).unwrap_or(chrono::Duration::MAX),
+        }
     }
 
     /// Reads `id`; ids that are not DNS labels cannot exist.
@@ -121,19 +153,11 @@ impl Writer {
                 None,
             ));
         }
-        // Merge request environments tell GitLab about every change worth telling. (Not
-        // delayed to merge a second's changes into one note update: a commit superseded within
-        // that second would never get its commit status.)
-        if env.merge_request.is_some()
-            && env.feedback.synced.as_deref() != Some(signature(env).as_str())
-        {
-            jobs.push(new_job(
-                &LifecycleJob::Notify {
-                    environment_id: env.id.clone(),
-                },
-                None,
-            ));
-        }
+        // Merge request environments tell GitLab about every change worth telling.
+        jobs.extend(feedback_jobs(
+            env,
+            self.ports.clock.now() + self.note_window,
+        ));
         // Moments subscriptions may want (ready, failed, expiring, terminated).
         for topic in events
             .iter()

@@ -13,9 +13,9 @@ use tokio::sync::watch;
 
 use super::{controller::Controller, jobs::merge_request};
 use crate::{
-    domain::{EnvironmentId, EnvironmentName, LifecycleJob, Status, feedback::signature},
+    domain::{EnvironmentId, EnvironmentName, Status},
     ports::{EnvironmentFilter, PageRequest},
-    service::ServiceError,
+    service::{ServiceError, writes::feedback_jobs},
 };
 
 /// Feedback older than this that still differs from the environment was given up on.
@@ -72,16 +72,10 @@ pub async fn resync_once(c: &Controller) -> Result<usize, ServiceError> {
                         tracing::warn!(env_id = %env.id, error = %e, "could not apply the newest merge request event; the next resync tries again");
                     }
                 }
-                let stale_feedback = env.merge_request.is_some()
-                    && env.feedback.synced.as_deref() != Some(signature(env).as_str())
-                    && now - env.updated_at > FEEDBACK_STALE;
-                if stale_feedback {
-                    c.ctx
-                        .environments
-                        .enqueue(&LifecycleJob::Notify {
-                            environment_id: env.id.clone(),
-                        })
-                        .await?;
+                if now - env.updated_at > FEEDBACK_STALE {
+                    for job in feedback_jobs(env, now) {
+                        c.ctx.ports.queue.enqueue(job).await?;
+                    }
                 }
             }
             match page.next {

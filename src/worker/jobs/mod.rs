@@ -46,6 +46,9 @@ pub async fn run(controller: &Controller, job: LifecycleJob) -> Result<JobOutcom
             event,
         } => command::run(ctx, &environment_id, &repository_id, &event).await,
         LifecycleJob::Notify { environment_id } => notify::run(ctx, &environment_id).await,
+        LifecycleJob::StickyNote { environment_id } => {
+            notify::sticky_note(ctx, &environment_id).await
+        }
         LifecycleJob::Announce {
             environment_id,
             topic,
