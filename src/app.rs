@@ -81,6 +81,7 @@ impl Application {
                 store,
                 leases,
                 sessions,
+                shared,
             },
             queue,
         ) = connect_store_and_queue(&config, clock.clone()).await?;
@@ -123,6 +124,7 @@ impl Application {
             cluster,
             leases,
             sessions,
+            shared,
             githost: adapt.githost.map_or(githost.clone(), |f| f(githost)),
             clock,
             archive: connect_archive(&config).await?,
@@ -359,41 +361,42 @@ pub struct Stores {
     pub leases: Arc<dyn Leases>,
     /// Login links and ended sessions.
     pub sessions: Arc<dyn Sessions>,
+    /// State every replica shares.
+    pub shared: Arc<dyn crate::ports::Shared>,
 }
 
 async fn connect_store(config: &Config, db: Option<&Db>) -> anyhow::Result<Stores> {
-    let (mut store, leases, sessions): (Arc<dyn Store>, Arc<dyn Leases>, Arc<dyn Sessions>) =
-        match (db, config.store) {
-            (Some(db), StoreKind::Sqlite) => (
-                Arc::new(SqliteStore::new(db.clone())),
-                Arc::new(LocalLeases::default()),
-                Arc::new(SqliteSessions::new(db.clone())),
-            ),
-            _ => {
-                let firestore = FirestoreStore::connect(
-                    config.gcp_project.as_deref().unwrap_or_default(),
-                    &config.firestore_database,
-                    config.firestore_emulator_host.as_deref(),
-                )
-                .await
-                .context("connecting to Firestore (--gcp-project, --firestore-database)")?;
-                let leases = Arc::new(firestore.leases());
-                let sessions = Arc::new(firestore.sessions());
-                (Arc::new(firestore), leases, sessions)
+    let mut stores = match (db, config.store) {
+        (Some(db), StoreKind::Sqlite) => Stores {
+            store: Arc::new(SqliteStore::new(db.clone())),
+            leases: Arc::new(LocalLeases::default()),
+            sessions: Arc::new(SqliteSessions::new(db.clone())),
+            shared: Arc::new(crate::adapters::sqlite::SqliteShared::new(db.clone())),
+        },
+        _ => {
+            let firestore = FirestoreStore::connect(
+                config.gcp_project.as_deref().unwrap_or_default(),
+                &config.firestore_database,
+                config.firestore_emulator_host.as_deref(),
+            )
+            .await
+            .context("connecting to Firestore (--gcp-project, --firestore-database)")?;
+            Stores {
+                leases: Arc::new(firestore.leases()),
+                sessions: Arc::new(firestore.sessions()),
+                shared: Arc::new(firestore.shared()),
+                store: Arc::new(firestore),
             }
-        };
+        }
+    };
     if config.cache == CacheKind::Redis {
-        store = Arc::new(
-            CachedStore::connect(store, redis_url(config)?, &redis_namespace(config))
+        stores.store = Arc::new(
+            CachedStore::connect(stores.store, redis_url(config)?, &redis_namespace(config))
                 .await
                 .context("connecting the Redis cache")?,
         );
     }
-    Ok(Stores {
-        store,
-        leases,
-        sessions,
-    })
+    Ok(stores)
 }
 
 /// The stores and the Queue chosen by `--store` and `--queue`.

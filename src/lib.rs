@@ -5,7 +5,7 @@
 //! - [`domain`]: pure rules — names and ids, TTL, the status state machine, the lifecycle
 //!   decision and Argo CD verdicts, quota admission, cost, sleep schedules, overrides, the
 //!   Application builder, jobs as data. No I/O.
-//! - [`ports`]: traits for the outside world — Store, Queue, Bus, Leases, Sessions, Cluster,
+//! - [`ports`]: traits for the outside world — Store, Queue, Bus, Leases, Sessions, Shared, Cluster,
 //!   GitHost, Blobs, Traffic.
 //! - [`adapters`]: implementations of the ports — SQLite store and queue, Firestore, Pub/Sub,
 //!   Redis bus and cache, kube cluster client, GitLab (the `gitlab` crate), Cloud Storage and

@@ -8,6 +8,7 @@ pub mod githost;
 pub mod lease;
 pub mod queue;
 pub mod sessions;
+pub mod shared;
 pub mod store;
 pub mod traffic;
 
@@ -18,6 +19,7 @@ pub use githost::GitHost;
 pub use lease::Leases;
 pub use queue::{Delivery, NewJob, Queue, QueueDepth, QueueError};
 pub use sessions::Sessions;
+pub use shared::Shared;
 pub use store::{
     AuditEntry, EnvironmentChange, EnvironmentFilter, IngestOutcome, MergeRequestMark, Occupancy,
     OutboxEntry, Page, PageRequest, Saved, Store, StoreError, WebhookIngest,

@@ -2,16 +2,30 @@
 //! that it stops starting them, logs, counts `blueberry_deletions_held_total`, shows a banner in
 //! the UI and waits until an admin confirms (`POST /api/deletions/confirm`). Teardowns people ask
 //! for (closing a merge request, `/blueberry destroy`, the API's delete) are never held.
-//! The count is per worker process: with several worker replicas the limit applies to each.
+//! The brake is one shared document (`ports::Shared`), so the limit counts the teardowns of every
+//! worker replica and an admin's confirmation on any API replica releases them all.
 
 use std::collections::{BTreeSet, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Default)]
-struct State {
+use super::ServiceError;
+use crate::ports::Shared;
+
+/// The shared document's name.
+const DOCUMENT: &str = "deletion-brake";
+/// Writers racing for the document try this often before giving up for this pass.
+const MAX_TRIES: usize = 8;
+/// How long a page's banner may show a status read earlier.
+const STATUS_FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The brake: the teardowns of the last minute, and what waits for an admin. Pure; stored as
+/// one shared document.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Brake {
     /// When the teardowns of the last minute started.
     recent: VecDeque<DateTime<Utc>>,
     /// Since when teardowns are held, waiting for an admin.
@@ -19,6 +33,66 @@ struct State {
     held: BTreeSet<String>,
     /// Held ones an admin let go.
     approved: BTreeSet<String>,
+}
+
+/// What asking for a teardown decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permit {
+    Go,
+    /// Held: this teardown was the first over the limit and paused the others.
+    PausedNow,
+    /// Held: teardowns were already paused.
+    Held,
+}
+
+impl Brake {
+    /// Whether the expiry teardown of `id` may start at `now`, counting it if so.
+    pub fn permit(&mut self, id: &str, now: DateTime<Utc>, limit: u32) -> Permit {
+        if self.approved.remove(id) {
+            return Permit::Go;
+        }
+        if self.paused_since.is_some() {
+            self.held.insert(id.to_owned());
+            return Permit::Held;
+        }
+        while self
+            .recent
+            .front()
+            .is_some_and(|t| *t <= now - Duration::minutes(1))
+        {
+            self.recent.pop_front();
+        }
+        if self.recent.len() >= limit as usize {
+            self.paused_since = Some(now);
+            self.held.insert(id.to_owned());
+            return Permit::PausedNow;
+        }
+        self.recent.push_back(now);
+        Permit::Go
+    }
+
+    /// An admin confirms: the held teardowns go ahead, and the limit counts afresh. Returns
+    /// the ones let go.
+    pub fn confirm(&mut self) -> Vec<String> {
+        let held: Vec<String> = std::mem::take(&mut self.held).into_iter().collect();
+        self.approved.extend(held.iter().cloned());
+        self.paused_since = None;
+        self.recent.clear();
+        held
+    }
+
+    fn status(&self, now: DateTime<Utc>, limit: u32) -> DeletionsStatus {
+        DeletionsStatus {
+            max_per_minute: limit,
+            in_last_minute: self
+                .recent
+                .iter()
+                .filter(|t| **t > now - Duration::minutes(1))
+                .count(),
+            paused_since: self.paused_since,
+            held: self.held.iter().cloned().collect(),
+        }
+    }
 }
 
 /// What `GET /api/deletions` shows.
@@ -32,73 +106,92 @@ pub struct DeletionsStatus {
     pub held: Vec<String>,
 }
 
-#[derive(Debug)]
+/// The brake, kept in the shared document.
 pub struct DeletionGuard {
     limit: u32,
-    state: Mutex<State>,
+    shared: Arc<dyn Shared>,
+    /// The brake as last read or written here, for the UI's banner.
+    seen: Mutex<Option<(Brake, Instant)>>,
 }
 
 impl DeletionGuard {
-    pub fn new(limit: u32) -> Self {
+    pub fn new(limit: u32, shared: Arc<dyn Shared>) -> Self {
         Self {
             limit,
-            state: Mutex::new(State::default()),
+            shared,
+            seen: Mutex::default(),
         }
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    async fn read(&self) -> Result<(Brake, u64), ServiceError> {
+        let (doc, version) = self.shared.read(DOCUMENT).await?;
+        let brake = match doc {
+            Some(v) => serde_json::from_value(v).map_err(|e| {
+                ServiceError::Internal(anyhow::anyhow!("the shared deletion brake: {e}"))
+            })?,
+            None => Brake::default(),
+        };
+        self.remember(&brake);
+        Ok((brake, version))
     }
 
-    /// Whether the expiry teardown of `id` may start now. `Err(true)` when this call paused
-    /// teardowns (the first one over the limit), `Err(false)` when it is held otherwise.
-    pub fn permit(&self, id: &str, now: DateTime<Utc>) -> Result<(), bool> {
-        let mut s = self.state();
-        if s.approved.remove(id) {
-            return Ok(());
-        }
-        if s.paused_since.is_some() {
-            s.held.insert(id.to_owned());
-            return Err(false);
-        }
-        while s
-            .recent
-            .front()
-            .is_some_and(|t| *t <= now - Duration::minutes(1))
-        {
-            s.recent.pop_front();
-        }
-        if s.recent.len() >= self.limit as usize {
-            s.paused_since = Some(now);
-            s.held.insert(id.to_owned());
-            return Err(true);
-        }
-        s.recent.push_back(now);
-        Ok(())
+    fn remember(&self, brake: &Brake) {
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((brake.clone(), Instant::now()));
     }
 
-    pub fn status(&self, now: DateTime<Utc>) -> DeletionsStatus {
-        let s = self.state();
-        DeletionsStatus {
-            max_per_minute: self.limit,
-            in_last_minute: s
-                .recent
-                .iter()
-                .filter(|t| **t > now - Duration::minutes(1))
-                .count(),
-            paused_since: s.paused_since,
-            held: s.held.iter().cloned().collect(),
+    /// Changes the shared brake with `f`, retrying when another replica wrote in between.
+    async fn change<T>(&self, mut f: impl FnMut(&mut Brake) -> T) -> Result<T, ServiceError> {
+        for _ in 0..MAX_TRIES {
+            let (mut brake, version) = self.read().await?;
+            let out = f(&mut brake);
+            let value = serde_json::to_value(&brake).expect("the brake serializes");
+            if self.shared.write(DOCUMENT, &value, version).await? {
+                self.remember(&brake);
+                return Ok(out);
+            }
         }
+        Err(ServiceError::Contention(
+            "the deletion brake is changing too quickly; try again".into(),
+        ))
+    }
+
+    /// Whether the expiry teardown of `id` may start now.
+    pub async fn permit(&self, id: &str, now: DateTime<Utc>) -> Result<Permit, ServiceError> {
+        let limit = self.limit;
+        self.change(|b| b.permit(id, now, limit)).await
+    }
+
+    pub async fn status(&self, now: DateTime<Utc>) -> Result<DeletionsStatus, ServiceError> {
+        Ok(self.read().await?.0.status(now, self.limit))
+    }
+
+    /// How many teardowns wait for an admin, when any do: for the UI's banner, read again at
+    /// most once a second; `None` when the brake cannot be read (the page still renders).
+    pub async fn held_for_banner(&self) -> Option<usize> {
+        let fresh = self
+            .seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .filter(|(_, at)| at.elapsed() < STATUS_FRESH)
+            .map(|(b, _)| b.clone());
+        let brake = match fresh {
+            Some(b) => b,
+            None => match self.read().await {
+                Ok((b, _)) => b,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read the deletion brake for the banner");
+                    return None;
+                }
+            },
+        };
+        brake.paused_since.map(|_| brake.held.len())
     }
 
     /// An admin confirms: the held teardowns go ahead, and the limit counts afresh.
-    pub fn confirm(&self) -> Vec<String> {
-        let mut s = self.state();
-        let held: Vec<String> = std::mem::take(&mut s.held).into_iter().collect();
-        s.approved.extend(held.iter().cloned());
-        s.paused_since = None;
-        s.recent.clear();
-        held
+    pub async fn confirm(&self) -> Result<Vec<String>, ServiceError> {
+        self.change(Brake::confirm).await
     }
 }
 
@@ -110,26 +203,30 @@ mod tests {
     #[test]
     fn over_the_limit_teardowns_wait_for_an_admin() {
         let now = Utc.with_ymd_and_hms(2026, 12, 3, 7, 0, 0).unwrap();
-        let guard = DeletionGuard::new(2);
-        assert_eq!(guard.permit("a", now), Ok(()));
-        assert_eq!(guard.permit("b", now), Ok(()));
-        assert_eq!(guard.permit("c", now), Err(true), "the third pauses");
-        assert_eq!(guard.permit("d", now), Err(false));
+        let mut brake = Brake::default();
+        assert_eq!(brake.permit("a", now, 2), Permit::Go);
+        assert_eq!(brake.permit("b", now, 2), Permit::Go);
+        assert_eq!(
+            brake.permit("c", now, 2),
+            Permit::PausedNow,
+            "the third pauses"
+        );
+        assert_eq!(brake.permit("d", now, 2), Permit::Held);
         // Even a minute later: paused until confirmed.
         let later = now + Duration::minutes(5);
-        assert_eq!(guard.permit("e", later), Err(false));
-        let status = guard.status(later);
+        assert_eq!(brake.permit("e", later, 2), Permit::Held);
+        let status = brake.status(later, 2);
         assert_eq!(status.held, ["c", "d", "e"]);
         assert_eq!(status.paused_since, Some(now));
-        assert_eq!(guard.confirm(), ["c", "d", "e"]);
+        assert_eq!(brake.confirm(), ["c", "d", "e"]);
         for id in ["c", "d", "e"] {
-            assert_eq!(guard.permit(id, later), Ok(()), "{id} was let go");
+            assert_eq!(brake.permit(id, later, 2), Permit::Go, "{id} was let go");
         }
-        assert_eq!(guard.permit("f", later), Ok(()));
-        assert_eq!(guard.permit("g", later), Ok(()));
+        assert_eq!(brake.permit("f", later, 2), Permit::Go);
+        assert_eq!(brake.permit("g", later, 2), Permit::Go);
         assert_eq!(
-            guard.permit("h", later),
-            Err(true),
+            brake.permit("h", later, 2),
+            Permit::PausedNow,
             "the limit counts afresh"
         );
     }
@@ -137,8 +234,21 @@ mod tests {
     #[test]
     fn a_minute_later_the_budget_is_back() {
         let now = Utc.with_ymd_and_hms(2026, 12, 3, 7, 0, 0).unwrap();
-        let guard = DeletionGuard::new(1);
-        assert_eq!(guard.permit("a", now), Ok(()));
-        assert_eq!(guard.permit("b", now + Duration::seconds(61)), Ok(()));
+        let mut brake = Brake::default();
+        assert_eq!(brake.permit("a", now, 1), Permit::Go);
+        assert_eq!(
+            brake.permit("b", now + Duration::seconds(61), 1),
+            Permit::Go
+        );
+    }
+
+    #[test]
+    fn the_brake_survives_its_round_trip_through_the_shared_document() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 3, 7, 0, 0).unwrap();
+        let mut brake = Brake::default();
+        brake.permit("a", now, 1);
+        brake.permit("b", now, 1);
+        let back: Brake = serde_json::from_value(serde_json::to_value(&brake).unwrap()).unwrap();
+        assert_eq!(back, brake);
     }
 }

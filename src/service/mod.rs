@@ -40,6 +40,8 @@ pub struct Ports {
     pub leases: Arc<dyn Leases>,
     /// Login links and ended sessions.
     pub sessions: Arc<dyn Sessions>,
+    /// State every replica shares (the teardown brake).
+    pub shared: Arc<dyn crate::ports::Shared>,
     pub githost: Arc<dyn GitHost>,
     pub clock: Arc<dyn Clock>,
     /// Archives of terminated environments (GCS, or files under the data directory).
@@ -193,6 +195,7 @@ impl Context {
             archives: archive::ArchiveService::new(ports.clone(), settings.retain_terminated),
             deletions: Arc::new(deletions::DeletionGuard::new(
                 settings.max_deletions_per_minute,
+                ports.shared.clone(),
             )),
             firebase,
             access: Arc::new(access::AccessCache::new(Duration::from_secs(60))),

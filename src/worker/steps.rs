@@ -13,7 +13,7 @@ use crate::{
         lifecycle::{Step, next_attempt_delay},
         manifest::build_application,
     },
-    service::{ServiceError, quotas, writes::Change},
+    service::{ServiceError, deletions::Permit, quotas, writes::Change},
 };
 
 /// How often to look at an Application whose deletion was started.
@@ -95,9 +95,10 @@ pub async fn perform(
         }
         Step::Expire => {
             let now = c.ctx.ports.clock.now();
-            if let Err(paused_now) = c.ctx.deletions.permit(env.id.as_str(), now) {
+            let permit = c.ctx.deletions.permit(env.id.as_str(), now).await?;
+            if permit != Permit::Go {
                 c.ctx.metrics.deletions_held.inc();
-                if paused_now {
+                if permit == Permit::PausedNow {
                     tracing::error!(
                         limit = c.ctx.settings.max_deletions_per_minute,
                         "more expiry teardowns than --max-deletions-per-minute: holding them until an admin confirms (POST /api/deletions/confirm)"

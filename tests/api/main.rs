@@ -22,6 +22,7 @@ mod contract_githost;
 mod contract_leases;
 mod contract_queue;
 mod contract_sessions;
+mod contract_shared;
 mod contract_store;
 mod controller;
 mod deletion_limit;

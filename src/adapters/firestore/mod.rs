@@ -18,6 +18,7 @@ mod outbox;
 mod records;
 mod removal;
 mod sessions;
+mod shared;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -50,9 +51,11 @@ pub(crate) const OUTBOX: &str = "outbox";
 pub(crate) const LEASES: &str = "reconcile_leases";
 pub(crate) const LOGIN_CODES: &str = "login_codes";
 pub(crate) const SESSION_ENDS: &str = "session_ends";
+pub(crate) const SHARED_STATE: &str = "shared_state";
 
 pub use leases::FirestoreLeases;
 pub use sessions::FirestoreSessions;
+pub use shared::FirestoreShared;
 
 #[derive(Clone)]
 pub struct FirestoreStore {
@@ -131,6 +134,11 @@ impl FirestoreStore {
     /// Login links and ended sessions in the same database.
     pub fn sessions(&self) -> FirestoreSessions {
         FirestoreSessions::new(self.db.clone())
+    }
+
+    /// State every replica shares, in the same database.
+    pub fn shared(&self) -> FirestoreShared {
+        FirestoreShared::new(self.db.clone())
     }
 }
 

@@ -8,10 +8,12 @@ mod environments;
 pub mod queue;
 mod schema;
 mod sessions;
+mod shared;
 mod webhooks;
 
 pub use db::Db;
 pub use sessions::SqliteSessions;
+pub use shared::SqliteShared;
 
 use std::sync::Arc;
 

@@ -115,6 +115,14 @@ const MIGRATIONS: &[&str] = &[
         doc TEXT NOT NULL
     );
     "#,
+    // 7: state every replica shares (the teardown brake), versioned for compare-and-swap.
+    r#"
+    CREATE TABLE shared_state (
+        name    TEXT PRIMARY KEY,
+        body    TEXT NOT NULL,
+        version INTEGER NOT NULL
+    );
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -11,8 +11,8 @@ use crate::{
 /// `GET /api/deletions`
 #[utoipa::path(get, path = "/api/deletions", tag = "operations",
     responses((status = 200, body = DeletionsStatus)))]
-pub async fn status(State(ctx): State<Context>) -> Json<DeletionsStatus> {
-    Json(ctx.deletions.status(ctx.ports.clock.now()))
+pub async fn status(State(ctx): State<Context>) -> Result<Json<DeletionsStatus>, ApiError> {
+    Ok(Json(ctx.deletions.status(ctx.ports.clock.now()).await?))
 }
 
 /// `POST /api/deletions/confirm`: the held expiry teardowns go ahead (audited).
@@ -22,7 +22,7 @@ pub async fn confirm(
     State(ctx): State<Context>,
     Caller(caller): Caller,
 ) -> Result<Json<DeletionsStatus>, ApiError> {
-    let released = ctx.deletions.confirm();
+    let released = ctx.deletions.confirm().await?;
     ctx.catalog
         .audit(
             &caller.name,
@@ -36,5 +36,5 @@ pub async fn confirm(
         )
         .await?;
     tracing::warn!(by = %caller.name, count = released.len(), "held expiry teardowns confirmed");
-    Ok(Json(ctx.deletions.status(ctx.ports.clock.now())))
+    Ok(Json(ctx.deletions.status(ctx.ports.clock.now()).await?))
 }

@@ -171,7 +171,7 @@ impl FromRequestParts<Context> for Chrome {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, ctx: &Context) -> Result<Self, Response> {
-        Ok(Chrome::from_parts(parts, ctx))
+        Ok(Chrome::from_parts(parts, ctx).await)
     }
 }
 
@@ -180,7 +180,11 @@ async fn confirm_deletions(
     axum::extract::State(ctx): axum::extract::State<Context>,
     chrome: view::Chrome,
 ) -> Result<Redirect, view::UiError> {
-    let released = ctx.deletions.confirm();
+    let released = ctx
+        .deletions
+        .confirm()
+        .await
+        .map_err(|e| view::UiError::new(&chrome, crate::http::errors::ApiError::from(e)))?;
     let actor = chrome.actor();
     ctx.catalog
         .audit(

@@ -34,14 +34,8 @@ pub struct Chrome {
     pub deletions_held: Option<usize>,
 }
 
-/// How many expiry teardowns wait for an admin, when any do.
-fn held_teardowns(ctx: &Context) -> Option<usize> {
-    let status = ctx.deletions.status(ctx.ports.clock.now());
-    status.paused_since.map(|_| status.held.len())
-}
-
 impl Chrome {
-    pub fn from_parts(parts: &Parts, ctx: &Context) -> Self {
+    pub async fn from_parts(parts: &Parts, ctx: &Context) -> Self {
         let user = parts.extensions.get::<Principal>().cloned();
         let csrf = cookie(&parts.headers, SESSION_COOKIE)
             .map(|value| csrf_token(ctx, value))
@@ -57,7 +51,7 @@ impl Chrome {
             simulated: ctx.settings.simulated_cluster,
             flash,
             path: parts.uri.path().to_owned(),
-            deletions_held: held_teardowns(ctx),
+            deletions_held: ctx.deletions.held_for_banner().await,
         }
     }
 
@@ -67,7 +61,8 @@ impl Chrome {
             csrf: String::new(),
             simulated: ctx.settings.simulated_cluster,
             flash: None,
-            deletions_held: held_teardowns(ctx),
+            // Pages without a signed-in user (login, errors) carry no operator banner.
+            deletions_held: None,
             path: String::new(),
         }
     }
