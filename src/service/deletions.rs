@@ -195,6 +195,25 @@ impl DeletionGuard {
     }
 }
 
+/// `actor` lets the held expiry teardowns go: released, audited and logged.
+pub async fn confirm_by(ctx: &super::Context, actor: &str) -> Result<Vec<String>, ServiceError> {
+    let released = ctx.deletions.confirm().await?;
+    ctx.catalog
+        .audit(
+            actor,
+            "deletions.confirm",
+            "expiry-teardowns",
+            format!(
+                "let {} held teardowns go: {}",
+                released.len(),
+                released.join(", ")
+            ),
+        )
+        .await?;
+    tracing::warn!(by = %actor, count = released.len(), "held expiry teardowns confirmed");
+    Ok(released)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,10 @@ use axum::{Json, extract::State};
 
 use crate::{
     http::{auth::Caller, errors::ApiError},
-    service::{Context, deletions::DeletionsStatus},
+    service::{
+        Context,
+        deletions::{self, DeletionsStatus},
+    },
 };
 
 /// `GET /api/deletions`
@@ -22,19 +25,6 @@ pub async fn confirm(
     State(ctx): State<Context>,
     Caller(caller): Caller,
 ) -> Result<Json<DeletionsStatus>, ApiError> {
-    let released = ctx.deletions.confirm().await?;
-    ctx.catalog
-        .audit(
-            &caller.name,
-            "deletions.confirm",
-            "expiry-teardowns",
-            format!(
-                "let {} held teardowns go: {}",
-                released.len(),
-                released.join(", ")
-            ),
-        )
-        .await?;
-    tracing::warn!(by = %caller.name, count = released.len(), "held expiry teardowns confirmed");
+    deletions::confirm_by(&ctx, &caller.name).await?;
     Ok(Json(ctx.deletions.status(ctx.ports.clock.now()).await?))
 }

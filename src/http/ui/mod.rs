@@ -180,23 +180,7 @@ async fn confirm_deletions(
     axum::extract::State(ctx): axum::extract::State<Context>,
     chrome: view::Chrome,
 ) -> Result<Redirect, view::UiError> {
-    let released = ctx
-        .deletions
-        .confirm()
-        .await
-        .map_err(|e| view::UiError::new(&chrome, crate::http::errors::ApiError::from(e)))?;
-    let actor = chrome.actor();
-    ctx.catalog
-        .audit(
-            &actor,
-            "deletions.confirm",
-            "expiry-teardowns",
-            format!(
-                "let {} held teardowns go: {}",
-                released.len(),
-                released.join(", ")
-            ),
-        )
+    crate::service::deletions::confirm_by(&ctx, &chrome.actor())
         .await
         .map_err(|e| view::UiError::new(&chrome, crate::http::errors::ApiError::from(e)))?;
     Ok(Redirect::to("/environments"))
