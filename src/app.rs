@@ -185,6 +185,7 @@ impl Application {
                     viewers: config.firebase_viewers.clone(),
                     unknown: config.firebase_unknown_users_view.then_some(Role::Viewer),
                 };
+                let verifier: Box<dyn crate::ports::Identity> = Box::new(verifier);
                 Some(Arc::new((verifier, rules)))
             }
             None => None,

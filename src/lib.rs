@@ -6,10 +6,10 @@
 //!   decision and Argo CD verdicts, quota admission, cost, sleep schedules, overrides, the
 //!   Application builder, jobs as data. No I/O.
 //! - [`ports`]: traits for the outside world — Store, Queue, Bus, Leases, Sessions, Shared, Cluster,
-//!   GitHost, Blobs, Traffic.
+//!   GitHost, Identity, Blobs, Traffic.
 //! - [`adapters`]: implementations of the ports — SQLite store and queue, Firestore, Pub/Sub,
 //!   Redis bus and cache, kube cluster client, GitLab (the `gitlab` crate), Cloud Storage and
-//!   files for archives, Firebase, Prometheus (ingress traffic).
+//!   files for archives, Firebase (Identity), Prometheus (ingress traffic).
 //! - [`service`]: use cases over the ports (environments and their keep, expiry warnings and
 //!   archives, quotas and their line, repositories, config sets, tokens, sessions, webhooks,
 //!   the deletion limit).

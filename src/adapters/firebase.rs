@@ -14,15 +14,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header, jw
 use serde::Deserialize;
 use tokio::sync::RwLock;
 
-/// What a verified token says about its user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FirebaseUser {
-    pub uid: String,
-    pub email: Option<String>,
-    pub email_verified: bool,
-    /// The `blueberry_role` custom claim, when set.
-    pub role_claim: Option<String>,
-}
+use crate::ports::identity::{Identity, VerifiedUser};
 
 #[derive(Debug, Deserialize)]
 struct Claims {
@@ -126,9 +118,7 @@ impl FirebaseVerifier {
         decode(set.find(kid).cloned())
     }
 
-    /// Verifies `token` at `now` (unix seconds). `Ok(None)`: not a valid ID token for this
-    /// project; `Err`: the keys could not be fetched.
-    pub async fn verify(&self, token: &str, now: i64) -> Result<Option<FirebaseUser>, String> {
+    async fn check(&self, token: &str, now: i64) -> Result<Option<VerifiedUser>, String> {
         let Ok(header) = decode_header(token) else {
             return Ok(None);
         };
@@ -154,11 +144,19 @@ impl FirebaseVerifier {
         if c.sub.is_empty() || !in_past(c.iat) || !c.auth_time.is_some_and(in_past) {
             return Ok(None);
         }
-        Ok(Some(FirebaseUser {
+        Ok(Some(VerifiedUser {
             uid: c.sub,
             email: c.email,
             email_verified: c.email_verified,
             role_claim: c.blueberry_role,
         }))
+    }
+}
+
+#[async_trait::async_trait]
+impl Identity for FirebaseVerifier {
+    /// `Ok(None)`: not a valid ID token for this project; `Err`: the keys could not be fetched.
+    async fn verify(&self, token: &str, now: i64) -> Result<Option<VerifiedUser>, String> {
+        self.check(token, now).await
     }
 }

@@ -148,9 +148,9 @@ pub struct Services {
     pub notifications: notifications::NotificationService,
 }
 
-/// Firebase ID token verification and role rules.
+/// Sign-in token verification (Firebase Auth) and the rules that give its users roles.
 pub type Firebase = Arc<(
-    crate::adapters::firebase::FirebaseVerifier,
+    Box<dyn crate::ports::Identity>,
     crate::domain::auth::RoleRules,
 )>;
 
