@@ -2,21 +2,15 @@
 
 use std::time::Duration;
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::{
     Api, Outcome,
     output::{Output, print_list, print_one},
-    wait::follow,
+    wait::{Target, follow},
 };
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Target {
-    Ready,
-    Terminated,
-}
 
 #[derive(Debug, Args)]
 pub struct EnvArgs {
@@ -185,7 +179,7 @@ async fn execute(args: EnvArgs) -> Result<(), Outcome> {
             print_list(&page, out);
         }
         EnvCommand::Get { id } => {
-            let env = get(&api, path_id(&id)?).await?;
+            let env = api.environment(path_id(&id)?).await?;
             print_one(&env, out);
         }
         EnvCommand::Create {
@@ -260,7 +254,7 @@ async fn execute(args: EnvArgs) -> Result<(), Outcome> {
             }
         }
         EnvCommand::Url { id } => {
-            let env = get(&api, path_id(&id)?).await?;
+            let env = api.environment(path_id(&id)?).await?;
             match env["urls"][0].as_str() {
                 Some(url) => println!("{url}"),
                 None => return Err(Outcome::Failed(format!("{id} has no URL"))),
@@ -279,11 +273,6 @@ async fn act(api: &Api, id: &str, action: &str, wait: Wait, out: Output) -> Resu
         follow(api, id, Target::Ready, timeout).await?;
     }
     Ok(())
-}
-
-pub(super) async fn get(api: &Api, id: &str) -> Result<Value, Outcome> {
-    api.call(Method::GET, &format!("/api/environments/{id}"), None)
-        .await
 }
 
 /// A repository's id from its id or its name.

@@ -102,6 +102,16 @@ impl Api {
         })
     }
 
+    /// One environment, as the API answers it.
+    pub async fn environment(&self, id: &str) -> Result<serde_json::Value, Outcome> {
+        self.call(
+            reqwest::Method::GET,
+            &format!("/api/environments/{id}"),
+            None,
+        )
+        .await
+    }
+
     /// The SSE stream of one environment's changes.
     pub async fn changes(&self, id: &str) -> Result<reqwest::Response, Outcome> {
         let answer = self

@@ -6,10 +6,14 @@ use std::{io::IsTerminal, time::Duration};
 use reqwest::Method;
 use tokio::time::Instant;
 
-use super::{
-    Api, Outcome,
-    env::{Target, get},
-};
+use super::{Api, Outcome};
+
+/// What `--wait` and `env wait --for` wait for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Target {
+    Ready,
+    Terminated,
+}
 
 /// Follows the environment's changes until it reaches `target`, fails, or time runs out.
 pub async fn follow(api: &Api, id: &str, target: Target, timeout: Duration) -> Result<(), Outcome> {
@@ -18,7 +22,7 @@ pub async fn follow(api: &Api, id: &str, target: Target, timeout: Duration) -> R
     // Subscribe first, then read: no change falls between the two.
     let mut stream = Some(api.changes(id).await?);
     loop {
-        let env = get(api, id).await?;
+        let env = api.environment(id).await?;
         let status = env["status"].as_str().unwrap_or_default().to_owned();
         let message = env["status_message"].as_str().unwrap_or_default();
         progress.show(&format!(

@@ -46,6 +46,7 @@
 //! | `--max-environments` | `BLUEBERRY_MAX_ENVIRONMENTS` | unlimited |
 //! | `--expiry-warnings-hours` | `BLUEBERRY_EXPIRY_WARNINGS_HOURS` | `24,1` |
 //! | `--gitlab-requests-per-second` | `BLUEBERRY_GITLAB_REQUESTS_PER_SECOND` | `10` |
+//! | `--gitlab-note-window-ms` | `BLUEBERRY_GITLAB_NOTE_WINDOW_MS` | `1000` |
 //! | `--webhook-body-limit` | `BLUEBERRY_WEBHOOK_BODY_LIMIT` | `1048576` bytes |
 //! | `--bootstrap-token` | `BLUEBERRY_BOOTSTRAP_TOKEN` | none: a fresh admin token is printed once (secret) |
 //! | `--session-key` | `BLUEBERRY_SESSION_KEY` | random per process (secret; set it when running replicas) |

@@ -74,10 +74,9 @@ pub fn wants_table(accept: Option<&str>) -> bool {
 }
 
 /// Renders Applications as a `meta.k8s.io/v1` Table with Argo CD's printer columns.
-pub fn table(objects: &[super::store::Object], resource_version: u64) -> Value {
+pub fn table(objects: impl IntoIterator<Item = Value>, resource_version: u64) -> Value {
     let rows: Vec<Value> = objects
-        .iter()
-        .map(|o| o.value())
+        .into_iter()
         .map(|o| {
             let cell = |p: &str| o.pointer(p).cloned().unwrap_or(json!(""));
             json!({

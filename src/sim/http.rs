@@ -190,7 +190,7 @@ fn list_or_watch(
     }
     let (items, rv) = state.store.list(&filter);
     if table {
-        return Json(discovery::table(&items, rv)).into_response();
+        return Json(discovery::table(items.iter().map(|o| o.value()), rv)).into_response();
     }
     // The stored objects' JSON, joined as they are.
     let mut body = format!(
@@ -245,10 +245,7 @@ fn watch(
     let start = state.store.watch_start(since, &filter);
     let encode = move |e: &WatchEvent| {
         if table {
-            event_line(
-                e.kind,
-                &discovery::table(std::slice::from_ref(&e.object), e.rv),
-            )
+            event_line(e.kind, &discovery::table([e.object.value()], e.rv))
         } else {
             object_line(e.kind, &e.object)
         }

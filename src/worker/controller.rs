@@ -7,34 +7,20 @@ use std::{sync::Arc, time::Duration};
 
 use tokio::{sync::watch, task::JoinSet};
 
-use super::{observer::Observer, steps, workqueue::WorkQueue};
+pub use super::steps::{Action, ReconcileError};
+use super::{
+    observer::Observer,
+    steps::{self, Scope},
+    workqueue::WorkQueue,
+};
 use crate::{
     domain::{
         EnvironmentId,
         lifecycle::{Observation, decide},
     },
-    ports::{StoreError, cluster::ClusterError},
+    ports::StoreError,
     service::{Context, ServiceError},
 };
-
-/// What a reconcile asks of the queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    /// Look again after this long (or sooner, when something triggers it).
-    RequeueAfter(Duration),
-    /// Nothing to look at until something changes.
-    AwaitChange,
-}
-
-/// Why a reconcile could not finish; it is retried with a per-environment back-off and never
-/// consumes a provisioning attempt.
-#[derive(Debug, thiserror::Error)]
-pub enum ReconcileError {
-    #[error("the cluster: {0}")]
-    Cluster(#[from] ClusterError),
-    #[error(transparent)]
-    Service(#[from] ServiceError),
-}
 
 /// How soon a key whose lease another worker holds is looked at again.
 const LEASE_BUSY_RETRY: Duration = Duration::from_millis(500);
@@ -219,6 +205,11 @@ impl Controller {
         // One line per decision, carrying the span's environment, attempt and step.
         tracing::debug!(status = %env.status, "decided");
         let resources = observed.map(|a| a.resources).unwrap_or_default();
-        steps::perform(self, &env, step, resources).await
+        let scope = Scope {
+            ctx: &self.ctx,
+            observer: &self.observer,
+            holder: &self.holder,
+        };
+        steps::perform(&scope, &env, step, resources).await
     }
 }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::controller::{Action, Controller, ReconcileError};
+use super::observer::Observer;
 use crate::domain::{argo::ObservedResource, schedule::BY_SCHEDULE};
 use crate::{
     domain::quota::Admission,
@@ -13,8 +13,36 @@ use crate::{
         lifecycle::{Step, next_attempt_delay},
         manifest::build_application,
     },
-    service::{ServiceError, deletions::Permit, quotas, writes::Change},
+    ports::cluster::ClusterError,
+    service::{Context, ServiceError, deletions::Permit, quotas, writes::Change},
 };
+
+/// What a reconcile asks of the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Look again after this long (or sooner, when something triggers it).
+    RequeueAfter(Duration),
+    /// Nothing to look at until something changes.
+    AwaitChange,
+}
+
+/// Why a reconcile could not finish; it is retried with a per-environment back-off and never
+/// consumes a provisioning attempt.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("the cluster: {0}")]
+    Cluster(#[from] ClusterError),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+/// What a step works with: the process's context, the shared watch cache and this process as
+/// a holder of leases.
+pub struct Scope<'a> {
+    pub ctx: &'a Context,
+    pub observer: &'a Observer,
+    pub holder: &'a str,
+}
 
 /// How often to look at an Application whose deletion was started.
 const DELETE_POLL: Duration = Duration::from_secs(5);
@@ -36,7 +64,7 @@ fn same_attempt(e: &Environment, decided_on: &Environment) -> bool {
         && e.attempt == decided_on.attempt
 }
 
-fn until(c: &Controller, t: Option<chrono::DateTime<chrono::Utc>>) -> Duration {
+fn until(c: &Scope<'_>, t: Option<chrono::DateTime<chrono::Utc>>) -> Duration {
     let now = c.ctx.ports.clock.now();
     t.and_then(|t| (t - now).to_std().ok())
         .unwrap_or(Duration::ZERO)
@@ -46,7 +74,7 @@ fn until(c: &Controller, t: Option<chrono::DateTime<chrono::Utc>>) -> Duration {
 /// Performs `step` for `env`; `resources` are the Application's managed resources as last
 /// reported, kept on the record by the steps that record what Argo CD says.
 pub async fn perform(
-    c: &Controller,
+    c: &Scope<'_>,
     env: &Environment,
     step: Step,
     resources: Vec<ObservedResource>,
@@ -125,8 +153,8 @@ pub async fn perform(
 /// How soon an environment in line looks again when another admission is being decided.
 const ADMISSION_BUSY: Duration = Duration::from_millis(200);
 
-async fn admit(c: &Controller, env: &Environment) -> Result<Action, ReconcileError> {
-    match quotas::admit(&c.ctx, env, c.holder()).await? {
+async fn admit(c: &Scope<'_>, env: &Environment) -> Result<Action, ReconcileError> {
+    match quotas::admit(c.ctx, env, c.holder).await? {
         None => Ok(Action::RequeueAfter(ADMISSION_BUSY)),
         Some(Admission::Admit) => Ok(Action::RequeueAfter(Duration::ZERO)),
         // A slot freeing up wakes the line; the resync looks again in any case.
@@ -134,7 +162,7 @@ async fn admit(c: &Controller, env: &Environment) -> Result<Action, ReconcileErr
     }
 }
 
-async fn apply(c: &Controller, env: &Environment) -> Result<Action, ReconcileError> {
+async fn apply(c: &Scope<'_>, env: &Environment) -> Result<Action, ReconcileError> {
     let store = c.ctx.ports.store.as_ref();
     let directory = &c.ctx.directory;
     let Some(repo) = directory
@@ -242,7 +270,7 @@ async fn apply(c: &Controller, env: &Environment) -> Result<Action, ReconcileErr
 }
 
 async fn mark_ready(
-    c: &Controller,
+    c: &Scope<'_>,
     env: &Environment,
     revision: &str,
     resources: Vec<ObservedResource>,
@@ -283,7 +311,7 @@ async fn mark_ready(
 }
 
 async fn attempt_failed(
-    c: &Controller,
+    c: &Scope<'_>,
     env: &Environment,
     reason: &str,
     failure: Failure,
@@ -350,7 +378,7 @@ async fn attempt_failed(
 
 /// Puts `env` to sleep (or wakes it) on the controller's own initiative, as `by`.
 async fn sleep_or_wake(
-    c: &Controller,
+    c: &Scope<'_>,
     env: &Environment,
     asleep: bool,
     by: &str,
@@ -364,7 +392,7 @@ async fn sleep_or_wake(
 }
 
 async fn observe(
-    c: &Controller,
+    c: &Scope<'_>,
     env: &Environment,
     health: &str,
     sync: &str,
@@ -408,7 +436,7 @@ async fn observe(
     }))
 }
 
-async fn terminate(c: &Controller, env: &Environment) -> Result<Action, ReconcileError> {
+async fn terminate(c: &Scope<'_>, env: &Environment) -> Result<Action, ReconcileError> {
     let name = env.id.application_name();
     // The cache may lag behind a re-create: confirm with a read before saying "gone".
     if let Some(app) = c.ctx.ports.cluster.get(&name).await? {
@@ -451,6 +479,6 @@ async fn terminate(c: &Controller, env: &Environment) -> Result<Action, Reconcil
         c.ctx.metrics.meter_closed(&before, &after, rates);
     }
     // Its slot is free: the line may move.
-    quotas::slot_freed(&c.ctx, &env.repository_id).await?;
+    quotas::slot_freed(c.ctx, &env.repository_id).await?;
     Ok(Action::AwaitChange)
 }

@@ -56,6 +56,7 @@ mod sse_stream;
 mod startup;
 mod storm;
 mod storm_model;
+mod structure;
 mod traffic;
 mod ui;
 mod ui_forms;

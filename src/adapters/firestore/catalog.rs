@@ -1,13 +1,12 @@
 //! Repositories and config sets on Firestore (audit entries, deliveries and tokens: `records.rs`).
 
-use firestore::{
-    FirestoreDb, FirestoreTransaction, FirestoreValue,
-    errors::{BackoffError, FirestoreError, FirestoreErrorInTransaction},
-};
+use firestore::{FirestoreDb, FirestoreValue, errors::FirestoreError};
 use futures::FutureExt;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use super::{CONFIG_SETS, ENVIRONMENTS, REPOSITORIES, environments::EnvDoc, fs_err};
+use super::{
+    CONFIG_SETS, ENVIRONMENTS, REPOSITORIES, corrupt, environments::EnvDoc, fs_err, permanent,
+};
 use crate::{
     domain::{ConfigSet, Repository},
     ports::store::{StoreError, StoreResult},
@@ -33,14 +32,6 @@ struct SetDoc {
 #[derive(Debug, Clone, Deserialize)]
 pub(super) struct JsonDoc {
     pub(super) doc: String,
-}
-
-pub(super) fn corrupt(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(e.to_string())
-}
-
-pub(super) fn permanent(tx: &FirestoreTransaction, e: StoreError) -> BackoffError<FirestoreError> {
-    FirestoreErrorInTransaction::permanent(tx, e)
 }
 
 fn repo_doc(r: &Repository) -> StoreResult<RepoDoc> {

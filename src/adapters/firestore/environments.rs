@@ -2,15 +2,15 @@
 //! environment's document, its new events and its outbox jobs: nothing every write shares (the
 //! change log is the Redis stream, `adapters::redis_bus`).
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use firestore::{
     FirestoreDb, FirestoreQueryCursor, FirestoreTransaction,
-    errors::{BackoffError, FirestoreError, FirestoreErrorInTransaction},
+    errors::{BackoffError, FirestoreError},
 };
 use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 
-use super::{ENVIRONMENTS, EVENTS, fs_err};
+use super::{ENVIRONMENTS, EVENTS, corrupt, fs_err, permanent, ts};
 use crate::{
     domain::{Environment, EnvironmentEvent, EnvironmentId, EventKind, NewEvent},
     ports::{
@@ -69,22 +69,10 @@ struct EventDoc {
     message: String,
 }
 
-pub fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(e.to_string())
-}
-
 fn to_env(d: &EnvDoc) -> StoreResult<Environment> {
     let mut env: Environment = serde_json::from_str(&d.doc).map_err(corrupt)?;
     env.version = d.version as u64;
     Ok(env)
-}
-
-fn permanent(tx: &FirestoreTransaction, e: StoreError) -> BackoffError<FirestoreError> {
-    FirestoreErrorInTransaction::permanent(tx, e)
 }
 
 fn kind_name(kind: EventKind) -> String {

@@ -76,6 +76,24 @@ fn no_change_log() -> StoreError {
     ))
 }
 
+/// A stored document that does not decode.
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+/// Ends a transaction with `e`, without retrying it.
+fn permanent(
+    tx: &firestore::FirestoreTransaction,
+    e: StoreError,
+) -> firestore::errors::BackoffError<FirestoreError> {
+    firestore::errors::FirestoreErrorInTransaction::permanent(tx, e)
+}
+
+/// A time as fixed-width RFC 3339 UTC, so string order is time order.
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
 /// Maps Firestore errors onto the port's classes.
 pub(crate) fn fs_err(e: FirestoreError) -> StoreError {
     match e {

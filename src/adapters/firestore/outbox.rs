@@ -15,12 +15,7 @@ use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{
-    DELIVERIES, MERGE_REQUEST_EVENTS, OUTBOX,
-    catalog::{corrupt, permanent},
-    environments::ts,
-    fs_err,
-};
+use super::{DELIVERIES, MERGE_REQUEST_EVENTS, OUTBOX, corrupt, fs_err, permanent, ts};
 use crate::ports::{
     queue::NewJob,
     store::{IngestOutcome, OutboxEntry, StoreResult, WebhookIngest},

@@ -4,12 +4,7 @@ use chrono::{DateTime, Utc};
 use firestore::FirestoreDb;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    AUDIT, SUBSCRIPTIONS, TOKENS,
-    catalog::{JsonDoc, corrupt},
-    environments::ts,
-    fs_err,
-};
+use super::{AUDIT, SUBSCRIPTIONS, TOKENS, catalog::JsonDoc, corrupt, fs_err, ts};
 use crate::{
     domain::{auth::ApiToken, notification::Subscription},
     ports::store::{AuditEntry, StoreError, StoreResult},

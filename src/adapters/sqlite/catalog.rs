@@ -130,18 +130,41 @@ pub fn get_doc<T: serde::de::DeserializeOwned>(
     .transpose()
 }
 
+/// Every document of `table`, in the order of column `order`.
 pub fn list_docs<T: serde::de::DeserializeOwned>(
     c: &Connection,
     table: &str,
+    order: &str,
 ) -> StoreResult<Vec<T>> {
     let mut stmt = c
-        .prepare_cached(&format!("SELECT doc FROM {table} ORDER BY name"))
+        .prepare_cached(&format!("SELECT doc FROM {table} ORDER BY {order}"))
         .map_err(db_err)?;
     let rows = stmt
         .query_map([], |r| r.get::<_, String>(0))
         .map_err(db_err)?;
     rows.map(|r| r.map_err(db_err).and_then(|d| from_doc(&d)))
         .collect()
+}
+
+/// Replaces the document of row `id` of `table`; `what` names the row when there is none.
+pub fn update_doc(
+    c: &Connection,
+    table: &str,
+    id: &str,
+    doc: String,
+    what: &str,
+) -> StoreResult<()> {
+    let n = c
+        .execute(
+            &format!("UPDATE {table} SET doc = ?2 WHERE id = ?1"),
+            (id, doc),
+        )
+        .map_err(db_err)?;
+    if n == 0 {
+        Err(StoreError::NotFound(format!("{what} `{id}`")))
+    } else {
+        Ok(())
+    }
 }
 
 pub fn list_audit(c: &Connection, limit: u32) -> StoreResult<Vec<AuditEntry>> {

@@ -226,7 +226,7 @@ impl Store for SqliteStore {
 
     async fn list_repositories(&self) -> StoreResult<Vec<Repository>> {
         self.db
-            .read(|c| catalog::list_docs(c, "repositories"))
+            .read(|c| catalog::list_docs(c, "repositories", "name"))
             .await
     }
 
@@ -259,7 +259,9 @@ impl Store for SqliteStore {
     }
 
     async fn list_config_sets(&self) -> StoreResult<Vec<ConfigSet>> {
-        self.db.read(|c| catalog::list_docs(c, "config_sets")).await
+        self.db
+            .read(|c| catalog::list_docs(c, "config_sets", "name"))
+            .await
     }
 
     async fn update_config_set(&self, set: &ConfigSet) -> StoreResult<()> {
@@ -381,16 +383,7 @@ impl Store for SqliteStore {
 
     async fn list_tokens(&self) -> StoreResult<Vec<ApiToken>> {
         self.db
-            .read(|c| {
-                let mut stmt = c
-                    .prepare_cached("SELECT doc FROM api_tokens ORDER BY id")
-                    .map_err(db_err)?;
-                let rows = stmt
-                    .query_map([], |r| r.get::<_, String>(0))
-                    .map_err(db_err)?;
-                rows.map(|r| r.map_err(db_err).and_then(|d| from_doc(&d)))
-                    .collect()
-            })
+            .read(|c| catalog::list_docs(c, "api_tokens", "id"))
             .await
     }
 
@@ -398,17 +391,7 @@ impl Store for SqliteStore {
         let token = token.clone();
         self.db
             .write(move |c| {
-                let n = c
-                    .execute(
-                        "UPDATE api_tokens SET doc = ?2 WHERE id = ?1",
-                        (&token.id, to_doc(&token)?),
-                    )
-                    .map_err(db_err)?;
-                if n == 0 {
-                    Err(StoreError::NotFound(format!("token `{}`", token.id)))
-                } else {
-                    Ok(())
-                }
+                catalog::update_doc(c, "api_tokens", &token.id, to_doc(&token)?, "token")
             })
             .await
     }
@@ -442,16 +425,7 @@ impl Store for SqliteStore {
 
     async fn list_subscriptions(&self) -> StoreResult<Vec<Subscription>> {
         self.db
-            .read(|c| {
-                let mut stmt = c
-                    .prepare_cached("SELECT doc FROM subscriptions ORDER BY id")
-                    .map_err(db_err)?;
-                let rows = stmt
-                    .query_map([], |r| r.get::<_, String>(0))
-                    .map_err(db_err)?;
-                rows.map(|r| r.map_err(db_err).and_then(|d| from_doc(&d)))
-                    .collect()
-            })
+            .read(|c| catalog::list_docs(c, "subscriptions", "id"))
             .await
     }
 
@@ -459,17 +433,7 @@ impl Store for SqliteStore {
         let sub = sub.clone();
         self.db
             .write(move |c| {
-                let n = c
-                    .execute(
-                        "UPDATE subscriptions SET doc = ?2 WHERE id = ?1",
-                        (&sub.id, to_doc(&sub)?),
-                    )
-                    .map_err(db_err)?;
-                if n == 0 {
-                    Err(StoreError::NotFound(format!("subscription `{}`", sub.id)))
-                } else {
-                    Ok(())
-                }
+                catalog::update_doc(c, "subscriptions", &sub.id, to_doc(&sub)?, "subscription")
             })
             .await
     }

@@ -28,7 +28,7 @@ use axum::{
     routing::{get, post},
 };
 
-pub use self::view::{Chrome, UiError};
+pub use self::view::{Chrome, ErrorPage, UiError};
 use crate::service::Context;
 
 /// Whether `route` (a route template) is a page of the UI rather than the API: such routes
@@ -78,16 +78,6 @@ pub fn router() -> Router<Context> {
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{id}/revoke", post(tokens::revoke))
         .route("/static/{*path}", get(assets::serve))
-}
-
-/// The page shown for errors on UI routes (not found, forbidden, unavailable…).
-#[derive(Template, WebTemplate)]
-#[template(path = "error.html")]
-pub struct ErrorPage {
-    pub chrome: Chrome,
-    pub status: u16,
-    pub title: String,
-    pub detail: String,
 }
 
 /// "Are you sure?": what a browser without JavaScript sees before an action or a deletion

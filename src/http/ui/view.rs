@@ -1,13 +1,14 @@
 //! What every page shows around its content (the "chrome"), UI errors, and small formatting
 //! helpers the templates use.
 
+use askama::Template;
+use askama_web::WebTemplate;
 use axum::{
     http::request::Parts,
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
 
-use super::ErrorPage;
 use crate::{
     domain::auth::Role,
     http::{
@@ -16,6 +17,16 @@ use crate::{
     },
     service::{Context, ServiceError, tokens::Principal},
 };
+
+/// The page shown for errors on UI routes (not found, forbidden, unavailable…).
+#[derive(Template, WebTemplate)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub chrome: Chrome,
+    pub status: u16,
+    pub title: String,
+    pub detail: String,
+}
 
 /// The header, navigation and banners of a page, and what the caller may do.
 #[derive(Debug, Clone)]

@@ -14,7 +14,7 @@ use crate::{
     },
 };
 
-use super::command::{Settled, settled};
+use super::settled::{Settled, settled};
 
 /// Approves and deploys; the reply to post when nothing committed one with the change.
 pub async fn run(

@@ -12,11 +12,14 @@ use crate::{
     ports::githost::AccessLevel,
     service::{
         Context, ServiceError,
-        environments::{Applied, KeepBy, Once},
+        environments::{KeepBy, Once},
     },
 };
 
-use super::JobOutcome;
+use super::{
+    JobOutcome,
+    settled::{Settled, settled},
+};
 
 pub async fn run(
     ctx: &Context,
@@ -202,36 +205,6 @@ pub async fn run(
     // Nothing changed: the reply alone (found by its marker before it is posted twice).
     ctx.environments.enqueue(&reply(text)).await?;
     Ok(JobOutcome::Done)
-}
-
-/// How a command's change came out.
-pub(super) enum Settled {
-    /// Applied now or before; its reply is queued.
-    Done,
-    /// Nothing needed changing.
-    Unchanged(Box<Environment>),
-    /// The lifecycle refused it; why, for the reply.
-    Refused(String),
-}
-
-pub(super) fn settled(
-    r: Result<(Environment, Applied), ServiceError>,
-    note_id: u64,
-) -> Result<Settled, ServiceError> {
-    match r {
-        Ok((_, Applied::Already)) => Ok(Settled::Done),
-        Ok((e, Applied::Now)) if e.applied_note(note_id) => Ok(Settled::Done),
-        Ok((e, Applied::Now)) => Ok(Settled::Unchanged(Box::new(e))),
-        Err(ServiceError::Conflict(m) | ServiceError::NotFound(m)) => {
-            Ok(Settled::Refused(format!("Nothing done: {m}.")))
-        }
-        Err(
-            ServiceError::Invalid { field, message } | ServiceError::Dangling { field, message },
-        ) => Ok(Settled::Refused(format!(
-            "Nothing done: {field} {message}."
-        ))),
-        Err(e) => Err(e),
-    }
 }
 
 async fn allowed(ctx: &Context, ev: &CommandEvent) -> Result<bool, ServiceError> {

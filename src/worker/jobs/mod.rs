@@ -7,6 +7,7 @@ mod command;
 pub mod merge_request;
 pub mod notify;
 mod reply;
+mod settled;
 
 use std::time::Duration;
 
