@@ -59,7 +59,12 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn start(data: &std::path::Path, workers: usize) -> anyhow::Result<Self> {
+    /// Starts the server in `cwd`, where a heap profile build writes `dhat-heap.json`.
+    fn start(
+        data: &std::path::Path,
+        cwd: &std::path::Path,
+        workers: usize,
+    ) -> anyhow::Result<Self> {
         let port = free_port();
         let child = Command::new(
             std::env::var("BENCH_BINARY")
@@ -78,6 +83,7 @@ impl Server {
         .args(["--max-sse-clients-per-caller", "5000"])
         .arg("--data-dir")
         .arg(data)
+        .current_dir(cwd)
         .env("BLUEBERRY_BOOTSTRAP_TOKEN", TOKEN)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -181,7 +187,7 @@ async fn main() -> anyhow::Result<()> {
     let workers = env_or("BENCH_WORKERS", 8);
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
-    let server = Server::start(&data, workers)?;
+    let server = Server::start(&data, &std::env::current_dir()?, workers)?;
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         reqwest::header::AUTHORIZATION,
@@ -380,7 +386,9 @@ async fn main() -> anyhow::Result<()> {
     );
     drop(server);
 
-    let again = Server::start(&data, workers)?;
+    // Its heap profile, if any, stays in the temporary directory: the one that counts is the
+    // first server's.
+    let again = Server::start(&data, dir.path(), workers)?;
     let up = wait_ready(&http, &again.url).await;
     println!(
         "| start-up to `/readyz` on the {n}-environment database | {:.0} ms |",
