@@ -12,7 +12,7 @@
 //!   dead-letter policy (Terraform) bounds those redeliveries too.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -27,10 +27,14 @@ use google_cloud_pubsub::{
 };
 use tokio::sync::{Notify, OnceCell};
 
+use self::holding::{Entry, Holding};
+
 use crate::{
     clock::Clock,
     ports::queue::{Delivery, NewJob, Queue, QueueDepth, QueueError, QueueResult},
 };
+
+mod holding;
 
 const ATTR_NOT_BEFORE: &str = "not_before";
 const ATTR_DELIVERIES: &str = "deliveries";
@@ -68,23 +72,15 @@ impl PubSubSettings {
     }
 }
 
+/// A received message, held until it is acked or re-published.
 struct Held {
-    arrival: u64,
-    key: String,
     payload: serde_json::Value,
     message_id: String,
-    not_before: DateTime<Utc>,
     deliveries: u32,
     handler: Handler,
 }
 
-#[derive(Default)]
-struct State {
-    arrivals: u64,
-    waiting: Vec<Held>,
-    leased: HashMap<String, Held>,
-    busy_keys: HashSet<String>,
-}
+type State = Holding<Held>;
 
 pub struct PubSubQueue {
     settings: PubSubSettings,
@@ -231,14 +227,9 @@ impl PubSubQueue {
         to.publish(message).await.map_err(unavailable)
     }
 
-    fn take_lease(&self, d: &Delivery) -> QueueResult<Held> {
+    fn take_lease(&self, d: &Delivery) -> QueueResult<Entry<Held>> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let held = state
-            .leased
-            .remove(&d.lease_token)
-            .ok_or(QueueError::LeaseLost)?;
-        state.busy_keys.remove(&held.key);
-        Ok(held)
+        state.release(&d.lease_token).ok_or(QueueError::LeaseLost)
     }
 }
 
@@ -272,23 +263,22 @@ async fn consume(
                             continue;
                         }
                     };
-                    let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
-                    s.arrivals += 1;
+                    let key = attr(ATTR_KEY).unwrap_or_else(|| message.ordering_key.clone());
+                    let not_before = attr(ATTR_NOT_BEFORE)
+                        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                        .map_or(DateTime::<Utc>::MIN_UTC, |t| t.with_timezone(&Utc));
                     let held = Held {
-                        arrival: s.arrivals,
-                        key: attr(ATTR_KEY).unwrap_or_else(|| message.ordering_key.clone()),
                         payload,
                         message_id: message.message_id.clone(),
-                        not_before: attr(ATTR_NOT_BEFORE)
-                            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-                            .map_or(DateTime::<Utc>::MIN_UTC, |t| t.with_timezone(&Utc)),
                         deliveries: attr(ATTR_DELIVERIES)
                             .and_then(|d| d.parse().ok())
                             .unwrap_or(0),
                         handler,
                     };
-                    s.waiting.push(held);
-                    drop(s);
+                    state
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .hold(key, not_before, held);
                     notify.notify_waiters();
                 }
                 Err(e) => {
@@ -324,27 +314,16 @@ impl Queue for PubSubQueue {
             {
                 let now = self.clock.now();
                 let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-                let pick = s
-                    .waiting
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, h)| h.not_before <= now && !s.busy_keys.contains(&h.key))
-                    .min_by_key(|(_, h)| (h.not_before, h.arrival))
-                    .map(|(i, _)| i);
-                if let Some(i) = pick {
-                    let mut held = s.waiting.swap_remove(i);
-                    held.deliveries += 1;
-                    let token = uuid::Uuid::new_v4().to_string();
-                    let delivery = Delivery {
-                        id: held.message_id.clone(),
-                        ordering_key: held.key.clone(),
-                        payload: held.payload.clone(),
-                        delivery_attempt: held.deliveries,
-                        lease_token: token.clone(),
-                    };
-                    s.busy_keys.insert(held.key.clone());
-                    s.leased.insert(token, held);
-                    return Ok(Some(delivery));
+                let token = || uuid::Uuid::new_v4().to_string();
+                if let Some((token, entry)) = s.lease_next(now, token) {
+                    entry.item.deliveries += 1;
+                    return Ok(Some(Delivery {
+                        id: entry.item.message_id.clone(),
+                        ordering_key: entry.key.clone(),
+                        payload: entry.item.payload.clone(),
+                        delivery_attempt: entry.item.deliveries,
+                        lease_token: token,
+                    }));
                 }
             }
             let now = tokio::time::Instant::now();
@@ -358,7 +337,7 @@ impl Queue for PubSubQueue {
     }
 
     async fn ack(&self, d: &Delivery) -> QueueResult<()> {
-        self.take_lease(d)?.handler.ack();
+        self.take_lease(d)?.item.handler.ack();
         self.notify.notify_waiters();
         Ok(())
     }
@@ -371,15 +350,15 @@ impl Queue for PubSubQueue {
             .publish(
                 &self.publisher,
                 &held.key,
-                &held.payload,
+                &held.item.payload,
                 Some(due),
-                held.deliveries.saturating_sub(1),
+                held.item.deliveries.saturating_sub(1),
             )
             .await;
         match republished {
-            Ok(_) => held.handler.ack(),
+            Ok(_) => held.item.handler.ack(),
             Err(e) => {
-                held.handler.nack();
+                held.item.handler.nack();
                 self.notify.notify_waiters();
                 return Err(e);
             }
@@ -391,31 +370,31 @@ impl Queue for PubSubQueue {
     async fn nack(&self, d: &Delivery, delay: Duration) -> QueueResult<()> {
         let held = self.take_lease(d)?;
         let due = self.clock.now() + chrono::Duration::from_std(delay).unwrap_or_default();
-        let republished = if held.deliveries >= self.settings.max_deliveries {
-            tracing::warn!(job = %held.message_id, ordering_key = %held.key, "job moved to the dead-letter topic");
+        let republished = if held.item.deliveries >= self.settings.max_deliveries {
+            tracing::warn!(job = %held.item.message_id, ordering_key = %held.key, "job moved to the dead-letter topic");
             self.publish(
                 &self.dead_letters,
                 &held.key,
-                &held.payload,
+                &held.item.payload,
                 None,
-                held.deliveries,
+                held.item.deliveries,
             )
             .await
         } else {
             self.publish(
                 &self.publisher,
                 &held.key,
-                &held.payload,
+                &held.item.payload,
                 Some(due),
-                held.deliveries,
+                held.item.deliveries,
             )
             .await
         };
         match republished {
-            Ok(_) => held.handler.ack(),
+            Ok(_) => held.item.handler.ack(),
             // Could not re-publish: let Pub/Sub redeliver the original instead.
             Err(e) => {
-                held.handler.nack();
+                held.item.handler.nack();
                 self.notify.notify_waiters();
                 return Err(e);
             }
@@ -427,7 +406,7 @@ impl Queue for PubSubQueue {
     async fn extend_lease(&self, d: &Delivery, _lease: Duration) -> QueueResult<()> {
         // The client library extends ack deadlines itself while the message is held.
         let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if s.leased.contains_key(&d.lease_token) {
+        if s.is_leased(&d.lease_token) {
             Ok(())
         } else {
             Err(QueueError::LeaseLost)
@@ -436,12 +415,15 @@ impl Queue for PubSubQueue {
 
     async fn depth(&self) -> QueueResult<QueueDepth> {
         let now = self.clock.now();
-        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let ready = s.waiting.iter().filter(|h| h.not_before <= now).count() as u64;
+        let counts = self
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .counts(now);
         Ok(QueueDepth {
-            ready,
-            delayed: s.waiting.len() as u64 - ready,
-            in_flight: s.leased.len() as u64,
+            ready: counts.ready,
+            delayed: counts.delayed,
+            in_flight: counts.in_flight,
             dead: 0,
         })
     }
