@@ -127,11 +127,6 @@ impl Controller {
         }
     }
 
-    /// This process, as a holder of leases.
-    pub fn holder(&self) -> &str {
-        &self.holder
-    }
-
     /// Takes (or renews) this process's lease on `key`.
     async fn lease(&self, key: &str) -> Result<bool, StoreError> {
         self.ctx
