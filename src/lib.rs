@@ -5,8 +5,9 @@
 //! - [`domain`]: pure rules — names and ids, TTL, the status state machine, the lifecycle
 //!   decision and Argo CD verdicts, quota admission, cost, sleep schedules, overrides, the
 //!   Application builder, jobs as data. No I/O.
-//! - [`ports`]: traits for the outside world — Store, Queue, Bus, Leases, Sessions, Shared, Cluster,
-//!   GitHost, Identity, Blobs, Traffic.
+//! - [`ports`]: traits for the outside world — the metadata stores by aggregate
+//!   (EnvironmentStore, CatalogStore, TokenStore, SubscriptionStore, AuditLog, DeliveryLog,
+//!   Outbox), Queue, Bus, Leases, Sessions, Shared, Cluster, GitHost, Identity, Blobs, Traffic.
 //! - [`adapters`]: implementations of the ports — SQLite store and queue, Firestore, Pub/Sub,
 //!   Redis bus and cache, kube cluster client, GitLab (the `gitlab` crate), Cloud Storage and
 //!   files for archives, Firebase (Identity), Prometheus (ingress traffic).

@@ -1,4 +1,5 @@
-//! A read-through Redis cache for environment reads, in front of any Store.
+//! A read-through Redis cache for environment reads, in front of any
+//! [`EnvironmentStore`]; the other aggregates are not cached and go to the adapter directly.
 //!
 //! Entries are `"{version}|{json}"`; a Lua script only ever replaces an entry with a higher
 //! version, so a slow reader can never put an older environment back over a newer one.
@@ -12,18 +13,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use redis::{Script, aio::ConnectionManager};
 
-use crate::domain::auth::ApiToken;
-
 use crate::{
-    domain::{
-        ConfigSet, Environment, EnvironmentEvent, EnvironmentId, NewEvent, Repository, Status,
-        notification::Subscription,
-    },
+    domain::{Environment, EnvironmentEvent, EnvironmentId, NewEvent, Status},
     ports::{
         queue::NewJob,
         store::{
-            AuditEntry, EnvironmentChange, EnvironmentFilter, IngestOutcome, OutboxEntry, Page,
-            PageRequest, Saved, Store, StoreResult, WebhookIngest,
+            EnvironmentChange, EnvironmentFilter, EnvironmentStore, Page, PageRequest, Saved,
+            StoreResult,
         },
     },
 };
@@ -41,14 +37,18 @@ return 1
 "#;
 
 pub struct CachedStore {
-    inner: Arc<dyn Store>,
+    inner: Arc<dyn EnvironmentStore>,
     redis: ConnectionManager,
     prefix: String,
     set_if_newer: Script,
 }
 
 impl CachedStore {
-    pub async fn connect(inner: Arc<dyn Store>, url: &str, prefix: &str) -> anyhow::Result<Self> {
+    pub async fn connect(
+        inner: Arc<dyn EnvironmentStore>,
+        url: &str,
+        prefix: &str,
+    ) -> anyhow::Result<Self> {
         let client = redis::Client::open(url)?;
         let redis = ConnectionManager::new(client).await?;
         Ok(Self {
@@ -113,7 +113,7 @@ impl CachedStore {
 }
 
 #[async_trait]
-impl Store for CachedStore {
+impl EnvironmentStore for CachedStore {
     async fn ping(&self) -> StoreResult<()> {
         self.inner.ping().await
     }
@@ -158,9 +158,11 @@ impl Store for CachedStore {
     ) -> StoreResult<Page<Environment>> {
         self.inner.list_environments(f, p).await
     }
+
     async fn list_expired(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Environment>> {
         self.inner.list_expired(now, limit).await
     }
+
     async fn list_events(
         &self,
         id: &EnvironmentId,
@@ -169,110 +171,23 @@ impl Store for CachedStore {
     ) -> StoreResult<Vec<EnvironmentEvent>> {
         self.inner.list_events(id, after, limit).await
     }
+
     async fn remove_environment(&self, id: &EnvironmentId, version: u64) -> StoreResult<bool> {
         let removed = self.inner.remove_environment(id, version).await;
         // Evicted whatever the outcome: a removal whose answer was lost must not leave it cached.
         self.forget(id.as_str()).await;
         removed
     }
+
     async fn append_events(&self, id: &EnvironmentId, events: &[NewEvent]) -> StoreResult<()> {
         self.inner.append_events(id, events).await
     }
+
     async fn changes_since(&self, after: u64, limit: u32) -> StoreResult<Vec<EnvironmentChange>> {
         self.inner.changes_since(after, limit).await
     }
+
     async fn latest_change_seq(&self) -> StoreResult<u64> {
         self.inner.latest_change_seq().await
-    }
-    async fn create_repository(&self, r: &Repository) -> StoreResult<()> {
-        self.inner.create_repository(r).await
-    }
-    async fn get_repository(&self, id: &str) -> StoreResult<Option<Repository>> {
-        self.inner.get_repository(id).await
-    }
-    async fn find_repository_by_project(&self, project_id: u64) -> StoreResult<Option<Repository>> {
-        self.inner.find_repository_by_project(project_id).await
-    }
-    async fn list_repositories(&self) -> StoreResult<Vec<Repository>> {
-        self.inner.list_repositories().await
-    }
-    async fn update_repository(&self, r: &Repository) -> StoreResult<()> {
-        self.inner.update_repository(r).await
-    }
-    async fn delete_repository(&self, id: &str) -> StoreResult<()> {
-        self.inner.delete_repository(id).await
-    }
-    async fn create_config_set(&self, s: &ConfigSet) -> StoreResult<()> {
-        self.inner.create_config_set(s).await
-    }
-    async fn get_config_set(&self, id: &str) -> StoreResult<Option<ConfigSet>> {
-        self.inner.get_config_set(id).await
-    }
-    async fn list_config_sets(&self) -> StoreResult<Vec<ConfigSet>> {
-        self.inner.list_config_sets().await
-    }
-    async fn update_config_set(&self, s: &ConfigSet) -> StoreResult<()> {
-        self.inner.update_config_set(s).await
-    }
-    async fn delete_config_set(&self, id: &str) -> StoreResult<()> {
-        self.inner.delete_config_set(id).await
-    }
-    async fn append_audit(&self, e: &AuditEntry) -> StoreResult<()> {
-        self.inner.append_audit(e).await
-    }
-    async fn list_audit(&self, limit: u32) -> StoreResult<Vec<AuditEntry>> {
-        self.inner.list_audit(limit).await
-    }
-    async fn ingest_webhook(
-        &self,
-        ingest: &WebhookIngest,
-    ) -> StoreResult<(IngestOutcome, Vec<OutboxEntry>)> {
-        self.inner.ingest_webhook(ingest).await
-    }
-    async fn merge_request_keys(&self, after: &str, limit: u32) -> StoreResult<Vec<String>> {
-        self.inner.merge_request_keys(after, limit).await
-    }
-    async fn merge_request_event(&self, key: &str) -> StoreResult<Option<String>> {
-        self.inner.merge_request_event(key).await
-    }
-    async fn outbox_pending(
-        &self,
-        before: DateTime<Utc>,
-        limit: u32,
-    ) -> StoreResult<Vec<OutboxEntry>> {
-        self.inner.outbox_pending(before, limit).await
-    }
-    async fn outbox_delete(&self, ids: &[String]) -> StoreResult<()> {
-        self.inner.outbox_delete(ids).await
-    }
-    async fn create_token(&self, t: &ApiToken) -> StoreResult<()> {
-        self.inner.create_token(t).await
-    }
-    async fn find_token_by_hash(&self, hash: &str) -> StoreResult<Option<ApiToken>> {
-        self.inner.find_token_by_hash(hash).await
-    }
-    async fn get_token(&self, id: &str) -> StoreResult<Option<ApiToken>> {
-        self.inner.get_token(id).await
-    }
-    async fn list_tokens(&self) -> StoreResult<Vec<ApiToken>> {
-        self.inner.list_tokens().await
-    }
-    async fn update_token(&self, t: &ApiToken) -> StoreResult<()> {
-        self.inner.update_token(t).await
-    }
-    async fn create_subscription(&self, s: &Subscription) -> StoreResult<()> {
-        self.inner.create_subscription(s).await
-    }
-    async fn get_subscription(&self, id: &str) -> StoreResult<Option<Subscription>> {
-        self.inner.get_subscription(id).await
-    }
-    async fn list_subscriptions(&self) -> StoreResult<Vec<Subscription>> {
-        self.inner.list_subscriptions().await
-    }
-    async fn update_subscription(&self, s: &Subscription) -> StoreResult<()> {
-        self.inner.update_subscription(s).await
-    }
-    async fn delete_subscription(&self, id: &str) -> StoreResult<()> {
-        self.inner.delete_subscription(id).await
     }
 }

@@ -44,7 +44,8 @@ fn outcome<E: std::fmt::Display>(r: Result<(), E>) -> (bool, String) {
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn readyz(State(ctx): State<Context>) -> impl IntoResponse {
     let p = &ctx.ports;
-    let (store, queue, cluster) = tokio::join!(p.store.ping(), p.queue.depth(), p.cluster.ping());
+    let (store, queue, cluster) =
+        tokio::join!(p.environments.ping(), p.queue.depth(), p.cluster.ping());
     let (s_ok, store) = outcome(store);
     let (q_ok, queue) = outcome(queue.map(|_| ()));
     let (c_ok, mut cluster) = outcome(cluster);

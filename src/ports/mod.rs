@@ -23,6 +23,7 @@ pub use queue::{Delivery, NewJob, Queue, QueueDepth, QueueError};
 pub use sessions::Sessions;
 pub use shared::Shared;
 pub use store::{
-    AuditEntry, EnvironmentChange, EnvironmentFilter, IngestOutcome, MergeRequestMark, Occupancy,
-    OutboxEntry, Page, PageRequest, Saved, Store, StoreError, WebhookIngest,
+    AuditEntry, AuditLog, CatalogStore, DeliveryLog, EnvironmentChange, EnvironmentFilter,
+    EnvironmentStore, IngestOutcome, MergeRequestMark, Occupancy, Outbox, OutboxEntry, Page,
+    PageRequest, Saved, StoreError, SubscriptionStore, TokenStore, WebhookIngest,
 };

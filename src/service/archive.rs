@@ -48,11 +48,15 @@ impl ArchiveService {
     /// Writes the archive of a terminated environment; where it went, or `None` when the
     /// environment is gone or not terminated.
     pub async fn archive(&self, id: &EnvironmentId) -> Result<Option<String>, ServiceError> {
-        let Some(env) = self.ports.store.get_environment(id).await? else {
+        let Some(env) = self.ports.environments.get_environment(id).await? else {
             return Ok(None);
         };
         let version = env.version;
-        let events = self.ports.store.list_events(id, 0, MAX_EVENTS).await?;
+        let events = self
+            .ports
+            .environments
+            .list_events(id, 0, MAX_EVENTS)
+            .await?;
         let Some(archive) = EnvironmentArchive::of(env, events, self.ports.clock.now()) else {
             return Ok(None);
         };
@@ -137,7 +141,7 @@ impl ArchiveService {
         loop {
             let page = self
                 .ports
-                .store
+                .environments
                 .list_environments(&filter, &PageRequest { limit: 100, cursor })
                 .await?;
             due.extend(
@@ -152,13 +156,22 @@ impl ArchiveService {
         }
         let mut removed = 0;
         for env in due {
-            let events = self.ports.store.list_events(&env.id, 0, MAX_EVENTS).await?;
+            let events = self
+                .ports
+                .environments
+                .list_events(&env.id, 0, MAX_EVENTS)
+                .await?;
             let (id, version) = (env.id.clone(), env.version);
             let Some(archive) = EnvironmentArchive::of(env, events, now) else {
                 continue;
             };
             let location = self.write(&archive).await?;
-            if self.ports.store.remove_environment(&id, version).await? {
+            if self
+                .ports
+                .environments
+                .remove_environment(&id, version)
+                .await?
+            {
                 tracing::info!(env_id = %id, location, "terminated environment left the store; its archive remains");
                 removed += 1;
             }

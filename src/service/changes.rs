@@ -26,7 +26,7 @@ impl ChangeLog {
             return Ok(self.ports.bus.since(after, limit).await?);
         }
         Ok(Since::Changes(
-            self.ports.store.changes_since(after, limit).await?,
+            self.ports.environments.changes_since(after, limit).await?,
         ))
     }
 
@@ -35,6 +35,6 @@ impl ChangeLog {
         if self.ports.bus.keeps_log() {
             return Ok(self.ports.bus.latest().await?);
         }
-        Ok(self.ports.store.latest_change_seq().await?)
+        Ok(self.ports.environments.latest_change_seq().await?)
     }
 }

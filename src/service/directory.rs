@@ -13,7 +13,7 @@ use std::{
 
 use crate::{
     domain::{ConfigSet, Repository},
-    ports::{Store, StoreError},
+    ports::{CatalogStore, StoreError},
 };
 
 /// How long an entry (a record, or "there is none") is trusted.
@@ -74,7 +74,7 @@ impl ProjectDirectory {
     /// The repository connected to GitLab project `project_id`, if any.
     pub async fn find(
         &self,
-        store: &dyn Store,
+        store: &dyn CatalogStore,
         project_id: u64,
     ) -> Result<Option<Arc<Repository>>, StoreError> {
         if let Some(hit) = self.by_project.fresh(&project_id) {
@@ -91,7 +91,7 @@ impl ProjectDirectory {
     /// Repository `id`, if it exists.
     pub async fn repository(
         &self,
-        store: &dyn Store,
+        store: &dyn CatalogStore,
         id: &str,
     ) -> Result<Option<Arc<Repository>>, StoreError> {
         let key = id.to_owned();
@@ -106,7 +106,7 @@ impl ProjectDirectory {
     /// Config set `id`, if it exists.
     pub async fn config_set(
         &self,
-        store: &dyn Store,
+        store: &dyn CatalogStore,
         id: &str,
     ) -> Result<Option<Arc<ConfigSet>>, StoreError> {
         let key = id.to_owned();

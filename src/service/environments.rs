@@ -116,7 +116,7 @@ impl EnvironmentService {
         Ok(self
             .writer
             .ports
-            .store
+            .environments
             .list_environments(filter, page)
             .await?)
     }
@@ -127,7 +127,7 @@ impl EnvironmentService {
         Ok(self
             .writer
             .ports
-            .store
+            .environments
             .list_events(&env.id, 0, 10_000)
             .await?)
     }
@@ -240,10 +240,10 @@ impl EnvironmentService {
         let hours = TtlHours::new(hours).map_err(|e| ServiceError::invalid("hours", e))?;
         let now = self.now();
         let current = self.get(id).await?;
-        let store = self.writer.ports.store.as_ref();
+        let ports = &self.writer.ports;
         let ceiling = self
             .directory
-            .repository(store, &current.repository_id)
+            .repository(ports.catalog.as_ref(), &current.repository_id)
             .await?
             .and_then(|r| {
                 r.lifetime

@@ -26,13 +26,25 @@ use crate::{
     clock::Clock,
     domain::{TtlHours, manifest::ManifestSettings},
     metrics::Metrics,
-    ports::{Blobs, Bus, Cluster, GitHost, Leases, Queue, Sessions, Store},
+    ports::{
+        AuditLog, Blobs, Bus, CatalogStore, Cluster, DeliveryLog, EnvironmentStore, GitHost,
+        Leases, Outbox, Queue, Sessions, SubscriptionStore, TokenStore,
+    },
 };
 
 /// The adapters chosen at start-up.
 #[derive(Clone)]
 pub struct Ports {
-    pub store: Arc<dyn Store>,
+    pub environments: Arc<dyn EnvironmentStore>,
+    /// Repositories and config sets.
+    pub catalog: Arc<dyn CatalogStore>,
+    pub tokens: Arc<dyn TokenStore>,
+    pub subscriptions: Arc<dyn SubscriptionStore>,
+    pub audit: Arc<dyn AuditLog>,
+    /// Webhook deliveries and each merge request's newest event.
+    pub deliveries: Arc<dyn DeliveryLog>,
+    /// Jobs written with a change, until published.
+    pub outbox: Arc<dyn Outbox>,
     pub queue: Arc<dyn Queue>,
     pub bus: Arc<dyn Bus>,
     pub cluster: Arc<dyn Cluster>,
@@ -163,7 +175,7 @@ impl Context {
     ) -> Self {
         let settings = Arc::new(settings);
         let directory = Arc::new(directory::ProjectDirectory::default());
-        let tokens = tokens::TokenService::new(ports.store.clone(), ports.clock.clone());
+        let tokens = tokens::TokenService::new(ports.tokens.clone(), ports.clock.clone());
         Self(Arc::new(Services {
             environments: EnvironmentService::new(
                 ports.clone(),
@@ -175,7 +187,7 @@ impl Context {
             tokens: tokens.clone(),
             sessions: sessions::SessionService::new(
                 ports.sessions.clone(),
-                ports.store.clone(),
+                ports.audit.clone(),
                 tokens,
                 ports.clock.clone(),
             ),

@@ -104,20 +104,20 @@ impl NotificationService {
                 "name at least one of ready, failed, expiring, terminated",
             ));
         }
-        let store = self.ports.store.as_ref();
+        let ports = &self.ports;
         let repository_id = input
             .repository_id
             .map(|r| r.trim().to_owned())
             .filter(|r| !r.is_empty());
         if let Some(r) = &repository_id
-            && store.get_repository(r).await?.is_none()
+            && ports.catalog.get_repository(r).await?.is_none()
         {
             return Err(ServiceError::dangling(
                 "repository_id",
                 format!("no repository with id `{r}`"),
             ));
         }
-        if store.list_subscriptions().await?.len() >= MAX_SUBSCRIPTIONS {
+        if ports.subscriptions.list_subscriptions().await?.len() >= MAX_SUBSCRIPTIONS {
             return Err(ServiceError::Conflict(format!(
                 "there are {MAX_SUBSCRIPTIONS} subscriptions already; delete one first"
             )));
@@ -134,7 +134,10 @@ impl NotificationService {
             created_at: self.ports.clock.now(),
             deliveries: vec![],
         };
-        store.create_subscription(&subscription).await?;
+        ports
+            .subscriptions
+            .create_subscription(&subscription)
+            .await?;
         self.audit(actor, "subscription.create", &subscription)
             .await?;
         Ok(Created {
@@ -144,12 +147,12 @@ impl NotificationService {
     }
 
     pub async fn list(&self) -> Result<Vec<Subscription>, ServiceError> {
-        Ok(self.ports.store.list_subscriptions().await?)
+        Ok(self.ports.subscriptions.list_subscriptions().await?)
     }
 
     pub async fn get(&self, id: &str) -> Result<Subscription, ServiceError> {
         self.ports
-            .store
+            .subscriptions
             .get_subscription(id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("no subscription with id `{id}`")))
@@ -157,7 +160,7 @@ impl NotificationService {
 
     pub async fn delete(&self, id: &str, actor: &str) -> Result<(), ServiceError> {
         let sub = self.get(id).await?;
-        self.ports.store.delete_subscription(id).await?;
+        self.ports.subscriptions.delete_subscription(id).await?;
         self.audit(actor, "subscription.delete", &sub).await
     }
 
@@ -169,7 +172,7 @@ impl NotificationService {
             target: s.id.clone(),
             detail: redact_url(&s.url),
         };
-        Ok(self.ports.store.append_audit(&entry).await?)
+        Ok(self.ports.audit.append_audit(&entry).await?)
     }
 
     /// Queues a delivery of `topic` about `environment_id` (as of `version`) to every
@@ -180,12 +183,12 @@ impl NotificationService {
         topic: Topic,
         version: u64,
     ) -> Result<(), ServiceError> {
-        let store = self.ports.store.as_ref();
-        let subscriptions = store.list_subscriptions().await?;
+        let ports = &self.ports;
+        let subscriptions = ports.subscriptions.list_subscriptions().await?;
         if subscriptions.is_empty() {
             return Ok(());
         }
-        let Some(env) = store.get_environment(environment_id).await? else {
+        let Some(env) = ports.environments.get_environment(environment_id).await? else {
             return Ok(());
         };
         for s in subscriptions
@@ -211,14 +214,18 @@ impl NotificationService {
         topic: Topic,
         message_id: &str,
     ) -> Result<Option<Duration>, ServiceError> {
-        let store = self.ports.store.as_ref();
-        let Some(mut sub) = store.get_subscription(subscription_id).await? else {
+        let ports = &self.ports;
+        let Some(mut sub) = ports
+            .subscriptions
+            .get_subscription(subscription_id)
+            .await?
+        else {
             return Ok(None);
         };
         if sub.settled(message_id) {
             return Ok(None);
         }
-        let Some(env) = store.get_environment(environment_id).await? else {
+        let Some(env) = ports.environments.get_environment(environment_id).await? else {
             return Ok(None);
         };
         let about = About {
@@ -299,7 +306,7 @@ impl NotificationService {
             delivered,
             last,
         });
-        match store.update_subscription(&sub).await {
+        match ports.subscriptions.update_subscription(&sub).await {
             Ok(()) | Err(StoreError::NotFound(_)) => {}
             Err(e) => return Err(e.into()),
         }

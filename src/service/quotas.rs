@@ -26,7 +26,7 @@ async fn all(ports: &Ports, filter: &EnvironmentFilter) -> Result<Vec<Environmen
     let mut cursor = None;
     loop {
         let page = ports
-            .store
+            .environments
             .list_environments(
                 filter,
                 &PageRequest {
@@ -67,7 +67,7 @@ pub async fn slot_freed(ctx: &Context, repository_id: &str) -> Result<(), Servic
     }
     let capped = ctx
         .directory
-        .repository(ctx.ports.store.as_ref(), repository_id)
+        .repository(ctx.ports.catalog.as_ref(), repository_id)
         .await?
         .is_some_and(|r| r.max_environments.is_some());
     if capped {
@@ -132,14 +132,14 @@ async fn decide(ctx: &Context, env: &Environment) -> Result<Admission, ServiceEr
         repositories: HashMap::new(),
         platform,
     };
-    let store = ctx.ports.store.as_ref();
+    let ports = &ctx.ports;
     for repository_id in line.iter().map(|w| &w.repository_id) {
         if caps.repositories.contains_key(repository_id) {
             continue;
         }
         let cap = ctx
             .directory
-            .repository(store, repository_id)
+            .repository(ports.catalog.as_ref(), repository_id)
             .await?
             .and_then(|r| r.max_environments);
         if let Some(cap) = cap {

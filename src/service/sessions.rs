@@ -19,7 +19,7 @@ use super::{ServiceError, catalog::new_secret, tokens::Principal, tokens::TokenS
 use crate::{
     clock::Clock,
     domain::auth::{LOGIN_CODE_MINUTES, LOGIN_CODE_PREFIX, LoginCode, token_hash},
-    ports::{AuditEntry, Sessions, Store},
+    ports::{AuditEntry, AuditLog, Sessions},
 };
 
 /// How long a process trusts what it read about ended sessions.
@@ -31,7 +31,7 @@ type EndedCache = Mutex<HashMap<String, (Option<DateTime<Utc>>, Instant)>>;
 #[derive(Clone)]
 pub struct SessionService {
     sessions: Arc<dyn Sessions>,
-    store: Arc<dyn Store>,
+    audit: Arc<dyn AuditLog>,
     tokens: TokenService,
     clock: Arc<dyn Clock>,
     ended: Arc<EndedCache>,
@@ -40,13 +40,13 @@ pub struct SessionService {
 impl SessionService {
     pub fn new(
         sessions: Arc<dyn Sessions>,
-        store: Arc<dyn Store>,
+        audit: Arc<dyn AuditLog>,
         tokens: TokenService,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             sessions,
-            store,
+            audit,
             tokens,
             clock,
             ended: Arc::default(),
@@ -94,7 +94,7 @@ impl SessionService {
         }
         let at = self.clock.now();
         self.sessions.end_sessions(user, at).await?;
-        self.store
+        self.audit
             .append_audit(&AuditEntry {
                 at,
                 actor: caller.name.clone(),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::{ServiceError, catalog::new_secret};
 use crate::domain::auth::{ApiToken, Role, TOKEN_PREFIX, token_hash};
-use crate::{clock::Clock, ports::Store};
+use crate::{clock::Clock, ports::TokenStore};
 
 /// Who is calling: from an API token, a browser session, or a Firebase ID token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,12 +24,12 @@ const TOUCH_EVERY: Duration = Duration::seconds(60);
 
 #[derive(Clone)]
 pub struct TokenService {
-    store: Arc<dyn Store>,
+    store: Arc<dyn TokenStore>,
     clock: Arc<dyn Clock>,
 }
 
 impl TokenService {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(store: Arc<dyn TokenStore>, clock: Arc<dyn Clock>) -> Self {
         Self { store, clock }
     }
 

@@ -234,7 +234,7 @@ impl WebhookService {
         let ports = &self.writer.ports;
         let repo = self
             .directory
-            .find(ports.store.as_ref(), project_id)
+            .find(ports.catalog.as_ref(), project_id)
             .await
             .map_err(ServiceError::from)?
             .ok_or_else(|| {
@@ -261,7 +261,7 @@ impl WebhookService {
             job: new_job(&job, None),
         };
         let (outcome, outbox) = ports
-            .store
+            .deliveries
             .ingest_webhook(&ingest)
             .await
             .map_err(ServiceError::from)?;

@@ -101,7 +101,7 @@ impl Writer {
         let not_found = || ServiceError::NotFound(format!("environment `{id}`"));
         let id = EnvironmentId::parse(id).map_err(|_| not_found())?;
         self.ports
-            .store
+            .environments
             .get_environment(&id)
             .await?
             .ok_or_else(not_found)
@@ -183,7 +183,7 @@ impl Writer {
         }
         let saved = self
             .ports
-            .store
+            .environments
             .save_environment(env, events, &jobs)
             .await
             .map_err(|e| match e {
@@ -213,7 +213,7 @@ impl Writer {
                 }
             }
         }
-        if let Err(e) = self.ports.store.outbox_delete(&done).await {
+        if let Err(e) = self.ports.outbox.outbox_delete(&done).await {
             tracing::warn!(error = %e, "could not remove published outbox entries; they may be published twice");
         }
     }

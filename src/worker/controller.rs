@@ -146,7 +146,7 @@ impl Controller {
         let env = self
             .ctx
             .ports
-            .store
+            .environments
             .get_environment(&id)
             .await
             .map_err(ServiceError::from)?;
@@ -179,7 +179,7 @@ impl Controller {
         let repo = self
             .ctx
             .directory
-            .repository(self.ctx.ports.store.as_ref(), &env.repository_id)
+            .repository(self.ctx.ports.catalog.as_ref(), &env.repository_id)
             .await
             .map_err(ServiceError::from)?;
         let idle = repo.as_ref().and_then(|r| r.sleep_after_idle_minutes);

@@ -26,7 +26,7 @@ pub async fn reap_once(c: &Controller) -> Result<usize, ServiceError> {
     let expired = c
         .ctx
         .ports
-        .store
+        .environments
         .list_expired(c.ctx.ports.clock.now(), 500)
         .await?;
     for env in &expired {
@@ -95,7 +95,7 @@ async fn create_missing(c: &Controller) -> Result<(), ServiceError> {
     let ctx = &c.ctx;
     let mut after = String::new();
     loop {
-        let keys = ctx.ports.store.merge_request_keys(&after, 200).await?;
+        let keys = ctx.ports.deliveries.merge_request_keys(&after, 200).await?;
         for key in &keys {
             let Some((repository_id, iid)) = key
                 .rsplit_once(':')
@@ -105,7 +105,7 @@ async fn create_missing(c: &Controller) -> Result<(), ServiceError> {
             };
             let Some(repo) = ctx
                 .directory
-                .repository(ctx.ports.store.as_ref(), repository_id)
+                .repository(ctx.ports.catalog.as_ref(), repository_id)
                 .await?
             else {
                 continue;
@@ -113,7 +113,7 @@ async fn create_missing(c: &Controller) -> Result<(), ServiceError> {
             let id = EnvironmentId::derive(&EnvironmentName::for_merge_request(iid), &repo.name);
             // No record: its first job was lost — or it was torn down and, after the retention,
             // archived. Only the first gets an environment.
-            if ctx.ports.store.get_environment(&id).await?.is_none()
+            if ctx.ports.environments.get_environment(&id).await?.is_none()
                 && !ctx.archives.has_archive(&id).await?
             {
                 tracing::info!(env_id = %id, "a merge request has no environment yet; applying its newest event");

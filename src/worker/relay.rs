@@ -14,7 +14,7 @@ const GRACE: Duration = Duration::from_secs(5);
 /// Publishes what is older than the grace period; returns how many.
 pub async fn relay_once(ctx: &Context) -> anyhow::Result<usize> {
     let before = ctx.ports.clock.now() - chrono::Duration::from_std(GRACE).unwrap_or_default();
-    let pending = ctx.ports.store.outbox_pending(before, 200).await?;
+    let pending = ctx.ports.outbox.outbox_pending(before, 200).await?;
     let n = pending.len();
     if n > 0 {
         tracing::info!(jobs = n, "publishing jobs left in the outbox");

@@ -135,7 +135,7 @@ async fn the_auth_matrix_holds_for_every_route_and_caller() {
     let past = chrono::Utc::now() - chrono::Duration::hours(1);
     app.ctx
         .ports
-        .store
+        .tokens
         .create_token(&ApiToken {
             id: "expired".into(),
             name: "old".into(),
@@ -227,7 +227,7 @@ async fn tokens_are_shown_once_stored_hashed_scoped_and_revocable() {
     let stored = app
         .ctx
         .ports
-        .store
+        .tokens
         .find_token_by_hash(&token_hash(&secret))
         .await
         .unwrap()

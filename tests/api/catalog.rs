@@ -38,7 +38,7 @@ async fn connecting_a_repository_shows_its_webhook_secret_once_and_stores_only_a
     let stored = app
         .ctx
         .ports
-        .store
+        .catalog
         .get_repository(id)
         .await
         .unwrap()

@@ -13,16 +13,13 @@ use std::{
 
 use async_trait::async_trait;
 use blueberry::{
-    domain::{
-        ConfigSet, Environment, EnvironmentEvent, EnvironmentId, NewEvent, Repository,
-        auth::ApiToken, notification::Subscription,
-    },
+    domain::{Environment, EnvironmentEvent, EnvironmentId, NewEvent},
     ports::{
-        Delivery, EnvironmentFilter, GitHost, IngestOutcome, NewJob, OutboxEntry, Page,
-        PageRequest, Queue, QueueDepth, QueueError, Store, StoreError, WebhookIngest,
+        Delivery, DeliveryLog, EnvironmentFilter, EnvironmentStore, GitHost, IngestOutcome, NewJob,
+        OutboxEntry, Page, PageRequest, Queue, QueueDepth, QueueError, StoreError, WebhookIngest,
         githost::{AccessLevel, CommitState, GitHostError, MergeRequestRef},
         queue::QueueResult,
-        store::{AuditEntry, EnvironmentChange, Saved, StoreResult},
+        store::{EnvironmentChange, Saved, StoreResult},
     },
 };
 use chrono::{DateTime, Utc};
@@ -96,13 +93,36 @@ fn blind_error() -> StoreError {
     StoreError::Unavailable(anyhow::anyhow!("injected: the store cannot be read"))
 }
 
-/// The real store with [`StoreFaults`].
-pub struct FaultyStore {
+/// A real store port (environments or deliveries) with [`StoreFaults`].
+pub struct FaultyStore<S: ?Sized> {
     pub faults: Arc<StoreFaults>,
-    pub inner: Arc<dyn Store>,
+    pub inner: Arc<S>,
 }
 
-impl FaultyStore {
+impl FaultyStore<()> {
+    /// Adapters with the environment store and the delivery log wrapped in these `faults`
+    /// (shared with the test).
+    pub fn adapt(faults: &Arc<StoreFaults>) -> blueberry::app::Adapt {
+        let (environments, deliveries) = (faults.clone(), faults.clone());
+        blueberry::app::Adapt {
+            environments: Some(Box::new(move |inner| {
+                Arc::new(FaultyStore {
+                    faults: environments,
+                    inner,
+                })
+            })),
+            deliveries: Some(Box::new(move |inner| {
+                Arc::new(FaultyStore {
+                    faults: deliveries,
+                    inner,
+                })
+            })),
+            ..blueberry::app::Adapt::default()
+        }
+    }
+}
+
+impl<S: ?Sized> FaultyStore<S> {
     fn blind(&self) -> Blind {
         match self.faults.blind.load(Ordering::SeqCst) {
             1 => Blind::Failing,
@@ -111,24 +131,13 @@ impl FaultyStore {
         }
     }
 
-    /// Adapters with the store wrapped in these `faults` (shared with the test).
-    pub fn adapt(faults: &Arc<StoreFaults>) -> blueberry::app::Adapt {
-        let faults = faults.clone();
-        blueberry::app::Adapt {
-            store: Some(Box::new(move |inner| {
-                Arc::new(FaultyStore { faults, inner })
-            })),
-            ..blueberry::app::Adapt::default()
-        }
-    }
-
-    fn inner(&self) -> &Arc<dyn Store> {
+    fn inner(&self) -> &S {
         &self.inner
     }
 }
 
 #[async_trait]
-impl Store for FaultyStore {
+impl EnvironmentStore for FaultyStore<dyn EnvironmentStore> {
     async fn ping(&self) -> StoreResult<()> {
         self.inner().ping().await
     }
@@ -204,45 +213,10 @@ impl Store for FaultyStore {
     async fn latest_change_seq(&self) -> StoreResult<u64> {
         self.inner().latest_change_seq().await
     }
-    async fn create_repository(&self, r: &Repository) -> StoreResult<()> {
-        self.inner().create_repository(r).await
-    }
-    async fn get_repository(&self, id: &str) -> StoreResult<Option<Repository>> {
-        self.inner().get_repository(id).await
-    }
-    async fn find_repository_by_project(&self, project_id: u64) -> StoreResult<Option<Repository>> {
-        self.inner().find_repository_by_project(project_id).await
-    }
-    async fn list_repositories(&self) -> StoreResult<Vec<Repository>> {
-        self.inner().list_repositories().await
-    }
-    async fn update_repository(&self, r: &Repository) -> StoreResult<()> {
-        self.inner().update_repository(r).await
-    }
-    async fn delete_repository(&self, id: &str) -> StoreResult<()> {
-        self.inner().delete_repository(id).await
-    }
-    async fn create_config_set(&self, s: &ConfigSet) -> StoreResult<()> {
-        self.inner().create_config_set(s).await
-    }
-    async fn get_config_set(&self, id: &str) -> StoreResult<Option<ConfigSet>> {
-        self.inner().get_config_set(id).await
-    }
-    async fn list_config_sets(&self) -> StoreResult<Vec<ConfigSet>> {
-        self.inner().list_config_sets().await
-    }
-    async fn update_config_set(&self, s: &ConfigSet) -> StoreResult<()> {
-        self.inner().update_config_set(s).await
-    }
-    async fn delete_config_set(&self, id: &str) -> StoreResult<()> {
-        self.inner().delete_config_set(id).await
-    }
-    async fn append_audit(&self, e: &AuditEntry) -> StoreResult<()> {
-        self.inner().append_audit(e).await
-    }
-    async fn list_audit(&self, limit: u32) -> StoreResult<Vec<AuditEntry>> {
-        self.inner().list_audit(limit).await
-    }
+}
+
+#[async_trait]
+impl DeliveryLog for FaultyStore<dyn DeliveryLog> {
     async fn ingest_webhook(
         &self,
         i: &WebhookIngest,
@@ -259,46 +233,6 @@ impl Store for FaultyStore {
     }
     async fn merge_request_event(&self, key: &str) -> StoreResult<Option<String>> {
         self.inner().merge_request_event(key).await
-    }
-    async fn outbox_pending(
-        &self,
-        before: DateTime<Utc>,
-        limit: u32,
-    ) -> StoreResult<Vec<OutboxEntry>> {
-        self.inner().outbox_pending(before, limit).await
-    }
-    async fn outbox_delete(&self, ids: &[String]) -> StoreResult<()> {
-        self.inner().outbox_delete(ids).await
-    }
-    async fn create_token(&self, t: &ApiToken) -> StoreResult<()> {
-        self.inner().create_token(t).await
-    }
-    async fn find_token_by_hash(&self, hash: &str) -> StoreResult<Option<ApiToken>> {
-        self.inner().find_token_by_hash(hash).await
-    }
-    async fn get_token(&self, id: &str) -> StoreResult<Option<ApiToken>> {
-        self.inner().get_token(id).await
-    }
-    async fn list_tokens(&self) -> StoreResult<Vec<ApiToken>> {
-        self.inner().list_tokens().await
-    }
-    async fn update_token(&self, t: &ApiToken) -> StoreResult<()> {
-        self.inner().update_token(t).await
-    }
-    async fn create_subscription(&self, s: &Subscription) -> StoreResult<()> {
-        self.inner().create_subscription(s).await
-    }
-    async fn get_subscription(&self, id: &str) -> StoreResult<Option<Subscription>> {
-        self.inner().get_subscription(id).await
-    }
-    async fn list_subscriptions(&self) -> StoreResult<Vec<Subscription>> {
-        self.inner().list_subscriptions().await
-    }
-    async fn update_subscription(&self, s: &Subscription) -> StoreResult<()> {
-        self.inner().update_subscription(s).await
-    }
-    async fn delete_subscription(&self, id: &str) -> StoreResult<()> {
-        self.inner().delete_subscription(id).await
     }
 }
 

@@ -247,7 +247,7 @@ async fn an_admin_ends_a_users_sessions_and_they_can_log_in_again() {
         "a new login works"
     );
 
-    let audit = app.ctx.ports.store.list_audit(10).await.unwrap();
+    let audit = app.ctx.ports.audit.list_audit(10).await.unwrap();
     assert!(
         audit
             .iter()

@@ -1,4 +1,6 @@
-//! The Store on Google Cloud Firestore (`firestore` crate).
+//! Every metadata port on Google Cloud Firestore (`firestore` crate): environments here, the
+//! catalog in `catalog`, tokens, subscriptions and audit in `records`, deliveries and the outbox
+//! in `outbox`.
 //!
 //! Collections: `environments` (one document per environment, with the fields queries filter
 //! and order on, plus the whole record as JSON), `environment_events`, `repositories`,
@@ -25,15 +27,12 @@ use chrono::{DateTime, Utc};
 use firestore::{FirestoreDb, FirestoreDbOptions, errors::FirestoreError};
 
 use crate::{
-    domain::{
-        ConfigSet, Environment, EnvironmentEvent, EnvironmentId, NewEvent, Repository,
-        auth::ApiToken, notification::Subscription,
-    },
+    domain::{ConfigSet, Environment, EnvironmentEvent, EnvironmentId, NewEvent, Repository},
     ports::{
         queue::NewJob,
         store::{
-            AuditEntry, EnvironmentChange, EnvironmentFilter, IngestOutcome, OutboxEntry, Page,
-            PageRequest, Saved, Store, StoreError, StoreResult, WebhookIngest,
+            CatalogStore, EnvironmentChange, EnvironmentFilter, EnvironmentStore, Page,
+            PageRequest, Saved, StoreError, StoreResult,
         },
     },
 };
@@ -161,7 +160,7 @@ impl FirestoreStore {
 }
 
 #[async_trait]
-impl Store for FirestoreStore {
+impl EnvironmentStore for FirestoreStore {
     async fn ping(&self) -> StoreResult<()> {
         self.db
             .fluent()
@@ -182,9 +181,11 @@ impl Store for FirestoreStore {
     ) -> StoreResult<Saved> {
         environments::save(&self.db, env, events, jobs).await
     }
+
     async fn get_environment(&self, id: &EnvironmentId) -> StoreResult<Option<Environment>> {
         environments::get(&self.db, id.as_str()).await
     }
+
     async fn list_environments(
         &self,
         filter: &EnvironmentFilter,
@@ -192,9 +193,11 @@ impl Store for FirestoreStore {
     ) -> StoreResult<Page<Environment>> {
         environments::list(&self.db, filter, page).await
     }
+
     async fn list_expired(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Environment>> {
         environments::expired(&self.db, now, limit).await
     }
+
     async fn list_events(
         &self,
         id: &EnvironmentId,
@@ -203,109 +206,69 @@ impl Store for FirestoreStore {
     ) -> StoreResult<Vec<EnvironmentEvent>> {
         environments::events(&self.db, id, after, limit).await
     }
+
     async fn remove_environment(&self, id: &EnvironmentId, version: u64) -> StoreResult<bool> {
         removal::remove(&self.db, id, version).await
     }
+
     async fn append_events(&self, id: &EnvironmentId, events: &[NewEvent]) -> StoreResult<()> {
         environments::append_events(&self.db, id, events).await
     }
+
     /// Firestore keeps no change log: the Redis stream is it (`--bus redis`, which
     /// `--store firestore` requires).
     async fn changes_since(&self, _after: u64, _limit: u32) -> StoreResult<Vec<EnvironmentChange>> {
         Err(no_change_log())
     }
+
     async fn latest_change_seq(&self) -> StoreResult<u64> {
         Err(no_change_log())
     }
+}
+
+#[async_trait]
+impl CatalogStore for FirestoreStore {
     async fn create_repository(&self, r: &Repository) -> StoreResult<()> {
         catalog::create_repository(&self.db, r).await
     }
+
     async fn get_repository(&self, id: &str) -> StoreResult<Option<Repository>> {
         catalog::get_doc(&self.db, REPOSITORIES, id).await
     }
+
     async fn find_repository_by_project(&self, project_id: u64) -> StoreResult<Option<Repository>> {
         catalog::find_repository_by_project(&self.db, project_id).await
     }
+
     async fn list_repositories(&self) -> StoreResult<Vec<Repository>> {
         catalog::list_docs(&self.db, REPOSITORIES).await
     }
+
     async fn update_repository(&self, r: &Repository) -> StoreResult<()> {
         catalog::update_repository(&self.db, r).await
     }
+
     async fn delete_repository(&self, id: &str) -> StoreResult<()> {
         catalog::delete_repository(&self.db, id).await
     }
+
     async fn create_config_set(&self, s: &ConfigSet) -> StoreResult<()> {
         catalog::create_config_set(&self.db, s).await
     }
+
     async fn get_config_set(&self, id: &str) -> StoreResult<Option<ConfigSet>> {
         catalog::get_doc(&self.db, CONFIG_SETS, id).await
     }
+
     async fn list_config_sets(&self) -> StoreResult<Vec<ConfigSet>> {
         catalog::list_docs(&self.db, CONFIG_SETS).await
     }
+
     async fn update_config_set(&self, s: &ConfigSet) -> StoreResult<()> {
         catalog::update_config_set(&self.db, s).await
     }
+
     async fn delete_config_set(&self, id: &str) -> StoreResult<()> {
         catalog::delete_config_set(&self.db, id).await
-    }
-    async fn append_audit(&self, e: &AuditEntry) -> StoreResult<()> {
-        records::append_audit(&self.db, e).await
-    }
-    async fn list_audit(&self, limit: u32) -> StoreResult<Vec<AuditEntry>> {
-        records::list_audit(&self.db, limit).await
-    }
-    async fn ingest_webhook(
-        &self,
-        ingest: &WebhookIngest,
-    ) -> StoreResult<(IngestOutcome, Vec<OutboxEntry>)> {
-        outbox::ingest(&self.db, ingest).await
-    }
-    async fn merge_request_keys(&self, after: &str, limit: u32) -> StoreResult<Vec<String>> {
-        outbox::merge_request_keys(&self.db, after, limit).await
-    }
-    async fn merge_request_event(&self, key: &str) -> StoreResult<Option<String>> {
-        outbox::merge_request_event(&self.db, key).await
-    }
-    async fn outbox_pending(
-        &self,
-        before: DateTime<Utc>,
-        limit: u32,
-    ) -> StoreResult<Vec<OutboxEntry>> {
-        outbox::pending(&self.db, before, limit).await
-    }
-    async fn outbox_delete(&self, ids: &[String]) -> StoreResult<()> {
-        outbox::delete(&self.db, ids).await
-    }
-    async fn create_token(&self, t: &ApiToken) -> StoreResult<()> {
-        records::put_token(&self.db, t, true).await
-    }
-    async fn find_token_by_hash(&self, hash: &str) -> StoreResult<Option<ApiToken>> {
-        records::find_token_by_hash(&self.db, hash).await
-    }
-    async fn get_token(&self, id: &str) -> StoreResult<Option<ApiToken>> {
-        catalog::get_doc(&self.db, TOKENS, id).await
-    }
-    async fn list_tokens(&self) -> StoreResult<Vec<ApiToken>> {
-        catalog::list_docs(&self.db, TOKENS).await
-    }
-    async fn update_token(&self, t: &ApiToken) -> StoreResult<()> {
-        records::put_token(&self.db, t, false).await
-    }
-    async fn create_subscription(&self, s: &Subscription) -> StoreResult<()> {
-        records::put_subscription(&self.db, s, true).await
-    }
-    async fn get_subscription(&self, id: &str) -> StoreResult<Option<Subscription>> {
-        catalog::get_doc(&self.db, SUBSCRIPTIONS, id).await
-    }
-    async fn list_subscriptions(&self) -> StoreResult<Vec<Subscription>> {
-        catalog::list_docs(&self.db, SUBSCRIPTIONS).await
-    }
-    async fn update_subscription(&self, s: &Subscription) -> StoreResult<()> {
-        records::put_subscription(&self.db, s, false).await
-    }
-    async fn delete_subscription(&self, id: &str) -> StoreResult<()> {
-        records::delete_subscription(&self.db, id).await
     }
 }

@@ -6,6 +6,7 @@
 //! behind. A webhook delivery is one transaction over its delivery record (dedupe, TTL policy on
 //! `expires_at`), its merge request's newest event (`merge_request_events`) and its outbox job.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use firestore::{
     FirestoreDb, FirestoreTransaction,
@@ -15,10 +16,12 @@ use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{DELIVERIES, MERGE_REQUEST_EVENTS, OUTBOX, corrupt, fs_err, permanent, ts};
+use super::{
+    DELIVERIES, FirestoreStore, MERGE_REQUEST_EVENTS, OUTBOX, corrupt, fs_err, permanent, ts,
+};
 use crate::ports::{
     queue::NewJob,
-    store::{IngestOutcome, OutboxEntry, StoreResult, WebhookIngest},
+    store::{DeliveryLog, IngestOutcome, Outbox, OutboxEntry, StoreResult, WebhookIngest},
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -218,4 +221,37 @@ pub async fn delete(db: &FirestoreDb, ids: &[String]) -> StoreResult<()> {
             .map_err(fs_err)?;
     }
     Ok(())
+}
+
+#[async_trait]
+impl DeliveryLog for FirestoreStore {
+    async fn ingest_webhook(
+        &self,
+        ingest: &WebhookIngest,
+    ) -> StoreResult<(IngestOutcome, Vec<OutboxEntry>)> {
+        self::ingest(&self.db, ingest).await
+    }
+
+    async fn merge_request_keys(&self, after: &str, limit: u32) -> StoreResult<Vec<String>> {
+        merge_request_keys(&self.db, after, limit).await
+    }
+
+    async fn merge_request_event(&self, key: &str) -> StoreResult<Option<String>> {
+        merge_request_event(&self.db, key).await
+    }
+}
+
+#[async_trait]
+impl Outbox for FirestoreStore {
+    async fn outbox_pending(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxEntry>> {
+        pending(&self.db, before, limit).await
+    }
+
+    async fn outbox_delete(&self, ids: &[String]) -> StoreResult<()> {
+        delete(&self.db, ids).await
+    }
 }

@@ -1,13 +1,14 @@
 //! Audit entries, API tokens and notification subscriptions on Firestore.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use firestore::FirestoreDb;
 use serde::{Deserialize, Serialize};
 
-use super::{AUDIT, SUBSCRIPTIONS, TOKENS, catalog::JsonDoc, corrupt, fs_err, ts};
+use super::{AUDIT, FirestoreStore, SUBSCRIPTIONS, TOKENS, catalog::JsonDoc, corrupt, fs_err, ts};
 use crate::{
     domain::{auth::ApiToken, notification::Subscription},
-    ports::store::{AuditEntry, StoreError, StoreResult},
+    ports::store::{AuditEntry, AuditLog, StoreError, StoreResult, SubscriptionStore, TokenStore},
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,37 +81,67 @@ pub async fn put_token(db: &FirestoreDb, t: &ApiToken, create: bool) -> StoreRes
         hash: t.hash.clone(),
         doc: serde_json::to_string(t).map_err(corrupt)?,
     };
+    put(db, TOKENS, "token", &doc.id, &doc, create).await
+}
+
+/// Writes a record: a create (Conflict if its id exists) or a replace (NotFound if there is
+/// none).
+async fn put<D>(
+    db: &FirestoreDb,
+    collection: &str,
+    what: &str,
+    id: &str,
+    doc: &D,
+    create: bool,
+) -> StoreResult<()>
+where
+    D: Serialize + for<'de> Deserialize<'de> + Send + Sync,
+{
     if create {
-        db.fluent()
-            .insert()
-            .into(TOKENS)
-            .document_id(&doc.id)
-            .object(&doc)
-            .execute::<TokenDoc>()
-            .await
-            .map(|_| ())
-            .map_err(fs_err)
-    } else {
-        let exists: Option<TokenDoc> = db
+        return db
             .fluent()
-            .select()
-            .by_id_in(TOKENS)
-            .obj()
-            .one(&doc.id)
-            .await
-            .map_err(fs_err)?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound(format!("token `{}`", doc.id)));
-        }
-        db.fluent()
-            .update()
-            .in_col(TOKENS)
-            .document_id(&doc.id)
-            .object(&doc)
-            .execute::<TokenDoc>()
+            .insert()
+            .into(collection)
+            .document_id(id)
+            .object(doc)
+            .execute::<D>()
             .await
             .map(|_| ())
-            .map_err(fs_err)
+            .map_err(fs_err);
+    }
+    ensure_exists::<D>(db, collection, what, id).await?;
+    db.fluent()
+        .update()
+        .in_col(collection)
+        .document_id(id)
+        .object(doc)
+        .execute::<D>()
+        .await
+        .map(|_| ())
+        .map_err(fs_err)
+}
+
+/// NotFound unless the record `id` is there.
+async fn ensure_exists<D>(
+    db: &FirestoreDb,
+    collection: &str,
+    what: &str,
+    id: &str,
+) -> StoreResult<()>
+where
+    D: for<'de> Deserialize<'de> + Send,
+{
+    let exists: Option<D> = db
+        .fluent()
+        .select()
+        .by_id_in(collection)
+        .obj()
+        .one(id)
+        .await
+        .map_err(fs_err)?;
+    match exists {
+        Some(_) => Ok(()),
+        None => Err(StoreError::NotFound(format!("{what} `{id}`"))),
     }
 }
 
@@ -138,59 +169,18 @@ struct SubscriptionDoc {
     doc: String,
 }
 
-/// Creates (Conflict if the id exists) or replaces (NotFound once deleted) in one transaction.
+/// Creates (Conflict if the id exists) or replaces (NotFound once deleted).
 pub async fn put_subscription(db: &FirestoreDb, s: &Subscription, create: bool) -> StoreResult<()> {
     let doc = SubscriptionDoc {
         id: s.id.clone(),
         name: s.id.clone(),
         doc: serde_json::to_string(s).map_err(corrupt)?,
     };
-    if create {
-        return db
-            .fluent()
-            .insert()
-            .into(SUBSCRIPTIONS)
-            .document_id(&doc.id)
-            .object(&doc)
-            .execute::<SubscriptionDoc>()
-            .await
-            .map(|_| ())
-            .map_err(fs_err);
-    }
-    let exists: Option<SubscriptionDoc> = db
-        .fluent()
-        .select()
-        .by_id_in(SUBSCRIPTIONS)
-        .obj()
-        .one(&doc.id)
-        .await
-        .map_err(fs_err)?;
-    if exists.is_none() {
-        return Err(StoreError::NotFound(format!("subscription `{}`", doc.id)));
-    }
-    db.fluent()
-        .update()
-        .in_col(SUBSCRIPTIONS)
-        .document_id(&doc.id)
-        .object(&doc)
-        .execute::<SubscriptionDoc>()
-        .await
-        .map(|_| ())
-        .map_err(fs_err)
+    put(db, SUBSCRIPTIONS, "subscription", &doc.id, &doc, create).await
 }
 
 pub async fn delete_subscription(db: &FirestoreDb, id: &str) -> StoreResult<()> {
-    let exists: Option<SubscriptionDoc> = db
-        .fluent()
-        .select()
-        .by_id_in(SUBSCRIPTIONS)
-        .obj()
-        .one(id)
-        .await
-        .map_err(fs_err)?;
-    if exists.is_none() {
-        return Err(StoreError::NotFound(format!("subscription `{id}`")));
-    }
+    ensure_exists::<SubscriptionDoc>(db, SUBSCRIPTIONS, "subscription", id).await?;
     db.fluent()
         .delete()
         .from(SUBSCRIPTIONS)
@@ -198,4 +188,61 @@ pub async fn delete_subscription(db: &FirestoreDb, id: &str) -> StoreResult<()> 
         .execute()
         .await
         .map_err(fs_err)
+}
+
+#[async_trait]
+impl AuditLog for FirestoreStore {
+    async fn append_audit(&self, e: &AuditEntry) -> StoreResult<()> {
+        append_audit(&self.db, e).await
+    }
+
+    async fn list_audit(&self, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+        list_audit(&self.db, limit).await
+    }
+}
+
+#[async_trait]
+impl TokenStore for FirestoreStore {
+    async fn create_token(&self, t: &ApiToken) -> StoreResult<()> {
+        put_token(&self.db, t, true).await
+    }
+
+    async fn find_token_by_hash(&self, hash: &str) -> StoreResult<Option<ApiToken>> {
+        find_token_by_hash(&self.db, hash).await
+    }
+
+    async fn get_token(&self, id: &str) -> StoreResult<Option<ApiToken>> {
+        super::catalog::get_doc(&self.db, TOKENS, id).await
+    }
+
+    async fn list_tokens(&self) -> StoreResult<Vec<ApiToken>> {
+        super::catalog::list_docs(&self.db, TOKENS).await
+    }
+
+    async fn update_token(&self, t: &ApiToken) -> StoreResult<()> {
+        put_token(&self.db, t, false).await
+    }
+}
+
+#[async_trait]
+impl SubscriptionStore for FirestoreStore {
+    async fn create_subscription(&self, s: &Subscription) -> StoreResult<()> {
+        put_subscription(&self.db, s, true).await
+    }
+
+    async fn get_subscription(&self, id: &str) -> StoreResult<Option<Subscription>> {
+        super::catalog::get_doc(&self.db, SUBSCRIPTIONS, id).await
+    }
+
+    async fn list_subscriptions(&self) -> StoreResult<Vec<Subscription>> {
+        super::catalog::list_docs(&self.db, SUBSCRIPTIONS).await
+    }
+
+    async fn update_subscription(&self, s: &Subscription) -> StoreResult<()> {
+        put_subscription(&self.db, s, false).await
+    }
+
+    async fn delete_subscription(&self, id: &str) -> StoreResult<()> {
+        delete_subscription(&self.db, id).await
+    }
 }

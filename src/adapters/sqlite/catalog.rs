@@ -1,11 +1,12 @@
 //! Repositories, config sets and audit events on SQLite.
 
+use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, ToSql, params};
 
-use super::{db_err, from_doc, is_constraint, parse_ts, to_doc};
+use super::{SqliteStore, db_err, from_doc, is_constraint, parse_ts, to_doc, ts};
 use crate::{
     domain::{ConfigSet, Repository},
-    ports::store::{AuditEntry, StoreError, StoreResult},
+    ports::store::{AuditEntry, AuditLog, CatalogStore, StoreError, StoreResult},
 };
 
 fn repo_conflict(e: rusqlite::Error, repo: &Repository) -> StoreError {
@@ -195,4 +196,86 @@ pub fn list_audit(c: &Connection, limit: u32) -> StoreResult<Vec<AuditEntry>> {
         })
     })
     .collect()
+}
+
+#[async_trait]
+impl CatalogStore for SqliteStore {
+    async fn create_repository(&self, repo: &Repository) -> StoreResult<()> {
+        let repo = repo.clone();
+        self.db.write(move |c| create_repository(c, &repo)).await
+    }
+
+    async fn get_repository(&self, id: &str) -> StoreResult<Option<Repository>> {
+        let id = id.to_owned();
+        self.db
+            .read(move |c| get_doc(c, "repositories", "id", &id))
+            .await
+    }
+
+    async fn find_repository_by_project(&self, project_id: u64) -> StoreResult<Option<Repository>> {
+        self.db
+            .read(move |c| get_doc(c, "repositories", "gitlab_project_id", &(project_id as i64)))
+            .await
+    }
+
+    async fn list_repositories(&self) -> StoreResult<Vec<Repository>> {
+        self.db.read(|c| list_docs(c, "repositories", "name")).await
+    }
+
+    async fn update_repository(&self, repo: &Repository) -> StoreResult<()> {
+        let repo = repo.clone();
+        self.db.write(move |c| update_repository(c, &repo)).await
+    }
+
+    async fn delete_repository(&self, id: &str) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.db.write(move |c| delete_repository(c, &id)).await
+    }
+
+    async fn create_config_set(&self, set: &ConfigSet) -> StoreResult<()> {
+        let set = set.clone();
+        self.db.write(move |c| create_config_set(c, &set)).await
+    }
+
+    async fn get_config_set(&self, id: &str) -> StoreResult<Option<ConfigSet>> {
+        let id = id.to_owned();
+        self.db
+            .read(move |c| get_doc(c, "config_sets", "id", &id))
+            .await
+    }
+
+    async fn list_config_sets(&self) -> StoreResult<Vec<ConfigSet>> {
+        self.db.read(|c| list_docs(c, "config_sets", "name")).await
+    }
+
+    async fn update_config_set(&self, set: &ConfigSet) -> StoreResult<()> {
+        let set = set.clone();
+        self.db.write(move |c| update_config_set(c, &set)).await
+    }
+
+    async fn delete_config_set(&self, id: &str) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.db.write(move |c| delete_config_set(c, &id)).await
+    }
+}
+
+#[async_trait]
+impl AuditLog for SqliteStore {
+    async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
+        let e = entry.clone();
+        self.db
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO audit_events (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    (ts(e.at), &e.actor, &e.action, &e.target, &e.detail),
+                )
+                .map(|_| ())
+                .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn list_audit(&self, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+        self.db.read(move |c| list_audit(c, limit)).await
+    }
 }

@@ -1,11 +1,14 @@
 //! Webhook deliveries on SQLite: the delivery id, the merge request's newest event and the job,
 //! in one transaction (the writer's).
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{db_err, queue::insert_job, ts};
-use crate::ports::store::{IngestOutcome, StoreResult, WebhookIngest};
+use super::{PURGE_EVERY, SqliteStore, db_err, queue::insert_job, ts};
+use crate::ports::store::{
+    DeliveryLog, IngestOutcome, Outbox, OutboxEntry, StoreResult, WebhookIngest,
+};
 
 pub fn ingest(
     tx: &Connection,
@@ -66,4 +69,59 @@ pub fn forget_expired(c: &Connection, now: DateTime<Utc>) -> StoreResult<usize> 
         [ts(now)],
     )
     .map_err(db_err)
+}
+
+#[async_trait]
+impl DeliveryLog for SqliteStore {
+    async fn ingest_webhook(
+        &self,
+        ingest: &WebhookIngest,
+    ) -> StoreResult<(IngestOutcome, Vec<OutboxEntry>)> {
+        let delivery = ingest.clone();
+        let purge = self
+            .ingested
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .is_multiple_of(PURGE_EVERY);
+        let outcome = self
+            .db
+            .write(move |c| {
+                if purge {
+                    forget_expired(c, Utc::now())?;
+                }
+                self::ingest(c, &delivery, Utc::now())
+            })
+            .await?;
+        if outcome == IngestOutcome::Queued {
+            self.db.jobs_added().notify_waiters();
+        }
+        Ok((outcome, vec![]))
+    }
+
+    async fn merge_request_keys(&self, after: &str, limit: u32) -> StoreResult<Vec<String>> {
+        let after = after.to_owned();
+        self.db
+            .read(move |c| merge_request_keys(c, &after, limit))
+            .await
+    }
+
+    async fn merge_request_event(&self, key: &str) -> StoreResult<Option<String>> {
+        let key = key.to_owned();
+        self.db.read(move |c| merge_request_event(c, &key)).await
+    }
+}
+
+#[async_trait]
+impl Outbox for SqliteStore {
+    async fn outbox_pending(
+        &self,
+        _before: DateTime<Utc>,
+        _limit: u32,
+    ) -> StoreResult<Vec<OutboxEntry>> {
+        // Jobs are written straight into the queue's table, in the same transaction.
+        Ok(vec![])
+    }
+
+    async fn outbox_delete(&self, _ids: &[String]) -> StoreResult<()> {
+        Ok(())
+    }
 }

@@ -43,10 +43,11 @@ impl EnvironmentService {
             repository_id: Some(repository_id.to_owned()),
             ..Default::default()
         };
-        let store = &self.writer.ports.store;
+        let ports = &self.writer.ports;
         let (mut rows, mut read, mut cursor) = (Vec::new(), 0, None);
         let truncated = loop {
-            let page = store
+            let page = ports
+                .environments
                 .list_environments(&filter, &PageRequest { limit: 200, cursor })
                 .await?;
             read += page.items.len();

@@ -80,9 +80,9 @@ impl EnvironmentService {
         // The id is taken: bring a terminated record back. Another writer (GitLab feedback,
         // the archive) may get there between the read and the write: read again, never give up
         // on a lost race (it is not a refusal).
-        let store = &self.writer.ports.store;
+        let ports = &self.writer.ports;
         for _ in 0..crate::service::writes::MAX_WRITE_RETRIES {
-            let env = match store.get_environment(&id.id).await? {
+            let env = match ports.environments.get_environment(&id.id).await? {
                 None => {
                     let mut env = Environment::create(id.id.clone(), id.new.clone(), now);
                     env.fork = fork.clone();
@@ -173,10 +173,10 @@ impl EnvironmentService {
         if req.repository_id.is_empty() {
             return Err(ServiceError::invalid("repository_id", "must not be empty"));
         }
-        let store = self.writer.ports.store.as_ref();
+        let ports = &self.writer.ports;
         let repo = self
             .directory
-            .repository(store, &req.repository_id)
+            .repository(ports.catalog.as_ref(), &req.repository_id)
             .await?
             .ok_or_else(|| {
                 ServiceError::dangling(
@@ -217,7 +217,7 @@ impl EnvironmentService {
         };
         if self
             .directory
-            .config_set(store, &config_set_id)
+            .config_set(ports.catalog.as_ref(), &config_set_id)
             .await?
             .is_none()
         {

@@ -31,8 +31,9 @@ pub async fn run(
             "This merge request is not from a fork: it needs no approval.".into(),
         ));
     }
-    let store = &ctx.ports.store;
-    let stored = store
+    let ports = &ctx.ports;
+    let stored = ports
+        .deliveries
         .merge_request_event(&format!("{repository_id}:{}", ev.iid))
         .await?
         .and_then(|raw| serde_json::from_str::<MergeRequestEvent>(&raw).ok());
@@ -86,7 +87,7 @@ pub async fn run(
             Settled::Refused(m) => Some(m),
         });
     }
-    let Some(repo) = store.get_repository(repository_id).await? else {
+    let Some(repo) = ports.catalog.get_repository(repository_id).await? else {
         return Ok(Some(
             "Nothing done: the repository is no longer connected.".into(),
         ));

@@ -28,7 +28,7 @@ pub async fn run(
     ev: &CommandEvent,
 ) -> Result<JobOutcome, ServiceError> {
     let actor = format!("gitlab:{}", ev.username);
-    let env = ctx.ports.store.get_environment(id).await?;
+    let env = ctx.ports.environments.get_environment(id).await?;
     if env.as_ref().is_some_and(|e| e.applied_note(ev.note_id)) {
         // Applied before; its reply was queued with it.
         return Ok(JobOutcome::Done);

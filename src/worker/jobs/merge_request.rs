@@ -45,8 +45,9 @@ pub async fn run(
     repository_id: &str,
     iid: u64,
 ) -> Result<JobOutcome, ServiceError> {
-    let store = &ctx.ports.store;
-    let Some(raw) = store
+    let ports = &ctx.ports;
+    let Some(raw) = ports
+        .deliveries
         .merge_request_event(&format!("{repository_id}:{iid}"))
         .await?
     else {
@@ -59,10 +60,10 @@ pub async fn run(
             return Ok(JobOutcome::Done);
         }
     };
-    let Some(repo) = store.get_repository(repository_id).await? else {
+    let Some(repo) = ports.catalog.get_repository(repository_id).await? else {
         return Ok(JobOutcome::Done);
     };
-    let env = store.get_environment(id).await?;
+    let env = ports.environments.get_environment(id).await?;
     let current = Current {
         live: env
             .as_ref()
@@ -156,7 +157,7 @@ async fn follow_keep_label(
     ev: &MergeRequestEvent,
     actor: &str,
 ) -> Result<(), ServiceError> {
-    let Some(env) = ctx.ports.store.get_environment(id).await? else {
+    let Some(env) = ctx.ports.environments.get_environment(id).await? else {
         return Ok(());
     };
     let labelled = ev.labels.iter().any(|l| l == KEEP_LABEL);

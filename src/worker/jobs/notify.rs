@@ -121,13 +121,13 @@ async fn merge_request_environment(
     ctx: &Context,
     id: &EnvironmentId,
 ) -> Result<Option<(Environment, Repository, MergeRequest)>, ServiceError> {
-    let Some(env) = ctx.ports.store.get_environment(id).await? else {
+    let Some(env) = ctx.ports.environments.get_environment(id).await? else {
         return Ok(None);
     };
     let Some(mr) = env.merge_request.clone() else {
         return Ok(None);
     };
-    let repo = ctx.ports.store.get_repository(&env.repository_id).await?;
+    let repo = ctx.ports.catalog.get_repository(&env.repository_id).await?;
     Ok(repo.map(|repo| (env, repo, mr)))
 }
 

@@ -39,9 +39,9 @@ pub async fn run(
     } else {
         format!("GitLab is not configured; would have replied on !{iid}: {text}")
     };
-    if ctx.ports.store.get_environment(id).await?.is_some() {
+    if ctx.ports.environments.get_environment(id).await?.is_some() {
         ctx.ports
-            .store
+            .environments
             .append_events(
                 id,
                 &[NewEvent::new(EventKind::Notification, "blueberry", message)],

@@ -1,36 +1,18 @@
-//! The Store port: environments, their events and change log, repositories, config sets, audit
-//! events and webhook dedupe records.
+//! Environments: their records, history and change log, the aggregate the reconciles and the
+//! pages read and write. The one port the Redis cache decorates.
 //!
-//! Shaped for both adapters: a document store with preconditions and cursors (Firestore) and an
-//! embedded SQL file (SQLite). Writes of an environment carry its `version`; the adapter refuses a
-//! stale one with [`StoreError::Conflict`] (a Firestore transaction, a SQL `WHERE version = ?`).
+//! Writes of an environment carry its `version`; the adapter refuses a stale one with
+//! [`StoreError::Conflict`] (a Firestore transaction, a SQL `WHERE version = ?`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::queue::NewJob;
-use crate::domain::{
-    ConfigSet, Environment, EnvironmentEvent, EnvironmentId, NewEvent, Repository, Status,
-    auth::ApiToken, notification::Subscription,
+use super::{OutboxEntry, StoreError, StoreResult};
+use crate::{
+    domain::{Environment, EnvironmentEvent, EnvironmentId, NewEvent, Status},
+    ports::queue::NewJob,
 };
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("{0} not found")]
-    NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
-    /// The request cannot be answered as asked (e.g. a cursor this store did not issue).
-    #[error("{0}")]
-    Invalid(String),
-    #[error("store unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    #[error("stored data is invalid: {0}")]
-    Corrupt(String),
-}
-
-pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Filters for listing environments; all optional, combined with AND.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -135,60 +117,8 @@ pub struct Saved {
     pub outbox: Vec<OutboxEntry>,
 }
 
-/// A job written in the same transaction as a change, waiting to be published to the queue
-/// (the transactional outbox). Published, then deleted; a publish lost to a crash is found
-/// again by `outbox_pending`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OutboxEntry {
-    pub id: String,
-    pub job: NewJob,
-}
-
-/// Where a merge request event stands in its merge request's order: GitLab's
-/// `object_attributes.updated_at`, then the head commit's timestamp, as sortable text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MergeRequestMark {
-    /// `{repository_id}:{iid}`.
-    pub key: String,
-    pub order: String,
-    /// The event (`domain::gitlab::MergeRequestEvent`) to apply, as JSON.
-    pub event: String,
-}
-
-/// One webhook delivery, recorded in one transaction: its id (so a redelivery is a
-/// duplicate), for merge request events the newest event of the merge request (so an older
-/// one is stale), and the job it queues.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WebhookIngest {
-    pub delivery_key: Option<String>,
-    /// Until when the delivery id is remembered.
-    pub expires_at: DateTime<Utc>,
-    pub merge_request: Option<MergeRequestMark>,
-    pub job: NewJob,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IngestOutcome {
-    /// Recorded and queued.
-    Queued,
-    /// This delivery id was recorded before: nothing done.
-    Duplicate,
-    /// An event newer than this one was recorded for its merge request: nothing queued.
-    Stale,
-}
-
-/// Something an operator or user did, kept for audit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AuditEntry {
-    pub at: DateTime<Utc>,
-    pub actor: String,
-    pub action: String,
-    pub target: String,
-    pub detail: String,
-}
-
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait EnvironmentStore: Send + Sync + 'static {
     /// Cheap round trip for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
 
@@ -232,62 +162,6 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<EnvironmentChange>>;
     /// The newest change-log sequence number (0 when empty).
     async fn latest_change_seq(&self) -> StoreResult<u64>;
-
-    /// Conflict when the name or GitLab project is already connected.
-    async fn create_repository(&self, repo: &Repository) -> StoreResult<()>;
-    async fn get_repository(&self, id: &str) -> StoreResult<Option<Repository>>;
-    async fn find_repository_by_project(&self, project_id: u64) -> StoreResult<Option<Repository>>;
-    async fn list_repositories(&self) -> StoreResult<Vec<Repository>>;
-    async fn update_repository(&self, repo: &Repository) -> StoreResult<()>;
-    /// Conflict while live environments belong to it.
-    async fn delete_repository(&self, id: &str) -> StoreResult<()>;
-
-    /// Conflict when the name is taken.
-    async fn create_config_set(&self, set: &ConfigSet) -> StoreResult<()>;
-    async fn get_config_set(&self, id: &str) -> StoreResult<Option<ConfigSet>>;
-    async fn list_config_sets(&self) -> StoreResult<Vec<ConfigSet>>;
-    async fn update_config_set(&self, set: &ConfigSet) -> StoreResult<()>;
-    /// Conflict while a repository or live environment refers to it.
-    async fn delete_config_set(&self, id: &str) -> StoreResult<()>;
-
-    async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
-    async fn list_audit(&self, limit: u32) -> StoreResult<Vec<AuditEntry>>;
-
-    /// Records a webhook delivery and queues its job, atomically (see [`WebhookIngest`]).
-    async fn ingest_webhook(
-        &self,
-        ingest: &WebhookIngest,
-    ) -> StoreResult<(IngestOutcome, Vec<OutboxEntry>)>;
-    /// The newest recorded event of a merge request (`{repository_id}:{iid}`).
-    async fn merge_request_event(&self, key: &str) -> StoreResult<Option<String>>;
-    /// Keys (`{repository_id}:{iid}`) of merge requests with a recorded event, after `after`
-    /// in key order (the resync pages through them).
-    async fn merge_request_keys(&self, after: &str, limit: u32) -> StoreResult<Vec<String>>;
-    /// Outbox entries written before `before` (their fast-path publish may have been lost).
-    async fn outbox_pending(
-        &self,
-        before: DateTime<Utc>,
-        limit: u32,
-    ) -> StoreResult<Vec<OutboxEntry>>;
-    /// Removes published outbox entries.
-    async fn outbox_delete(&self, ids: &[String]) -> StoreResult<()>;
-    /// Conflict if the hash exists (practically impossible for random secrets).
-    async fn create_token(&self, token: &ApiToken) -> StoreResult<()>;
-    async fn find_token_by_hash(&self, hash: &str) -> StoreResult<Option<ApiToken>>;
-    async fn get_token(&self, id: &str) -> StoreResult<Option<ApiToken>>;
-    async fn list_tokens(&self) -> StoreResult<Vec<ApiToken>>;
-    /// Replaces a token's record (revocation, last use).
-    async fn update_token(&self, token: &ApiToken) -> StoreResult<()>;
-
-    // Notification subscriptions, each with its delivery log. Conflict if the id exists.
-    async fn create_subscription(&self, s: &Subscription) -> StoreResult<()>;
-    async fn get_subscription(&self, id: &str) -> StoreResult<Option<Subscription>>;
-    /// Every subscription, by id.
-    async fn list_subscriptions(&self) -> StoreResult<Vec<Subscription>>;
-    /// Replaces its record (a delivery logged); NotFound once deleted.
-    async fn update_subscription(&self, s: &Subscription) -> StoreResult<()>;
-    /// NotFound if there is none.
-    async fn delete_subscription(&self, id: &str) -> StoreResult<()>;
 }
 
 #[cfg(test)]

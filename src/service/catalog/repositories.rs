@@ -1,22 +1,15 @@
-//! Repositories and config sets: what environments are created from.
+//! Connecting repositories: checked, stored with a hashed webhook secret, audited.
 
-use rand::RngCore;
-use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
-
-use super::{Ports, ServiceError, quotas};
+use super::{CatalogService, hash_secret, new_secret, relative_path, text};
 use crate::{
-    domain::{ChartSource, ConfigSet, Repository, RepositoryFilters, RepositoryName},
-    ports::AuditEntry,
+    domain::{Repository, RepositoryFilters, RepositoryName},
+    service::{ServiceError, quotas},
 };
 
 /// `sleep_after_idle_minutes` between 5 minutes and a week.
 const IDLE_MINUTES: std::ops::RangeInclusive<i64> = 5..=10_080;
 /// The highest per-repository `max_environments`.
 const MAX_ENVIRONMENTS_CAP: i64 = 1000;
-
-/// Largest accepted config-set `values`, serialized as JSON.
-const MAX_VALUES_BYTES: usize = 256 * 1024;
 
 /// A repository as submitted (create or full update).
 #[derive(Debug, Clone)]
@@ -38,17 +31,6 @@ pub struct RepositoryInput {
     pub sleep_schedule: Option<crate::domain::schedule::ScheduleParts>,
 }
 
-/// A config set as submitted (create or full update).
-#[derive(Debug, Clone)]
-pub struct ConfigSetInput {
-    pub name: String,
-    pub repo_url: String,
-    pub chart: Option<String>,
-    pub path: Option<String>,
-    pub target_revision: String,
-    pub values: Option<Value>,
-}
-
 /// A newly connected repository and its webhook secret, which is shown this once.
 #[derive(Debug)]
 pub struct ConnectedRepository {
@@ -56,82 +38,7 @@ pub struct ConnectedRepository {
     pub webhook_secret: String,
 }
 
-#[derive(Clone)]
-pub struct CatalogService {
-    ports: Ports,
-    directory: std::sync::Arc<super::directory::ProjectDirectory>,
-}
-
-/// SHA-256 of a secret, hex-encoded: what the store keeps instead of the secret.
-pub fn hash_secret(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
-}
-
-/// A fresh secret: `prefix` + 32 random bytes, hex-encoded.
-pub fn new_secret(prefix: &str) -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    format!("{prefix}{}", hex::encode(bytes))
-}
-
-fn text(field: &str, value: &str, max: usize) -> Result<(), ServiceError> {
-    if value.trim().is_empty() {
-        return Err(ServiceError::invalid(field, "must not be empty"));
-    }
-    if value.chars().count() > max {
-        return Err(ServiceError::invalid(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(ServiceError::invalid(
-            field,
-            "must not contain control characters",
-        ));
-    }
-    Ok(())
-}
-
-fn relative_path(field: &str, value: &str) -> Result<(), ServiceError> {
-    text(field, value, 255)?;
-    if value.starts_with('/')
-        || value.ends_with('/')
-        || value.split('/').any(|s| s.is_empty() || s == "..")
-    {
-        return Err(ServiceError::invalid(
-            field,
-            "must be a relative path without empty or '..' segments",
-        ));
-    }
-    Ok(())
-}
-
 impl CatalogService {
-    pub fn new(
-        ports: Ports,
-        directory: std::sync::Arc<super::directory::ProjectDirectory>,
-    ) -> Self {
-        Self { ports, directory }
-    }
-
-    pub async fn audit(
-        &self,
-        actor: &str,
-        action: &str,
-        target: &str,
-        detail: String,
-    ) -> Result<(), ServiceError> {
-        let entry = AuditEntry {
-            at: self.ports.clock.now(),
-            actor: actor.to_owned(),
-            action: action.to_owned(),
-            target: target.to_owned(),
-            detail,
-        };
-        Ok(self.ports.store.append_audit(&entry).await?)
-    }
-
     async fn check_repository(
         &self,
         input: &RepositoryInput,
@@ -153,7 +60,7 @@ impl CatalogService {
             })?;
         relative_path("path_with_namespace", &input.path_with_namespace)?;
         if let Some(cs) = &input.config_set_id
-            && self.ports.store.get_config_set(cs).await?.is_none()
+            && self.ports.catalog.get_config_set(cs).await?.is_none()
         {
             return Err(ServiceError::dangling(
                 "config_set_id",
@@ -230,7 +137,7 @@ impl CatalogService {
             created_at: now,
             updated_at: now,
         };
-        self.ports.store.create_repository(&repository).await?;
+        self.ports.catalog.create_repository(&repository).await?;
         self.directory.invalidate();
         self.audit(
             actor,
@@ -247,14 +154,14 @@ impl CatalogService {
 
     pub async fn get_repository(&self, id: &str) -> Result<Repository, ServiceError> {
         self.ports
-            .store
+            .catalog
             .get_repository(id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("repository `{id}`")))
     }
 
     pub async fn list_repositories(&self) -> Result<Vec<Repository>, ServiceError> {
-        Ok(self.ports.store.list_repositories().await?)
+        Ok(self.ports.catalog.list_repositories().await?)
     }
 
     /// Replaces a repository's settings; its id, secret and creation time stay.
@@ -280,7 +187,7 @@ impl CatalogService {
             repo.webhook_signing_key = input.webhook_signing_key;
         }
         repo.updated_at = self.ports.clock.now();
-        self.ports.store.update_repository(&repo).await?;
+        self.ports.catalog.update_repository(&repo).await?;
         self.directory.invalidate();
         self.audit(
             actor,
@@ -297,128 +204,9 @@ impl CatalogService {
     }
 
     pub async fn delete_repository(&self, id: &str, actor: &str) -> Result<(), ServiceError> {
-        self.ports.store.delete_repository(id).await?;
+        self.ports.catalog.delete_repository(id).await?;
         self.directory.invalidate();
         self.audit(actor, "repository.delete", id, String::new())
-            .await
-    }
-
-    fn check_config_set(
-        input: &ConfigSetInput,
-    ) -> Result<(ChartSource, Map<String, Value>), ServiceError> {
-        text("name", &input.name, 100)?;
-        text("repo_url", &input.repo_url, 2048)?;
-        let url_ok = ["https://", "http://", "ssh://", "git@", "oci://"]
-            .iter()
-            .any(|p| input.repo_url.starts_with(p))
-            && !input.repo_url.chars().any(char::is_whitespace);
-        if !url_ok {
-            return Err(ServiceError::invalid(
-                "repo_url",
-                "must be an https, http, ssh, git@ or oci URL without spaces",
-            ));
-        }
-        let source = match (&input.chart, &input.path) {
-            (Some(chart), None) => {
-                text("chart", chart, 255)?;
-                ChartSource::Chart(chart.clone())
-            }
-            (None, Some(path)) => {
-                relative_path("path", path)?;
-                ChartSource::Path(path.clone())
-            }
-            _ => {
-                return Err(ServiceError::invalid(
-                    "chart",
-                    "give exactly one of `chart` (Helm repository) or `path` (git directory)",
-                ));
-            }
-        };
-        text("target_revision", &input.target_revision, 255)?;
-        if input.target_revision.chars().any(char::is_whitespace) {
-            return Err(ServiceError::invalid(
-                "target_revision",
-                "must not contain spaces",
-            ));
-        }
-        let values = match &input.values {
-            None => Map::new(),
-            Some(Value::Object(map)) => map.clone(),
-            Some(_) => return Err(ServiceError::invalid("values", "must be a JSON object")),
-        };
-        let size = serde_json::to_vec(&values)
-            .map(|v| v.len())
-            .unwrap_or(usize::MAX);
-        if size > MAX_VALUES_BYTES {
-            return Err(ServiceError::invalid(
-                "values",
-                format!("must be at most {MAX_VALUES_BYTES} bytes as JSON"),
-            ));
-        }
-        Ok((source, values))
-    }
-
-    pub async fn create_config_set(
-        &self,
-        input: ConfigSetInput,
-        actor: &str,
-    ) -> Result<ConfigSet, ServiceError> {
-        let (source, values) = Self::check_config_set(&input)?;
-        let now = self.ports.clock.now();
-        let set = ConfigSet {
-            id: uuid::Uuid::new_v4().to_string(),
-            name: input.name,
-            repo_url: input.repo_url,
-            source,
-            target_revision: input.target_revision,
-            values,
-            created_at: now,
-            updated_at: now,
-        };
-        self.ports.store.create_config_set(&set).await?;
-        self.directory.invalidate();
-        self.audit(actor, "config_set.create", &set.id, set.name.clone())
-            .await?;
-        Ok(set)
-    }
-
-    pub async fn get_config_set(&self, id: &str) -> Result<ConfigSet, ServiceError> {
-        self.ports
-            .store
-            .get_config_set(id)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("config set `{id}`")))
-    }
-
-    pub async fn list_config_sets(&self) -> Result<Vec<ConfigSet>, ServiceError> {
-        Ok(self.ports.store.list_config_sets().await?)
-    }
-
-    pub async fn update_config_set(
-        &self,
-        id: &str,
-        input: ConfigSetInput,
-        actor: &str,
-    ) -> Result<ConfigSet, ServiceError> {
-        let mut set = self.get_config_set(id).await?;
-        let (source, values) = Self::check_config_set(&input)?;
-        set.name = input.name;
-        set.repo_url = input.repo_url;
-        set.source = source;
-        set.target_revision = input.target_revision;
-        set.values = values;
-        set.updated_at = self.ports.clock.now();
-        self.ports.store.update_config_set(&set).await?;
-        self.directory.invalidate();
-        self.audit(actor, "config_set.update", id, set.name.clone())
-            .await?;
-        Ok(set)
-    }
-
-    pub async fn delete_config_set(&self, id: &str, actor: &str) -> Result<(), ServiceError> {
-        self.ports.store.delete_config_set(id).await?;
-        self.directory.invalidate();
-        self.audit(actor, "config_set.delete", id, String::new())
             .await
     }
 }
