@@ -80,7 +80,38 @@ fn with_once(
     Ok(Some(c))
 }
 
+/// Refuses a change to an environment that is not live (pending, ready or failed): "cannot be
+/// `what`".
+fn ensure_live(env: &Environment, what: &str) -> Result<(), ServiceError> {
+    if matches!(env.status, Status::Pending | Status::Ready | Status::Failed) {
+        return Ok(());
+    }
+    Err(ServiceError::Conflict(format!(
+        "environment `{}` is {} and cannot be {what}",
+        env.id, env.status
+    )))
+}
+
 impl EnvironmentService {
+    /// One versioned write of a command that may come from a merge request note: `change`
+    /// runs unless `once`'s note was applied already; the answer says which.
+    async fn update_once(
+        &self,
+        id: &str,
+        trigger: Trigger,
+        once: Option<&Once<'_>>,
+        mut change: impl FnMut(&mut Environment) -> Result<Option<Change>, ServiceError>,
+    ) -> Result<(Environment, Applied), ServiceError> {
+        let mut applied = Applied::Now;
+        let env = self
+            .writer
+            .update(id, trigger, |env| {
+                with_once(env, once, &mut applied, &mut change)
+            })
+            .await?;
+        Ok((env, applied))
+    }
+
     pub fn new(
         ports: Ports,
         settings: Arc<Settings>,
@@ -151,35 +182,23 @@ impl EnvironmentService {
         once: Option<&Once<'_>>,
     ) -> Result<(Environment, Applied), ServiceError> {
         let now = self.now();
-        let mut applied = Applied::Now;
-        let env = self
-            .writer
-            .update(id, Trigger::Reconcile, |env| {
-                with_once(env, once, &mut applied, |env| {
-                    if !matches!(env.status, Status::Pending | Status::Ready | Status::Failed) {
-                        return Err(ServiceError::Conflict(format!(
-                            "environment `{}` is {} and cannot be redeployed",
-                            env.id, env.status
-                        )));
-                    }
-                    if let Some(sha) = &sha {
-                        env.sha = Some(sha.clone());
-                        // New commits are activity: a whole lifetime from now at the soonest.
-                        env.live_a_lifetime_from(now);
-                    }
-                    let message =
-                        format!("redeploy of {} requested by {actor}", env.target_revision());
-                    env.start_deployment(message.clone(), now)
-                        .map_err(|e| ServiceError::Conflict(e.to_string()))?;
-                    Ok(Change::event(NewEvent::new(
-                        EventKind::RedeployRequested,
-                        actor,
-                        message,
-                    )))
-                })
-            })
-            .await?;
-        Ok((env, applied))
+        self.update_once(id, Trigger::Reconcile, once, |env| {
+            ensure_live(env, "redeployed")?;
+            if let Some(sha) = &sha {
+                env.sha = Some(sha.clone());
+                // New commits are activity: a whole lifetime from now at the soonest.
+                env.live_a_lifetime_from(now);
+            }
+            let message = format!("redeploy of {} requested by {actor}", env.target_revision());
+            env.start_deployment(message.clone(), now)
+                .map_err(|e| ServiceError::Conflict(e.to_string()))?;
+            Ok(Change::event(NewEvent::new(
+                EventKind::RedeployRequested,
+                actor,
+                message,
+            )))
+        })
+        .await
     }
 
     /// Moves a merge request's environment to `sha` unless it is there already, so that the
@@ -250,44 +269,33 @@ impl EnvironmentService {
                     .max_ttl_hours
                     .map(|max| (r.name.to_string(), max))
             });
-        let mut applied = Applied::Now;
-        let env = self
-            .writer
-            .update(id, Trigger::None, |env| {
-                with_once(env, once, &mut applied, |env| {
-                    if !matches!(env.status, Status::Pending | Status::Ready | Status::Failed) {
-                        return Err(ServiceError::Conflict(format!(
-                            "environment `{}` is {} and cannot be extended",
-                            env.id, env.status
-                        )));
-                    }
-                    let extended = extended_expiry(env.expires_at, now, hours);
-                    if let Some((repo, max)) = &ceiling
-                        && extended > now + chrono::Duration::hours(i64::from(*max))
-                    {
-                        return Err(ServiceError::Conflict(format!(
-                            "repository `{repo}` lets environments live at most {max} h from now; `{}` already expires at {}",
-                            env.id,
-                            env.expires_at.format("%Y-%m-%d %H:%M UTC")
-                        )));
-                    }
-                    env.expires_at = extended;
-                    env.active_at = Some(now);
-                    env.updated_at = now;
-                    let message = format!(
-                        "extended by {} h to {} by {actor}",
-                        hours.hours(),
-                        env.expires_at.format("%Y-%m-%d %H:%M UTC")
-                    );
-                    Ok(Change::event(NewEvent::new(
-                        EventKind::Extended,
-                        actor,
-                        message,
-                    )))
-                })
-            })
-            .await?;
-        Ok((env, applied))
+        self.update_once(id, Trigger::None, once, |env| {
+            ensure_live(env, "extended")?;
+            let extended = extended_expiry(env.expires_at, now, hours);
+            if let Some((repo, max)) = &ceiling
+                && extended > now + chrono::Duration::hours(i64::from(*max))
+            {
+                return Err(ServiceError::Conflict(format!(
+                    "repository `{repo}` lets environments live at most {max} h from now; `{}` already expires at {}",
+                    env.id,
+                    env.expires_at.format("%Y-%m-%d %H:%M UTC")
+                )));
+            }
+            env.expires_at = extended;
+            env.active_at = Some(now);
+            env.updated_at = now;
+            let message = format!(
+                "extended by {} h to {} by {actor}",
+                hours.hours(),
+                env.expires_at.format("%Y-%m-%d %H:%M UTC")
+            );
+            Ok(Change::event(NewEvent::new(
+                EventKind::Extended,
+                actor,
+                message,
+            )))
+        })
+        .await
     }
 
     /// Read-modify-write for the controller and jobs (no reconcile queued with it).

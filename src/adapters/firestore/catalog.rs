@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use super::{
     CONFIG_SETS, ENVIRONMENTS, REPOSITORIES, corrupt, environments::EnvDoc, fs_err, permanent,
+    transaction,
 };
 use crate::{
     domain::{ConfigSet, Repository},
@@ -135,66 +136,62 @@ async fn put_unique<D: UniqueDoc>(
     create: bool,
 ) -> StoreResult<()> {
     let unique = std::sync::Arc::new(unique);
-    db.run_transaction_with_options(
-        |db, tx| {
-            let (doc, unique) = (doc.clone(), unique.clone());
-            async move {
-                let id = doc.id().to_owned();
-                let existing: Option<D> = db
-                    .fluent()
-                    .select()
-                    .by_id_in(unique.collection)
-                    .obj()
-                    .one(&id)
-                    .await?;
-                let what = unique.what;
-                match (create, existing.is_some()) {
-                    (true, true) => {
-                        return Err(permanent(
-                            tx,
-                            StoreError::Conflict(format!("{what} `{id}` already exists")),
-                        ));
-                    }
-                    (false, false) => {
-                        return Err(permanent(
-                            tx,
-                            StoreError::NotFound(format!("{what} `{id}`")),
-                        ));
-                    }
-                    _ => {}
+    transaction(db, |db, tx| {
+        let (doc, unique) = (doc.clone(), unique.clone());
+        async move {
+            let id = doc.id().to_owned();
+            let existing: Option<D> = db
+                .fluent()
+                .select()
+                .by_id_in(unique.collection)
+                .obj()
+                .one(&id)
+                .await?;
+            let what = unique.what;
+            match (create, existing.is_some()) {
+                (true, true) => {
+                    return Err(permanent(
+                        tx,
+                        StoreError::Conflict(format!("{what} `{id}` already exists")),
+                    ));
                 }
-                let clashes: Vec<D> = db
-                    .fluent()
-                    .select()
-                    .from(unique.collection)
-                    .filter(|q| {
-                        q.for_any(
-                            unique
-                                .fields
-                                .iter()
-                                .map(|(field, value)| q.field(*field).eq(value.clone())),
-                        )
-                    })
-                    .obj()
-                    .query()
-                    .await?;
-                if clashes.iter().any(|c| c.id() != id) {
-                    return Err(permanent(tx, StoreError::Conflict(unique.clash.clone())));
+                (false, false) => {
+                    return Err(permanent(
+                        tx,
+                        StoreError::NotFound(format!("{what} `{id}`")),
+                    ));
                 }
-                db.fluent()
-                    .update()
-                    .in_col(unique.collection)
-                    .document_id(&id)
-                    .object(&doc)
-                    .add_to_transaction(tx)?;
-                Ok(())
+                _ => {}
             }
-            .boxed()
-        },
-        super::transaction_options(),
-    )
+            let clashes: Vec<D> = db
+                .fluent()
+                .select()
+                .from(unique.collection)
+                .filter(|q| {
+                    q.for_any(
+                        unique
+                            .fields
+                            .iter()
+                            .map(|(field, value)| q.field(*field).eq(value.clone())),
+                    )
+                })
+                .obj()
+                .query()
+                .await?;
+            if clashes.iter().any(|c| c.id() != id) {
+                return Err(permanent(tx, StoreError::Conflict(unique.clash.clone())));
+            }
+            db.fluent()
+                .update()
+                .in_col(unique.collection)
+                .document_id(&id)
+                .object(&doc)
+                .add_to_transaction(tx)?;
+            Ok(())
+        }
+        .boxed()
+    })
     .await
-    .map_err(fs_err)
 }
 
 async fn put_repository(db: &FirestoreDb, repo: &Repository, create: bool) -> StoreResult<()> {
@@ -239,10 +236,9 @@ async fn live_environments(
 }
 
 pub async fn delete_repository(db: &FirestoreDb, id: &str) -> StoreResult<()> {
-    db.run_transaction_with_options(
-        |db, tx| {
-            let id = id.to_owned();
-            async move {
+    transaction(db, |db, tx| {
+        let id = id.to_owned();
+        async move {
             let existing: Option<RepoDoc> = db
                 .fluent()
                 .select()
@@ -273,11 +269,8 @@ pub async fn delete_repository(db: &FirestoreDb, id: &str) -> StoreResult<()> {
             Ok(())
         }
         .boxed()
-        },
-        super::transaction_options(),
-    )
+    })
     .await
-    .map_err(fs_err)
 }
 
 async fn put_config_set(db: &FirestoreDb, set: &ConfigSet, create: bool) -> StoreResult<()> {
@@ -304,7 +297,7 @@ pub async fn update_config_set(db: &FirestoreDb, set: &ConfigSet) -> StoreResult
 }
 
 pub async fn delete_config_set(db: &FirestoreDb, id: &str) -> StoreResult<()> {
-    db.run_transaction_with_options(|db, tx| {
+    transaction(db, |db, tx| {
         let id = id.to_owned();
         async move {
             let existing: Option<SetDoc> = db.fluent().select().by_id_in(CONFIG_SETS).obj().one(&id).await?;
@@ -327,7 +320,5 @@ pub async fn delete_config_set(db: &FirestoreDb, id: &str) -> StoreResult<()> {
             Ok(())
         }
         .boxed()
-    }, super::transaction_options())
-    .await
-    .map_err(fs_err)
+    }).await
 }

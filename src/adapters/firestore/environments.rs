@@ -10,14 +10,14 @@ use firestore::{
 use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 
-use super::{ENVIRONMENTS, EVENTS, corrupt, fs_err, permanent, ts};
+use super::{ENVIRONMENTS, EVENTS, corrupt, fs_err, permanent, transaction, ts};
 use crate::{
     domain::{Environment, EnvironmentEvent, EnvironmentId, EventKind, NewEvent},
     ports::{
         queue::NewJob,
         store::{
             EnvironmentChange, EnvironmentFilter, Occupancy, Page, PageRequest, Saved, StoreError,
-            StoreResult, decode_cursor, encode_cursor,
+            StoreResult, decode_cursor,
         },
     },
 };
@@ -116,7 +116,7 @@ pub async fn save(
     events: &[NewEvent],
     jobs: &[NewJob],
 ) -> StoreResult<Saved> {
-    db.run_transaction_with_options(|db, tx| {
+    transaction(db, |db, tx| {
         let (env, events, jobs) = (env.clone(), events.to_vec(), jobs.to_vec());
         async move {
             let id = env.id.to_string();
@@ -163,9 +163,7 @@ pub async fn save(
             Ok(Saved { change: EnvironmentChange { seq: 0, environment: saved }, outbox })
         }
         .boxed()
-    }, super::transaction_options())
-    .await
-    .map_err(fs_err)
+    }).await
 }
 
 pub async fn append_events(
@@ -173,42 +171,38 @@ pub async fn append_events(
     id: &EnvironmentId,
     events: &[NewEvent],
 ) -> StoreResult<()> {
-    db.run_transaction_with_options(
-        |db, tx| {
-            let (id, events) = (id.to_string(), events.to_vec());
-            async move {
-                let Some(mut stored) = db
-                    .fluent()
-                    .select()
-                    .by_id_in(ENVIRONMENTS)
-                    .obj::<EnvDoc>()
-                    .one(&id)
-                    .await?
-                else {
-                    return Err(permanent(
-                        tx,
-                        StoreError::NotFound(format!("environment `{id}`")),
-                    ));
-                };
-                add_events(&db, tx, &id, stored.events, &events, &ts(Utc::now()))?;
-                stored.events += events.len() as i64;
-                if stored.name_prefixes.is_empty() {
-                    stored.name_prefixes = prefixes(&stored.name);
-                }
-                db.fluent()
-                    .update()
-                    .in_col(ENVIRONMENTS)
-                    .document_id(&id)
-                    .object(&stored)
-                    .add_to_transaction(tx)?;
-                Ok(())
+    transaction(db, |db, tx| {
+        let (id, events) = (id.to_string(), events.to_vec());
+        async move {
+            let Some(mut stored) = db
+                .fluent()
+                .select()
+                .by_id_in(ENVIRONMENTS)
+                .obj::<EnvDoc>()
+                .one(&id)
+                .await?
+            else {
+                return Err(permanent(
+                    tx,
+                    StoreError::NotFound(format!("environment `{id}`")),
+                ));
+            };
+            add_events(&db, tx, &id, stored.events, &events, &ts(Utc::now()))?;
+            stored.events += events.len() as i64;
+            if stored.name_prefixes.is_empty() {
+                stored.name_prefixes = prefixes(&stored.name);
             }
-            .boxed()
-        },
-        super::transaction_options(),
-    )
+            db.fluent()
+                .update()
+                .in_col(ENVIRONMENTS)
+                .document_id(&id)
+                .object(&stored)
+                .add_to_transaction(tx)?;
+            Ok(())
+        }
+        .boxed()
+    })
     .await
-    .map_err(fs_err)
 }
 
 pub async fn get(db: &FirestoreDb, id: &str) -> StoreResult<Option<Environment>> {
@@ -268,16 +262,8 @@ pub async fn list(
         .query()
         .await
         .map_err(fs_err)?;
-    let mut items = docs.iter().map(to_env).collect::<StoreResult<Vec<_>>>()?;
-    let next = if items.len() > page.limit as usize {
-        items.truncate(page.limit as usize);
-        items
-            .last()
-            .map(|e| encode_cursor(e.created_at, e.id.as_str()))
-    } else {
-        None
-    };
-    Ok(Page { items, next })
+    let items = docs.iter().map(to_env).collect::<StoreResult<Vec<_>>>()?;
+    Ok(Page::overfetched(items, page.limit))
 }
 
 pub async fn expired(

@@ -10,7 +10,7 @@ use firestore::FirestoreDb;
 use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 
-use super::{LEASES, fs_err, transaction_options};
+use super::{LEASES, fs_err, transaction};
 use crate::ports::{Leases, store::StoreResult};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -51,72 +51,60 @@ impl Leases for FirestoreLeases {
         if seen.is_some_and(|l| l.holder != holder && l.expires_at > timestamp(Utc::now())) {
             return Ok(false);
         }
-        self.db
-            .run_transaction_with_options(
-                |db, tx| {
-                    let (key, holder) = (key.to_owned(), holder.to_owned());
-                    async move {
-                        let now = Utc::now();
-                        let held: Option<LeaseDoc> = db
-                            .fluent()
-                            .select()
-                            .by_id_in(LEASES)
-                            .obj()
-                            .one(&key)
-                            .await?;
-                        if held.is_some_and(|l| l.holder != holder && l.expires_at > timestamp(now))
-                        {
-                            return Ok(false);
-                        }
-                        let until =
-                            now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
-                        let doc = LeaseDoc {
-                            holder,
-                            expires_at: timestamp(until),
-                        };
-                        db.fluent()
-                            .update()
-                            .in_col(LEASES)
-                            .document_id(&key)
-                            .object(&doc)
-                            .add_to_transaction(tx)?;
-                        Ok(true)
-                    }
-                    .boxed()
-                },
-                transaction_options(),
-            )
-            .await
-            .map_err(fs_err)
+        transaction(&self.db, |db, tx| {
+            let (key, holder) = (key.to_owned(), holder.to_owned());
+            async move {
+                let now = Utc::now();
+                let held: Option<LeaseDoc> = db
+                    .fluent()
+                    .select()
+                    .by_id_in(LEASES)
+                    .obj()
+                    .one(&key)
+                    .await?;
+                if held.is_some_and(|l| l.holder != holder && l.expires_at > timestamp(now)) {
+                    return Ok(false);
+                }
+                let until = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
+                let doc = LeaseDoc {
+                    holder,
+                    expires_at: timestamp(until),
+                };
+                db.fluent()
+                    .update()
+                    .in_col(LEASES)
+                    .document_id(&key)
+                    .object(&doc)
+                    .add_to_transaction(tx)?;
+                Ok(true)
+            }
+            .boxed()
+        })
+        .await
     }
 
     async fn release(&self, key: &str, holder: &str) -> StoreResult<()> {
-        self.db
-            .run_transaction_with_options(
-                |db, tx| {
-                    let (key, holder) = (key.to_owned(), holder.to_owned());
-                    async move {
-                        let held: Option<LeaseDoc> = db
-                            .fluent()
-                            .select()
-                            .by_id_in(LEASES)
-                            .obj()
-                            .one(&key)
-                            .await?;
-                        if held.is_some_and(|l| l.holder == holder) {
-                            db.fluent()
-                                .delete()
-                                .from(LEASES)
-                                .document_id(&key)
-                                .add_to_transaction(tx)?;
-                        }
-                        Ok(())
-                    }
-                    .boxed()
-                },
-                transaction_options(),
-            )
-            .await
-            .map_err(fs_err)
+        transaction(&self.db, |db, tx| {
+            let (key, holder) = (key.to_owned(), holder.to_owned());
+            async move {
+                let held: Option<LeaseDoc> = db
+                    .fluent()
+                    .select()
+                    .by_id_in(LEASES)
+                    .obj()
+                    .one(&key)
+                    .await?;
+                if held.is_some_and(|l| l.holder == holder) {
+                    db.fluent()
+                        .delete()
+                        .from(LEASES)
+                        .document_id(&key)
+                        .add_to_transaction(tx)?;
+                }
+                Ok(())
+            }
+            .boxed()
+        })
+        .await
     }
 }

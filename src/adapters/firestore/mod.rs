@@ -63,10 +63,22 @@ pub struct FirestoreStore {
 
 /// Transactions retry contention aborts (ABORTED, lock timeouts) more than the default: writers
 /// of one environment (the API and a worker) do collide now and then.
-pub(crate) fn transaction_options() -> firestore::FirestoreTransactionOptions {
-    firestore::FirestoreTransactionOptions::new()
+/// Runs `body` as one Firestore transaction, retried (up to 12 times, 30 s) while it contends.
+pub(crate) async fn transaction<T, F, E>(db: &FirestoreDb, body: F) -> StoreResult<T>
+where
+    for<'b> F: Fn(
+        FirestoreDb,
+        &'b mut firestore::FirestoreTransaction,
+    )
+        -> futures::future::BoxFuture<'b, Result<T, firestore::errors::BackoffError<E>>>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let options = firestore::FirestoreTransactionOptions::new()
         .with_max_retries(12)
-        .with_retry_max_elapsed_time(std::time::Duration::from_secs(30))
+        .with_retry_max_elapsed_time(std::time::Duration::from_secs(30));
+    db.run_transaction_with_options(body, options)
+        .await
+        .map_err(fs_err)
 }
 
 fn no_change_log() -> StoreError {

@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{
-    DELIVERIES, FirestoreStore, MERGE_REQUEST_EVENTS, OUTBOX, corrupt, fs_err, permanent, ts,
+    DELIVERIES, FirestoreStore, MERGE_REQUEST_EVENTS, OUTBOX, corrupt, fs_err, permanent,
+    transaction, ts,
 };
 use crate::ports::{
     queue::NewJob,
@@ -87,69 +88,65 @@ pub async fn ingest(
     db: &FirestoreDb,
     ingest: &WebhookIngest,
 ) -> StoreResult<(IngestOutcome, Vec<OutboxEntry>)> {
-    db.run_transaction_with_options(
-        |db, tx| {
-            let ingest = ingest.clone();
-            async move {
-                let now = Utc::now();
-                if let Some(key) = &ingest.delivery_key {
-                    let key_hash = doc_id(key);
-                    let existing: Option<DeliveryDoc> = db
-                        .fluent()
-                        .select()
-                        .by_id_in(DELIVERIES)
-                        .obj()
-                        .one(&key_hash)
-                        .await?;
-                    if existing.is_some_and(|d| d.expires_at > jiff::Timestamp::now()) {
-                        return Ok((IngestOutcome::Duplicate, vec![]));
-                    }
-                    let expires_at = jiff::Timestamp::from_second(ingest.expires_at.timestamp())
-                        .map_err(|e| permanent(tx, corrupt(e)))?;
-                    let doc = DeliveryDoc {
-                        key_hash: key_hash.clone(),
-                        expires_at,
-                    };
-                    db.fluent()
-                        .update()
-                        .in_col(DELIVERIES)
-                        .document_id(&key_hash)
-                        .object(&doc)
-                        .add_to_transaction(tx)?;
+    transaction(db, |db, tx| {
+        let ingest = ingest.clone();
+        async move {
+            let now = Utc::now();
+            if let Some(key) = &ingest.delivery_key {
+                let key_hash = doc_id(key);
+                let existing: Option<DeliveryDoc> = db
+                    .fluent()
+                    .select()
+                    .by_id_in(DELIVERIES)
+                    .obj()
+                    .one(&key_hash)
+                    .await?;
+                if existing.is_some_and(|d| d.expires_at > jiff::Timestamp::now()) {
+                    return Ok((IngestOutcome::Duplicate, vec![]));
                 }
-                if let Some(mr) = &ingest.merge_request {
-                    let id = doc_id(&mr.key);
-                    let stored: Option<MergeRequestDoc> = db
-                        .fluent()
-                        .select()
-                        .by_id_in(MERGE_REQUEST_EVENTS)
-                        .obj()
-                        .one(&id)
-                        .await?;
-                    if stored.is_some_and(|s| s.ord > mr.order) {
-                        return Ok((IngestOutcome::Stale, vec![]));
-                    }
-                    let doc = MergeRequestDoc {
-                        key: mr.key.clone(),
-                        ord: mr.order.clone(),
-                        event: mr.event.clone(),
-                    };
-                    db.fluent()
-                        .update()
-                        .in_col(MERGE_REQUEST_EVENTS)
-                        .document_id(&id)
-                        .object(&doc)
-                        .add_to_transaction(tx)?;
-                }
-                let outbox = add(&db, tx, std::slice::from_ref(&ingest.job), now)?;
-                Ok((IngestOutcome::Queued, outbox))
+                let expires_at = jiff::Timestamp::from_second(ingest.expires_at.timestamp())
+                    .map_err(|e| permanent(tx, corrupt(e)))?;
+                let doc = DeliveryDoc {
+                    key_hash: key_hash.clone(),
+                    expires_at,
+                };
+                db.fluent()
+                    .update()
+                    .in_col(DELIVERIES)
+                    .document_id(&key_hash)
+                    .object(&doc)
+                    .add_to_transaction(tx)?;
             }
-            .boxed()
-        },
-        super::transaction_options(),
-    )
+            if let Some(mr) = &ingest.merge_request {
+                let id = doc_id(&mr.key);
+                let stored: Option<MergeRequestDoc> = db
+                    .fluent()
+                    .select()
+                    .by_id_in(MERGE_REQUEST_EVENTS)
+                    .obj()
+                    .one(&id)
+                    .await?;
+                if stored.is_some_and(|s| s.ord > mr.order) {
+                    return Ok((IngestOutcome::Stale, vec![]));
+                }
+                let doc = MergeRequestDoc {
+                    key: mr.key.clone(),
+                    ord: mr.order.clone(),
+                    event: mr.event.clone(),
+                };
+                db.fluent()
+                    .update()
+                    .in_col(MERGE_REQUEST_EVENTS)
+                    .document_id(&id)
+                    .object(&doc)
+                    .add_to_transaction(tx)?;
+            }
+            let outbox = add(&db, tx, std::slice::from_ref(&ingest.job), now)?;
+            Ok((IngestOutcome::Queued, outbox))
+        }
+        .boxed()
+    })
     .await
-    .map_err(fs_err)
 }
 
 pub async fn merge_request_event(db: &FirestoreDb, key: &str) -> StoreResult<Option<String>> {

@@ -6,44 +6,40 @@
 use firestore::FirestoreDb;
 use futures::FutureExt;
 
-use super::{ENVIRONMENTS, EVENTS, environments::EnvDoc, fs_err};
+use super::{ENVIRONMENTS, EVENTS, environments::EnvDoc, transaction};
 use crate::{domain::EnvironmentId, ports::store::StoreResult};
 
 pub async fn remove(db: &FirestoreDb, id: &EnvironmentId, version: u64) -> StoreResult<bool> {
-    db.run_transaction_with_options(
-        |db, tx| {
-            let id = id.to_string();
-            async move {
-                let stored: Option<EnvDoc> = db
-                    .fluent()
-                    .select()
-                    .by_id_in(ENVIRONMENTS)
-                    .obj()
-                    .one(&id)
-                    .await?;
-                let Some(stored) =
-                    stored.filter(|d| d.status == "terminated" && d.version == version as i64)
-                else {
-                    return Ok(false);
-                };
+    transaction(db, |db, tx| {
+        let id = id.to_string();
+        async move {
+            let stored: Option<EnvDoc> = db
+                .fluent()
+                .select()
+                .by_id_in(ENVIRONMENTS)
+                .obj()
+                .one(&id)
+                .await?;
+            let Some(stored) =
+                stored.filter(|d| d.status == "terminated" && d.version == version as i64)
+            else {
+                return Ok(false);
+            };
+            db.fluent()
+                .delete()
+                .from(ENVIRONMENTS)
+                .document_id(&id)
+                .add_to_transaction(tx)?;
+            for seq in 1..=stored.events {
                 db.fluent()
                     .delete()
-                    .from(ENVIRONMENTS)
-                    .document_id(&id)
+                    .from(EVENTS)
+                    .document_id(format!("{id}:{seq:010}"))
                     .add_to_transaction(tx)?;
-                for seq in 1..=stored.events {
-                    db.fluent()
-                        .delete()
-                        .from(EVENTS)
-                        .document_id(format!("{id}:{seq:010}"))
-                        .add_to_transaction(tx)?;
-                }
-                Ok(true)
             }
-            .boxed()
-        },
-        super::transaction_options(),
-    )
+            Ok(true)
+        }
+        .boxed()
+    })
     .await
-    .map_err(fs_err)
 }

@@ -9,7 +9,7 @@ use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{LOGIN_CODES, SESSION_ENDS, fs_err, transaction_options};
+use super::{LOGIN_CODES, SESSION_ENDS, fs_err, transaction};
 use crate::{
     domain::auth::LoginCode,
     ports::{Sessions, store::StoreResult},
@@ -75,34 +75,28 @@ impl Sessions for FirestoreSessions {
         hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<LoginCode>> {
-        let taken: Option<LoginCodeDoc> = self
-            .db
-            .run_transaction_with_options(
-                |db, tx| {
-                    let hash = hash.to_owned();
-                    async move {
-                        let doc: Option<LoginCodeDoc> = db
-                            .fluent()
-                            .select()
-                            .by_id_in(LOGIN_CODES)
-                            .obj()
-                            .one(&hash)
-                            .await?;
-                        if doc.is_some() {
-                            db.fluent()
-                                .delete()
-                                .from(LOGIN_CODES)
-                                .document_id(&hash)
-                                .add_to_transaction(tx)?;
-                        }
-                        Ok(doc)
-                    }
-                    .boxed()
-                },
-                transaction_options(),
-            )
-            .await
-            .map_err(fs_err)?;
+        let taken: Option<LoginCodeDoc> = transaction(&self.db, |db, tx| {
+            let hash = hash.to_owned();
+            async move {
+                let doc: Option<LoginCodeDoc> = db
+                    .fluent()
+                    .select()
+                    .by_id_in(LOGIN_CODES)
+                    .obj()
+                    .one(&hash)
+                    .await?;
+                if doc.is_some() {
+                    db.fluent()
+                        .delete()
+                        .from(LOGIN_CODES)
+                        .document_id(&hash)
+                        .add_to_transaction(tx)?;
+                }
+                Ok(doc)
+            }
+            .boxed()
+        })
+        .await?;
         Ok(taken
             .map(|d| LoginCode {
                 hash: hash.to_owned(),

@@ -7,7 +7,7 @@ use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{SHARED_STATE, fs_err, transaction_options};
+use super::{SHARED_STATE, fs_err, transaction};
 use crate::ports::{Shared, StoreError, store::StoreResult};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -53,34 +53,29 @@ impl Shared for FirestoreShared {
             body: value.to_string(),
             version: version + 1,
         };
-        self.db
-            .run_transaction_with_options(
-                |db, tx| {
-                    let (name, next) = (name.to_owned(), next.clone());
-                    async move {
-                        let current: Option<SharedDoc> = db
-                            .fluent()
-                            .select()
-                            .by_id_in(SHARED_STATE)
-                            .obj()
-                            .one(&name)
-                            .await?;
-                        if current.map_or(0, |d| d.version) != version {
-                            return Ok(false);
-                        }
-                        db.fluent()
-                            .update()
-                            .in_col(SHARED_STATE)
-                            .document_id(&name)
-                            .object(&next)
-                            .add_to_transaction(tx)?;
-                        Ok(true)
-                    }
-                    .boxed()
-                },
-                transaction_options(),
-            )
-            .await
-            .map_err(fs_err)
+        transaction(&self.db, |db, tx| {
+            let (name, next) = (name.to_owned(), next.clone());
+            async move {
+                let current: Option<SharedDoc> = db
+                    .fluent()
+                    .select()
+                    .by_id_in(SHARED_STATE)
+                    .obj()
+                    .one(&name)
+                    .await?;
+                if current.map_or(0, |d| d.version) != version {
+                    return Ok(false);
+                }
+                db.fluent()
+                    .update()
+                    .in_col(SHARED_STATE)
+                    .document_id(&name)
+                    .object(&next)
+                    .add_to_transaction(tx)?;
+                Ok(true)
+            }
+            .boxed()
+        })
+        .await
     }
 }

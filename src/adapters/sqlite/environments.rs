@@ -9,7 +9,7 @@ use crate::{
     ports::queue::NewJob,
     ports::store::{
         EnvironmentChange, EnvironmentFilter, Page, PageRequest, StoreError, StoreResult,
-        decode_cursor, encode_cursor,
+        decode_cursor,
     },
 };
 
@@ -196,18 +196,10 @@ pub fn list(
             |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
         )
         .map_err(db_err)?;
-    let mut items = rows
+    let items = rows
         .map(|r| r.map_err(db_err).and_then(|(d, v)| row_to_env(d, v)))
         .collect::<StoreResult<Vec<_>>>()?;
-    let next = if items.len() > page.limit as usize {
-        items.truncate(page.limit as usize);
-        items
-            .last()
-            .map(|e| encode_cursor(e.created_at, e.id.as_str()))
-    } else {
-        None
-    };
-    Ok(Page { items, next })
+    Ok(Page::overfetched(items, page.limit))
 }
 
 pub fn expired(c: &Connection, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Environment>> {

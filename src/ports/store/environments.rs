@@ -101,6 +101,22 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
+impl Page<Environment> {
+    /// The page of a listing read with one environment more than `limit`, in listing order:
+    /// that extra one only says there is a next page, which starts after the last item kept.
+    pub fn overfetched(mut items: Vec<Environment>, limit: u32) -> Self {
+        let next = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items
+                .last()
+                .map(|e| encode_cursor(e.created_at, e.id.as_str()))
+        } else {
+            None
+        };
+        Self { items, next }
+    }
+}
+
 /// One entry of the global change log: the environment as it was after write number `seq`.
 /// SSE clients resume from it with `Last-Event-ID`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -2,9 +2,9 @@
 //! deploys only the commits a Maintainer approved (`/blueberry approve`). A push to the fork
 //! is recorded as waiting for a new approval, not deployed.
 
-use super::{Applied, EnvironmentService, Once, with_once};
+use super::{Applied, EnvironmentService, Once, ensure_live};
 use crate::{
-    domain::{CommitSha, Environment, EventKind, NewEvent, Status, environment::ForkApproval},
+    domain::{CommitSha, Environment, EventKind, NewEvent, environment::ForkApproval},
     service::{
         ServiceError,
         writes::{Change, Trigger},
@@ -25,52 +25,41 @@ impl EnvironmentService {
         once: Option<&Once<'_>>,
     ) -> Result<(Environment, Applied), ServiceError> {
         let now = self.now();
-        let mut applied = Applied::Now;
-        let env = self
-            .writer
-            .update(id, Trigger::Reconcile, |env| {
-                with_once(env, once, &mut applied, |env| {
-                    if !matches!(env.status, Status::Pending | Status::Ready | Status::Failed) {
-                        return Err(ServiceError::Conflict(format!(
-                            "environment `{}` is {} and cannot be approved",
-                            env.id, env.status
-                        )));
-                    }
-                    let newest = newest.clone().filter(|n| *n != head);
-                    let approved = env
-                        .fork
-                        .as_ref()
-                        .is_some_and(|f| f.sha == head && f.unapproved_head == newest);
-                    if approved && env.sha.as_ref() == Some(&head) {
-                        return Ok(None);
-                    }
-                    env.fork = Some(ForkApproval {
-                        by: actor.to_owned(),
-                        at: now,
-                        sha: head.clone(),
-                        unapproved_head: newest,
-                    });
-                    let mut events = vec![NewEvent::new(
-                        EventKind::ForkApproved,
-                        actor,
-                        format!("{actor} approved `{}` from a fork", head.short()),
-                    )];
-                    if env.sha.as_ref() != Some(&head) {
-                        env.sha = Some(head.clone());
-                        env.live_a_lifetime_from(now);
-                        let message = format!(
-                            "redeploy of approved {} requested by {actor}",
-                            env.target_revision()
-                        );
-                        env.start_deployment(message.clone(), now)
-                            .map_err(|e| ServiceError::Conflict(e.to_string()))?;
-                        events.push(NewEvent::new(EventKind::RedeployRequested, actor, message));
-                    }
-                    Ok(Change::events(events))
-                })
-            })
-            .await?;
-        Ok((env, applied))
+        self.update_once(id, Trigger::Reconcile, once, |env| {
+            ensure_live(env, "approved")?;
+            let newest = newest.clone().filter(|n| *n != head);
+            let approved = env
+                .fork
+                .as_ref()
+                .is_some_and(|f| f.sha == head && f.unapproved_head == newest);
+            if approved && env.sha.as_ref() == Some(&head) {
+                return Ok(None);
+            }
+            env.fork = Some(ForkApproval {
+                by: actor.to_owned(),
+                at: now,
+                sha: head.clone(),
+                unapproved_head: newest,
+            });
+            let mut events = vec![NewEvent::new(
+                EventKind::ForkApproved,
+                actor,
+                format!("{actor} approved `{}` from a fork", head.short()),
+            )];
+            if env.sha.as_ref() != Some(&head) {
+                env.sha = Some(head.clone());
+                env.live_a_lifetime_from(now);
+                let message = format!(
+                    "redeploy of approved {} requested by {actor}",
+                    env.target_revision()
+                );
+                env.start_deployment(message.clone(), now)
+                    .map_err(|e| ServiceError::Conflict(e.to_string()))?;
+                events.push(NewEvent::new(EventKind::RedeployRequested, actor, message));
+            }
+            Ok(Change::events(events))
+        })
+        .await
     }
 
     /// A fork's environment got a new head: records it as waiting for approval (the note says

@@ -1,9 +1,9 @@
 //! Keep: pin an environment against expiry, or let it expire again. Closing or merging the
 //! merge request, `/blueberry destroy` and the API's delete still tear a kept one down.
 
-use super::{Applied, EnvironmentService, Once, with_once};
+use super::{Applied, EnvironmentService, Once, ensure_live};
 use crate::{
-    domain::{Environment, EventKind, NewEvent, Status, environment::Kept},
+    domain::{Environment, EventKind, NewEvent, environment::Kept},
     service::{
         ServiceError,
         writes::{Change, Trigger},
@@ -32,58 +32,47 @@ impl EnvironmentService {
         once: Option<&Once<'_>>,
     ) -> Result<(Environment, Applied), ServiceError> {
         let now = self.now();
-        let mut applied = Applied::Now;
-        let env = self
-            .writer
-            .update(id, Trigger::None, |env| {
-                with_once(env, once, &mut applied, |env| {
-                    if keep
-                        && !matches!(env.status, Status::Pending | Status::Ready | Status::Failed)
-                    {
-                        return Err(ServiceError::Conflict(format!(
-                            "environment `{}` is {} and cannot be kept",
-                            env.id, env.status
-                        )));
-                    }
-                    let event = match (keep, &env.kept) {
-                        (true, Some(_)) => return Ok(None),
-                        (false, None) => return Ok(None),
-                        (false, Some(k)) if by == KeepBy::Label && !k.by_label => {
-                            return Ok(None);
-                        }
-                        (true, None) => {
-                            env.active_at = Some(now);
-                            env.kept = Some(Kept {
-                                by: actor.to_owned(),
-                                at: now,
-                                by_label: by == KeepBy::Label,
-                            });
-                            NewEvent::new(
-                                EventKind::Kept,
-                                actor,
-                                format!("kept by {actor}: it will not expire"),
-                            )
-                        }
-                        (false, Some(_)) => {
-                            env.kept = None;
-                            // Let go, it gets a whole lifetime from now, never an instant end.
-                            env.live_a_lifetime_from(now);
-                            NewEvent::new(
-                                EventKind::Unkept,
-                                actor,
-                                format!(
-                                    "let go by {actor}: it expires at {}",
-                                    env.expires_at.format("%Y-%m-%d %H:%M UTC")
-                                ),
-                            )
-                        }
-                    };
-                    env.updated_at = now;
-                    Ok(Change::event(event))
-                })
-            })
-            .await?;
-        Ok((env, applied))
+        self.update_once(id, Trigger::None, once, |env| {
+            if keep {
+                ensure_live(env, "kept")?;
+            }
+            let event = match (keep, &env.kept) {
+                (true, Some(_)) => return Ok(None),
+                (false, None) => return Ok(None),
+                (false, Some(k)) if by == KeepBy::Label && !k.by_label => {
+                    return Ok(None);
+                }
+                (true, None) => {
+                    env.active_at = Some(now);
+                    env.kept = Some(Kept {
+                        by: actor.to_owned(),
+                        at: now,
+                        by_label: by == KeepBy::Label,
+                    });
+                    NewEvent::new(
+                        EventKind::Kept,
+                        actor,
+                        format!("kept by {actor}: it will not expire"),
+                    )
+                }
+                (false, Some(_)) => {
+                    env.kept = None;
+                    // Let go, it gets a whole lifetime from now, never an instant end.
+                    env.live_a_lifetime_from(now);
+                    NewEvent::new(
+                        EventKind::Unkept,
+                        actor,
+                        format!(
+                            "let go by {actor}: it expires at {}",
+                            env.expires_at.format("%Y-%m-%d %H:%M UTC")
+                        ),
+                    )
+                }
+            };
+            env.updated_at = now;
+            Ok(Change::event(event))
+        })
+        .await
     }
 
     /// [`Self::keep_with`] for the API and the UI.

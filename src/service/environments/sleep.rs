@@ -2,11 +2,9 @@
 //! host is sent to Blueberry, all through the Application's values, so Argo CD applies it like
 //! any deployment and the controller judges it by the same rule (Healthy at the same revision).
 
-use super::{Applied, EnvironmentService, Once, with_once};
+use super::{Applied, EnvironmentService, Once, ensure_live};
 use crate::{
-    domain::{
-        Environment, EventKind, NewEvent, Status, environment::Asleep, schedule::BY_SCHEDULE,
-    },
+    domain::{Environment, EventKind, NewEvent, environment::Asleep, schedule::BY_SCHEDULE},
     service::{
         ServiceError,
         writes::{Change, Trigger},
@@ -24,51 +22,40 @@ impl EnvironmentService {
         once: Option<&Once<'_>>,
     ) -> Result<(Environment, Applied), ServiceError> {
         let now = self.now();
-        let mut applied = Applied::Now;
         let mut closed = None;
-        let env = self
-            .writer
-            .update(id, Trigger::Reconcile, |env| {
+        let (env, applied) = self
+            .update_once(id, Trigger::Reconcile, once, |env| {
                 closed = None;
-                with_once(env, once, &mut applied, |env| {
-                    if !matches!(env.status, Status::Pending | Status::Ready | Status::Failed) {
-                        return Err(ServiceError::Conflict(format!(
-                            "environment `{}` is {} and cannot {}",
-                            env.id,
-                            env.status,
-                            if asleep { "sleep" } else { "be woken" }
-                        )));
-                    }
-                    if env.asleep.is_some() == asleep {
-                        return Ok(None);
-                    }
-                    // The stretch before this change was spent in the other state.
-                    if let Some(m) = &mut env.meter {
-                        let before = m.clone();
-                        m.close(now, !asleep);
-                        closed = Some((before, m.clone()));
-                    }
-                    env.asleep = asleep.then(|| Asleep {
-                        since: now,
-                        by: actor.to_owned(),
-                    });
-                    let (kind, message) = if asleep {
-                        (
-                            EventKind::Slept,
-                            format!("put to sleep by {actor}: scaling to zero"),
-                        )
-                    } else {
-                        (EventKind::Woke, format!("woken by {actor}: scaling up"))
-                    };
-                    // Waking is activity: a whole lifetime from now at the soonest. (The
-                    // schedule's morning wake is not: it would keep environments forever.)
-                    if !asleep && actor != BY_SCHEDULE {
-                        env.live_a_lifetime_from(now);
-                    }
-                    env.start_deployment(message.clone(), now)
-                        .map_err(|e| ServiceError::Conflict(e.to_string()))?;
-                    Ok(Change::event(NewEvent::new(kind, actor, message)))
-                })
+                ensure_live(env, if asleep { "put to sleep" } else { "woken" })?;
+                if env.asleep.is_some() == asleep {
+                    return Ok(None);
+                }
+                // The stretch before this change was spent in the other state.
+                if let Some(m) = &mut env.meter {
+                    let before = m.clone();
+                    m.close(now, !asleep);
+                    closed = Some((before, m.clone()));
+                }
+                env.asleep = asleep.then(|| Asleep {
+                    since: now,
+                    by: actor.to_owned(),
+                });
+                let (kind, message) = if asleep {
+                    (
+                        EventKind::Slept,
+                        format!("put to sleep by {actor}: scaling to zero"),
+                    )
+                } else {
+                    (EventKind::Woke, format!("woken by {actor}: scaling up"))
+                };
+                // Waking is activity: a whole lifetime from now at the soonest. (The
+                // schedule's morning wake is not: it would keep environments forever.)
+                if !asleep && actor != BY_SCHEDULE {
+                    env.live_a_lifetime_from(now);
+                }
+                env.start_deployment(message.clone(), now)
+                    .map_err(|e| ServiceError::Conflict(e.to_string()))?;
+                Ok(Change::event(NewEvent::new(kind, actor, message)))
             })
             .await?;
         if let Some((before, after)) = closed {

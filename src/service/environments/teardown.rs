@@ -1,7 +1,7 @@
 //! Teardown: asked for (API, UI, a command, a closed merge request) or by expiry. Either is
 //! one versioned write to `deleting`; the controller deletes the Application.
 
-use super::{Applied, EnvironmentService, Once, with_once};
+use super::{Applied, EnvironmentService, Once};
 use crate::{
     domain::{Environment, EventKind, NewEvent, Status},
     service::{
@@ -31,33 +31,27 @@ impl EnvironmentService {
         once: Option<&Once<'_>>,
     ) -> Result<(Environment, Applied), ServiceError> {
         let now = self.now();
-        let mut applied = Applied::Now;
-        let env = self
-            .writer
-            .update(id, Trigger::Reconcile, |env| {
-                with_once(env, once, &mut applied, |env| match env.status {
-                    Status::Deleting => Ok(None),
-                    Status::Terminated => Err(ServiceError::Conflict(format!(
-                        "environment `{}` is already terminated",
-                        env.id
-                    ))),
-                    _ => {
-                        env.transition(
-                            Status::Deleting,
-                            Some(format!("teardown requested: {reason}")),
-                            now,
-                        )
-                        .map_err(|e| ServiceError::Conflict(e.to_string()))?;
-                        Ok(Change::event(NewEvent::new(
-                            EventKind::TeardownRequested,
-                            actor,
-                            format!("{reason} (requested by {actor})"),
-                        )))
-                    }
-                })
-            })
-            .await?;
-        Ok((env, applied))
+        self.update_once(id, Trigger::Reconcile, once, |env| match env.status {
+            Status::Deleting => Ok(None),
+            Status::Terminated => Err(ServiceError::Conflict(format!(
+                "environment `{}` is already terminated",
+                env.id
+            ))),
+            _ => {
+                env.transition(
+                    Status::Deleting,
+                    Some(format!("teardown requested: {reason}")),
+                    now,
+                )
+                .map_err(|e| ServiceError::Conflict(e.to_string()))?;
+                Ok(Change::event(NewEvent::new(
+                    EventKind::TeardownRequested,
+                    actor,
+                    format!("{reason} (requested by {actor})"),
+                )))
+            }
+        })
+        .await
     }
 
     /// Starts the teardown if the environment is past its expiry, checked inside the write so
