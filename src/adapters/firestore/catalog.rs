@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use super::{
     CONFIG_SETS, ENVIRONMENTS, REPOSITORIES, corrupt, environments::EnvDoc, fs_err, permanent,
-    transaction,
+    read, transaction,
 };
 use crate::{
     domain::{ConfigSet, Repository},
@@ -50,14 +50,7 @@ pub async fn get_doc<T: DeserializeOwned>(
     collection: &str,
     id: &str,
 ) -> StoreResult<Option<T>> {
-    let doc: Option<JsonDoc> = db
-        .fluent()
-        .select()
-        .by_id_in(collection)
-        .obj()
-        .one(id)
-        .await
-        .map_err(fs_err)?;
+    let doc: Option<JsonDoc> = read(db, collection, id).await.map_err(fs_err)?;
     doc.map(|d| serde_json::from_str(&d.doc).map_err(corrupt))
         .transpose()
 }
@@ -140,13 +133,7 @@ async fn put_unique<D: UniqueDoc>(
         let (doc, unique) = (doc.clone(), unique.clone());
         async move {
             let id = doc.id().to_owned();
-            let existing: Option<D> = db
-                .fluent()
-                .select()
-                .by_id_in(unique.collection)
-                .obj()
-                .one(&id)
-                .await?;
+            let existing: Option<D> = read(&db, unique.collection, &id).await?;
             let what = unique.what;
             match (create, existing.is_some()) {
                 (true, true) => {
@@ -239,13 +226,7 @@ pub async fn delete_repository(db: &FirestoreDb, id: &str) -> StoreResult<()> {
     transaction(db, |db, tx| {
         let id = id.to_owned();
         async move {
-            let existing: Option<RepoDoc> = db
-                .fluent()
-                .select()
-                .by_id_in(REPOSITORIES)
-                .obj()
-                .one(&id)
-                .await?;
+            let existing: Option<RepoDoc> = read(&db, REPOSITORIES, &id).await?;
             if existing.is_none() {
                 return Err(permanent(
                     tx,
@@ -300,7 +281,7 @@ pub async fn delete_config_set(db: &FirestoreDb, id: &str) -> StoreResult<()> {
     transaction(db, |db, tx| {
         let id = id.to_owned();
         async move {
-            let existing: Option<SetDoc> = db.fluent().select().by_id_in(CONFIG_SETS).obj().one(&id).await?;
+            let existing: Option<SetDoc> = read(&db, CONFIG_SETS, &id).await?;
             if existing.is_none() {
                 return Err(permanent(tx, StoreError::NotFound(format!("config set `{id}`"))));
             }

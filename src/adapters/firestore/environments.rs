@@ -10,7 +10,7 @@ use firestore::{
 use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 
-use super::{ENVIRONMENTS, EVENTS, corrupt, fs_err, permanent, transaction, ts};
+use super::{ENVIRONMENTS, EVENTS, corrupt, fs_err, permanent, read, transaction, ts};
 use crate::{
     domain::{Environment, EnvironmentEvent, EnvironmentId, EventKind, NewEvent},
     ports::{
@@ -120,7 +120,7 @@ pub async fn save(
         let (env, events, jobs) = (env.clone(), events.to_vec(), jobs.to_vec());
         async move {
             let id = env.id.to_string();
-            let stored: Option<EnvDoc> = db.fluent().select().by_id_in(ENVIRONMENTS).obj().one(&id).await?;
+            let stored: Option<EnvDoc> = read(&db, ENVIRONMENTS, &id).await?;
             let expected = env.version;
             let events_before = match (&stored, expected) {
                 (Some(_), 0) => {
@@ -174,14 +174,7 @@ pub async fn append_events(
     transaction(db, |db, tx| {
         let (id, events) = (id.to_string(), events.to_vec());
         async move {
-            let Some(mut stored) = db
-                .fluent()
-                .select()
-                .by_id_in(ENVIRONMENTS)
-                .obj::<EnvDoc>()
-                .one(&id)
-                .await?
-            else {
+            let Some(mut stored) = read::<EnvDoc>(&db, ENVIRONMENTS, &id).await? else {
                 return Err(permanent(
                     tx,
                     StoreError::NotFound(format!("environment `{id}`")),
@@ -206,14 +199,7 @@ pub async fn append_events(
 }
 
 pub async fn get(db: &FirestoreDb, id: &str) -> StoreResult<Option<Environment>> {
-    let doc: Option<EnvDoc> = db
-        .fluent()
-        .select()
-        .by_id_in(ENVIRONMENTS)
-        .obj()
-        .one(id)
-        .await
-        .map_err(fs_err)?;
+    let doc: Option<EnvDoc> = read(db, ENVIRONMENTS, id).await.map_err(fs_err)?;
     doc.as_ref().map(to_env).transpose()
 }
 

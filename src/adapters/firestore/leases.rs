@@ -10,7 +10,7 @@ use firestore::FirestoreDb;
 use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 
-use super::{LEASES, fs_err, transaction};
+use super::{LEASES, fs_err, read, transaction};
 use crate::ports::{Leases, store::StoreResult};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,15 +39,7 @@ impl Leases for FirestoreLeases {
     async fn acquire(&self, key: &str, holder: &str, ttl: Duration) -> StoreResult<bool> {
         // Every worker hears of a change at once: a plain read turns the losers away without a
         // transaction, so only a lease that looks free is contended for.
-        let seen: Option<LeaseDoc> = self
-            .db
-            .fluent()
-            .select()
-            .by_id_in(LEASES)
-            .obj()
-            .one(key)
-            .await
-            .map_err(fs_err)?;
+        let seen: Option<LeaseDoc> = read(&self.db, LEASES, key).await.map_err(fs_err)?;
         if seen.is_some_and(|l| l.holder != holder && l.expires_at > timestamp(Utc::now())) {
             return Ok(false);
         }
@@ -55,13 +47,7 @@ impl Leases for FirestoreLeases {
             let (key, holder) = (key.to_owned(), holder.to_owned());
             async move {
                 let now = Utc::now();
-                let held: Option<LeaseDoc> = db
-                    .fluent()
-                    .select()
-                    .by_id_in(LEASES)
-                    .obj()
-                    .one(&key)
-                    .await?;
+                let held: Option<LeaseDoc> = read(&db, LEASES, &key).await?;
                 if held.is_some_and(|l| l.holder != holder && l.expires_at > timestamp(now)) {
                     return Ok(false);
                 }
@@ -87,13 +73,7 @@ impl Leases for FirestoreLeases {
         transaction(&self.db, |db, tx| {
             let (key, holder) = (key.to_owned(), holder.to_owned());
             async move {
-                let held: Option<LeaseDoc> = db
-                    .fluent()
-                    .select()
-                    .by_id_in(LEASES)
-                    .obj()
-                    .one(&key)
-                    .await?;
+                let held: Option<LeaseDoc> = read(&db, LEASES, &key).await?;
                 if held.is_some_and(|l| l.holder == holder) {
                     db.fluent()
                         .delete()

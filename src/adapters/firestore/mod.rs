@@ -63,6 +63,23 @@ pub struct FirestoreStore {
 
 /// Transactions retry contention aborts (ABORTED, lock timeouts) more than the default: writers
 /// of one environment (the API and a worker) do collide now and then.
+/// The document `id` of `collection`, if there is one.
+pub(crate) async fn read<D>(
+    db: &FirestoreDb,
+    collection: &str,
+    id: &str,
+) -> firestore::FirestoreResult<Option<D>>
+where
+    D: for<'de> serde::Deserialize<'de> + Send,
+{
+    db.fluent()
+        .select()
+        .by_id_in(collection)
+        .obj()
+        .one(id)
+        .await
+}
+
 /// Runs `body` as one Firestore transaction, retried (up to 12 times, 30 s) while it contends.
 pub(crate) async fn transaction<T, F, E>(db: &FirestoreDb, body: F) -> StoreResult<T>
 where
@@ -174,12 +191,7 @@ impl FirestoreStore {
 #[async_trait]
 impl EnvironmentStore for FirestoreStore {
     async fn ping(&self) -> StoreResult<()> {
-        self.db
-            .fluent()
-            .select()
-            .by_id_in(ENVIRONMENTS)
-            .obj::<environments::EnvDoc>()
-            .one("-ping")
+        read::<environments::EnvDoc>(&self.db, ENVIRONMENTS, "-ping")
             .await
             .map(|_| ())
             .map_err(fs_err)

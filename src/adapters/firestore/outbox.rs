@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{
-    DELIVERIES, FirestoreStore, MERGE_REQUEST_EVENTS, OUTBOX, corrupt, fs_err, permanent,
+    DELIVERIES, FirestoreStore, MERGE_REQUEST_EVENTS, OUTBOX, corrupt, fs_err, permanent, read,
     transaction, ts,
 };
 use crate::ports::{
@@ -94,13 +94,7 @@ pub async fn ingest(
             let now = Utc::now();
             if let Some(key) = &ingest.delivery_key {
                 let key_hash = doc_id(key);
-                let existing: Option<DeliveryDoc> = db
-                    .fluent()
-                    .select()
-                    .by_id_in(DELIVERIES)
-                    .obj()
-                    .one(&key_hash)
-                    .await?;
+                let existing: Option<DeliveryDoc> = read(&db, DELIVERIES, &key_hash).await?;
                 if existing.is_some_and(|d| d.expires_at > jiff::Timestamp::now()) {
                     return Ok((IngestOutcome::Duplicate, vec![]));
                 }
@@ -119,13 +113,7 @@ pub async fn ingest(
             }
             if let Some(mr) = &ingest.merge_request {
                 let id = doc_id(&mr.key);
-                let stored: Option<MergeRequestDoc> = db
-                    .fluent()
-                    .select()
-                    .by_id_in(MERGE_REQUEST_EVENTS)
-                    .obj()
-                    .one(&id)
-                    .await?;
+                let stored: Option<MergeRequestDoc> = read(&db, MERGE_REQUEST_EVENTS, &id).await?;
                 if stored.is_some_and(|s| s.ord > mr.order) {
                     return Ok((IngestOutcome::Stale, vec![]));
                 }
@@ -150,12 +138,7 @@ pub async fn ingest(
 }
 
 pub async fn merge_request_event(db: &FirestoreDb, key: &str) -> StoreResult<Option<String>> {
-    let doc: Option<MergeRequestDoc> = db
-        .fluent()
-        .select()
-        .by_id_in(MERGE_REQUEST_EVENTS)
-        .obj()
-        .one(&doc_id(key))
+    let doc: Option<MergeRequestDoc> = read(db, MERGE_REQUEST_EVENTS, &doc_id(key))
         .await
         .map_err(fs_err)?;
     Ok(doc.map(|d| d.event))

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use firestore::FirestoreDb;
 use serde::{Deserialize, Serialize};
 
-use super::{AUDIT, FirestoreStore, SUBSCRIPTIONS, TOKENS, catalog::JsonDoc, corrupt, fs_err, ts};
+use super::{
+    AUDIT, FirestoreStore, SUBSCRIPTIONS, TOKENS, catalog::JsonDoc, corrupt, fs_err, read, ts,
+};
 use crate::{
     domain::{auth::ApiToken, notification::Subscription},
     ports::store::{AuditEntry, AuditLog, StoreError, StoreResult, SubscriptionStore, TokenStore},
@@ -131,14 +133,7 @@ async fn ensure_exists<D>(
 where
     D: for<'de> Deserialize<'de> + Send,
 {
-    let exists: Option<D> = db
-        .fluent()
-        .select()
-        .by_id_in(collection)
-        .obj()
-        .one(id)
-        .await
-        .map_err(fs_err)?;
+    let exists: Option<D> = read(db, collection, id).await.map_err(fs_err)?;
     match exists {
         Some(_) => Ok(()),
         None => Err(StoreError::NotFound(format!("{what} `{id}`"))),

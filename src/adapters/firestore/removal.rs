@@ -6,20 +6,14 @@
 use firestore::FirestoreDb;
 use futures::FutureExt;
 
-use super::{ENVIRONMENTS, EVENTS, environments::EnvDoc, transaction};
+use super::{ENVIRONMENTS, EVENTS, environments::EnvDoc, read, transaction};
 use crate::{domain::EnvironmentId, ports::store::StoreResult};
 
 pub async fn remove(db: &FirestoreDb, id: &EnvironmentId, version: u64) -> StoreResult<bool> {
     transaction(db, |db, tx| {
         let id = id.to_string();
         async move {
-            let stored: Option<EnvDoc> = db
-                .fluent()
-                .select()
-                .by_id_in(ENVIRONMENTS)
-                .obj()
-                .one(&id)
-                .await?;
+            let stored: Option<EnvDoc> = read(&db, ENVIRONMENTS, &id).await?;
             let Some(stored) =
                 stored.filter(|d| d.status == "terminated" && d.version == version as i64)
             else {

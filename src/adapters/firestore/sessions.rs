@@ -9,7 +9,7 @@ use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{LOGIN_CODES, SESSION_ENDS, fs_err, transaction};
+use super::{LOGIN_CODES, SESSION_ENDS, fs_err, read, transaction};
 use crate::{
     domain::auth::LoginCode,
     ports::{Sessions, store::StoreResult},
@@ -78,13 +78,7 @@ impl Sessions for FirestoreSessions {
         let taken: Option<LoginCodeDoc> = transaction(&self.db, |db, tx| {
             let hash = hash.to_owned();
             async move {
-                let doc: Option<LoginCodeDoc> = db
-                    .fluent()
-                    .select()
-                    .by_id_in(LOGIN_CODES)
-                    .obj()
-                    .one(&hash)
-                    .await?;
+                let doc: Option<LoginCodeDoc> = read(&db, LOGIN_CODES, &hash).await?;
                 if doc.is_some() {
                     db.fluent()
                         .delete()
@@ -123,13 +117,7 @@ impl Sessions for FirestoreSessions {
     }
 
     async fn sessions_ended(&self, user: &str) -> StoreResult<Option<DateTime<Utc>>> {
-        let doc: Option<SessionEndDoc> = self
-            .db
-            .fluent()
-            .select()
-            .by_id_in(SESSION_ENDS)
-            .obj()
-            .one(&user_doc_id(user))
+        let doc: Option<SessionEndDoc> = read(&self.db, SESSION_ENDS, &user_doc_id(user))
             .await
             .map_err(fs_err)?;
         Ok(doc.map(|d| chrono_time(d.at)))

@@ -7,7 +7,7 @@ use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{SHARED_STATE, fs_err, transaction};
+use super::{SHARED_STATE, fs_err, read, transaction};
 use crate::ports::{Shared, StoreError, store::StoreResult};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -29,15 +29,7 @@ impl FirestoreShared {
 #[async_trait]
 impl Shared for FirestoreShared {
     async fn read(&self, name: &str) -> StoreResult<(Option<Value>, u64)> {
-        let doc: Option<SharedDoc> = self
-            .db
-            .fluent()
-            .select()
-            .by_id_in(SHARED_STATE)
-            .obj()
-            .one(name)
-            .await
-            .map_err(fs_err)?;
+        let doc: Option<SharedDoc> = read(&self.db, SHARED_STATE, name).await.map_err(fs_err)?;
         match doc {
             None => Ok((None, 0)),
             Some(d) => {
@@ -56,13 +48,7 @@ impl Shared for FirestoreShared {
         transaction(&self.db, |db, tx| {
             let (name, next) = (name.to_owned(), next.clone());
             async move {
-                let current: Option<SharedDoc> = db
-                    .fluent()
-                    .select()
-                    .by_id_in(SHARED_STATE)
-                    .obj()
-                    .one(&name)
-                    .await?;
+                let current: Option<SharedDoc> = read(&db, SHARED_STATE, &name).await?;
                 if current.map_or(0, |d| d.version) != version {
                     return Ok(false);
                 }
