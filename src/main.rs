@@ -182,7 +182,7 @@ async fn create_token(
 ) -> anyhow::Result<()> {
     let stores = blueberry::app::open_store(&config).await?;
     let clock = Arc::new(SystemClock);
-    let tokens = TokenService::new(stores.tokens.clone(), clock.clone());
+    let tokens = TokenService::new(stores.metadata.clone(), clock.clone());
     let (token, secret) = tokens
         .create_as_operator(name, role, expires_in_hours)
         .await
@@ -193,7 +193,7 @@ async fn create_token(
     );
     println!("{secret}");
     if let Some(url) = login_link {
-        let sessions = SessionService::new(stores.sessions, stores.audit, tokens, clock);
+        let sessions = SessionService::new(stores.sessions, stores.metadata, tokens, clock);
         let code = sessions
             .login_code(&token.id)
             .await

@@ -21,10 +21,7 @@ use crate::{
     },
     clock::Clock,
     config::{BusKind, CacheKind, Config, QueueKind, StoreKind},
-    ports::{
-        AuditLog, Blobs, Bus, CatalogStore, Cluster, DeliveryLog, EnvironmentStore, Leases, Outbox,
-        Queue, Sessions, SubscriptionStore, TokenStore,
-    },
+    ports::{Blobs, Bus, Cluster, EnvironmentStore, Leases, MetadataStore, Queue, Sessions},
     sim::{SimCluster, SimSettings},
 };
 
@@ -100,16 +97,12 @@ fn open_db(config: &Config) -> anyhow::Result<Option<Db>> {
     })?))
 }
 
-/// The metadata adapters `--store` chooses: one adapter serving every aggregate's port.
+/// The metadata adapters `--store` chooses.
 pub struct Stores {
-    /// With the Redis cache in front when asked.
+    /// The adapter: every metadata port (`MetadataStore`); it serves all but `environments`.
+    pub metadata: Arc<dyn MetadataStore>,
+    /// The same adapter's environments, with the Redis cache in front when asked.
     pub environments: Arc<dyn EnvironmentStore>,
-    pub catalog: Arc<dyn CatalogStore>,
-    pub tokens: Arc<dyn TokenStore>,
-    pub subscriptions: Arc<dyn SubscriptionStore>,
-    pub audit: Arc<dyn AuditLog>,
-    pub deliveries: Arc<dyn DeliveryLog>,
-    pub outbox: Arc<dyn Outbox>,
     /// Reconcile leases.
     pub leases: Arc<dyn Leases>,
     /// Login links and ended sessions.
@@ -118,46 +111,18 @@ pub struct Stores {
     pub shared: Arc<dyn crate::ports::Shared>,
 }
 
-impl Stores {
-    /// Every aggregate served by one adapter.
-    fn serving_all<S>(
-        store: Arc<S>,
-        leases: Arc<dyn Leases>,
-        sessions: Arc<dyn Sessions>,
-        shared: Arc<dyn crate::ports::Shared>,
-    ) -> Self
-    where
-        S: EnvironmentStore
-            + CatalogStore
-            + TokenStore
-            + SubscriptionStore
-            + AuditLog
-            + DeliveryLog
-            + Outbox,
-    {
-        Self {
-            environments: store.clone(),
-            catalog: store.clone(),
-            tokens: store.clone(),
-            subscriptions: store.clone(),
-            audit: store.clone(),
-            deliveries: store.clone(),
-            outbox: store,
-            leases,
-            sessions,
-            shared,
-        }
-    }
-}
-
 async fn connect_store(config: &Config, db: Option<&Db>) -> anyhow::Result<Stores> {
     let mut stores = match (db, config.store) {
-        (Some(db), StoreKind::Sqlite) => Stores::serving_all(
-            Arc::new(SqliteStore::new(db.clone())),
-            Arc::new(LocalLeases::default()),
-            Arc::new(SqliteSessions::new(db.clone())),
-            Arc::new(crate::adapters::sqlite::SqliteShared::new(db.clone())),
-        ),
+        (Some(db), StoreKind::Sqlite) => {
+            let sqlite = Arc::new(SqliteStore::new(db.clone()));
+            Stores {
+                metadata: sqlite.clone(),
+                environments: sqlite,
+                leases: Arc::new(LocalLeases::default()),
+                sessions: Arc::new(SqliteSessions::new(db.clone())),
+                shared: Arc::new(crate::adapters::sqlite::SqliteShared::new(db.clone())),
+            }
+        }
         _ => {
             let firestore = FirestoreStore::connect(
                 config.gcp_project.as_deref().unwrap_or_default(),
@@ -166,12 +131,13 @@ async fn connect_store(config: &Config, db: Option<&Db>) -> anyhow::Result<Store
             )
             .await
             .context("connecting to Firestore (--gcp-project, --firestore-database)")?;
-            Stores::serving_all(
-                Arc::new(firestore.clone()),
-                Arc::new(firestore.leases()),
-                Arc::new(firestore.sessions()),
-                Arc::new(firestore.shared()),
-            )
+            Stores {
+                leases: Arc::new(firestore.leases()),
+                sessions: Arc::new(firestore.sessions()),
+                shared: Arc::new(firestore.shared()),
+                metadata: Arc::new(firestore.clone()),
+                environments: Arc::new(firestore),
+            }
         }
     };
     if config.cache == CacheKind::Redis {

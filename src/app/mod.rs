@@ -72,13 +72,8 @@ impl Application {
         config.validate()?;
         let (
             Stores {
+                metadata,
                 environments,
-                catalog,
-                tokens,
-                subscriptions,
-                audit,
-                deliveries,
-                outbox,
                 leases,
                 sessions,
                 shared,
@@ -111,14 +106,14 @@ impl Application {
             environments: adapt
                 .environments
                 .map_or(environments.clone(), |f| f(environments)),
-            catalog,
-            tokens,
-            subscriptions,
-            audit,
+            catalog: metadata.clone(),
+            tokens: metadata.clone(),
+            subscriptions: metadata.clone(),
+            audit: metadata.clone(),
             deliveries: adapt
                 .deliveries
-                .map_or(deliveries.clone(), |f| f(deliveries)),
-            outbox,
+                .map_or(metadata.clone(), |f| f(metadata.clone())),
+            outbox: metadata,
             queue: adapt.queue.map_or(queue.clone(), |f| f(queue)),
             bus,
             cluster,

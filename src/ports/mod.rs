@@ -24,6 +24,7 @@ pub use sessions::Sessions;
 pub use shared::Shared;
 pub use store::{
     AuditEntry, AuditLog, CatalogStore, DeliveryLog, EnvironmentChange, EnvironmentFilter,
-    EnvironmentStore, IngestOutcome, MergeRequestMark, Occupancy, Outbox, OutboxEntry, Page,
-    PageRequest, Saved, StoreError, SubscriptionStore, TokenStore, WebhookIngest,
+    EnvironmentStore, IngestOutcome, MergeRequestMark, MetadataStore, Occupancy, Outbox,
+    OutboxEntry, Page, PageRequest, Saved, StoreError, SubscriptionStore, TokenStore,
+    WebhookIngest,
 };

@@ -21,6 +21,23 @@ pub use environments::{
 };
 pub use records::{AuditEntry, AuditLog, SubscriptionStore, TokenStore};
 
+/// Every metadata port at once: what an adapter (SQLite, Firestore) serves.
+pub trait MetadataStore:
+    EnvironmentStore + CatalogStore + TokenStore + SubscriptionStore + AuditLog + DeliveryLog + Outbox
+{
+}
+
+impl<T> MetadataStore for T where
+    T: EnvironmentStore
+        + CatalogStore
+        + TokenStore
+        + SubscriptionStore
+        + AuditLog
+        + DeliveryLog
+        + Outbox
+{
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{0} not found")]
