@@ -227,6 +227,18 @@ impl PubSubQueue {
         to.publish(message).await.map_err(unavailable)
     }
 
+    /// Done with a message that was re-published (deferred, retried or dead-lettered): the
+    /// original is acked once its copy is out; when the copy could not be published, the
+    /// original is nacked so Pub/Sub redelivers it instead.
+    fn settle<T>(&self, held: Entry<Held>, republished: QueueResult<T>) -> QueueResult<()> {
+        match republished {
+            Ok(_) => held.item.handler.ack(),
+            Err(_) => held.item.handler.nack(),
+        }
+        self.notify.notify_waiters();
+        republished.map(|_| ())
+    }
+
     fn take_lease(&self, d: &Delivery) -> QueueResult<Entry<Held>> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         state.release(&d.lease_token).ok_or(QueueError::LeaseLost)
@@ -355,16 +367,7 @@ impl Queue for PubSubQueue {
                 held.item.deliveries.saturating_sub(1),
             )
             .await;
-        match republished {
-            Ok(_) => held.item.handler.ack(),
-            Err(e) => {
-                held.item.handler.nack();
-                self.notify.notify_waiters();
-                return Err(e);
-            }
-        }
-        self.notify.notify_waiters();
-        Ok(())
+        self.settle(held, republished)
     }
 
     async fn nack(&self, d: &Delivery, delay: Duration) -> QueueResult<()> {
@@ -390,17 +393,7 @@ impl Queue for PubSubQueue {
             )
             .await
         };
-        match republished {
-            Ok(_) => held.item.handler.ack(),
-            // Could not re-publish: let Pub/Sub redeliver the original instead.
-            Err(e) => {
-                held.item.handler.nack();
-                self.notify.notify_waiters();
-                return Err(e);
-            }
-        }
-        self.notify.notify_waiters();
-        Ok(())
+        self.settle(held, republished)
     }
 
     async fn extend_lease(&self, d: &Delivery, _lease: Duration) -> QueueResult<()> {
