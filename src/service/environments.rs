@@ -39,6 +39,15 @@ pub struct Once<'a> {
     pub reply: &'a (dyn Fn(&Environment) -> LifecycleJob + Send + Sync),
 }
 
+impl<'a> Once<'a> {
+    pub fn new(
+        note_id: u64,
+        reply: &'a (dyn Fn(&Environment) -> LifecycleJob + Send + Sync),
+    ) -> Self {
+        Self { note_id, reply }
+    }
+}
+
 /// What a change asked for by a comment did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {

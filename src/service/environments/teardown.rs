@@ -1,6 +1,8 @@
 //! Teardown: asked for (API, UI, a command, a closed merge request) or by expiry. Either is
 //! one versioned write to `deleting`; the controller deletes the Application.
 
+use chrono::{DateTime, Utc};
+
 use super::{Applied, EnvironmentService, Once};
 use crate::{
     domain::{Environment, EventKind, NewEvent, Status},
@@ -37,19 +39,7 @@ impl EnvironmentService {
                 "environment `{}` is already terminated",
                 env.id
             ))),
-            _ => {
-                env.transition(
-                    Status::Deleting,
-                    Some(format!("teardown requested: {reason}")),
-                    now,
-                )
-                .map_err(|e| ServiceError::Conflict(e.to_string()))?;
-                Ok(Change::event(NewEvent::new(
-                    EventKind::TeardownRequested,
-                    actor,
-                    format!("{reason} (requested by {actor})"),
-                )))
-            }
+            _ => start_teardown(env, reason, actor, now),
         })
         .await
     }
@@ -67,19 +57,29 @@ impl EnvironmentService {
                     return Ok(None);
                 }
                 let reason = format!("expired after its {} h lifetime", env.ttl_hours.hours());
-                env.transition(
-                    Status::Deleting,
-                    Some(format!("teardown requested: {reason}")),
-                    now,
-                )
-                .map_err(|e| ServiceError::Conflict(e.to_string()))?;
-                Ok(Change::event(NewEvent::new(
-                    EventKind::TeardownRequested,
-                    "reaper",
-                    format!("{reason} (requested by reaper)"),
-                )))
+                start_teardown(env, &reason, "reaper", now)
             })
             .await?;
         Ok(expired.then_some(env))
     }
+}
+
+/// Moves `env` to deleting, for `reason`, asked by `actor`.
+fn start_teardown(
+    env: &mut Environment,
+    reason: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Change>, ServiceError> {
+    env.transition(
+        Status::Deleting,
+        Some(format!("teardown requested: {reason}")),
+        now,
+    )
+    .map_err(|e| ServiceError::Conflict(e.to_string()))?;
+    Ok(Change::event(NewEvent::new(
+        EventKind::TeardownRequested,
+        actor,
+        format!("{reason} (requested by {actor})"),
+    )))
 }

@@ -69,10 +69,7 @@ pub async fn run(
                 e.id
             ))
         };
-        let once = Once {
-            note_id: ev.note_id,
-            reply: &answer,
-        };
+        let once = Once::new(ev.note_id, &answer);
         let done = ctx
             .environments
             .approve_fork(id.as_str(), head.clone(), newest, &actor, Some(&once))

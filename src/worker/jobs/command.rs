@@ -69,10 +69,7 @@ pub async fn run(
                         e.target_revision()
                     ))
                 };
-                let once = Once {
-                    note_id: ev.note_id,
-                    reply: &answer,
-                };
+                let once = Once::new(ev.note_id, &answer);
                 let done = ctx
                     .environments
                     .redeploy_with(id.as_str(), None, &actor, Some(&once))
@@ -85,10 +82,7 @@ pub async fn run(
             }
             Command::Destroy => {
                 let answer = |e: &Environment| reply(format!("Tearing down `{}`.", e.id));
-                let once = Once {
-                    note_id: ev.note_id,
-                    reply: &answer,
-                };
+                let once = Once::new(ev.note_id, &answer);
                 let done = ctx
                     .environments
                     .request_teardown_with(id.as_str(), &actor, "/blueberry destroy", Some(&once))
@@ -107,10 +101,7 @@ pub async fn run(
                         e.expires_at.format("%Y-%m-%d %H:%M UTC")
                     ))
                 };
-                let once = Once {
-                    note_id: ev.note_id,
-                    reply: &answer,
-                };
+                let once = Once::new(ev.note_id, &answer);
                 let done = ctx
                     .environments
                     .extend_with(id.as_str(), *hours, &actor, Some(&once))
@@ -137,10 +128,7 @@ pub async fn run(
                         )
                     })
                 };
-                let once = Once {
-                    note_id: ev.note_id,
-                    reply: &answer,
-                };
+                let once = Once::new(ev.note_id, &answer);
                 let done = ctx
                     .environments
                     .keep_with(id.as_str(), keep, &actor, KeepBy::Person, Some(&once))
@@ -180,10 +168,7 @@ pub async fn run(
                         )
                     })
                 };
-                let once = Once {
-                    note_id: ev.note_id,
-                    reply: &answer,
-                };
+                let once = Once::new(ev.note_id, &answer);
                 let done = ctx
                     .environments
                     .sleep_with(id.as_str(), asleep, &actor, Some(&once))
