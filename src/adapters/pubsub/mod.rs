@@ -10,6 +10,9 @@
 //!   the original; past `max_deliveries` the job goes to the dead-letter topic instead. Crashed
 //!   workers' messages come back when their lease lapses; in production the subscription's own
 //!   dead-letter policy (Terraform) bounds those redeliveries too.
+//!
+//! The settings and creating the topics and subscription are in `setup.rs`; the local hold in
+//! `holding.rs`.
 
 use std::{
     collections::HashMap,
@@ -21,56 +24,39 @@ use async_trait::async_trait;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use chrono::{DateTime, Utc};
 use google_cloud_pubsub::{
-    client::{Publisher, Subscriber, SubscriptionAdmin, TopicAdmin},
-    model::{DeadLetterPolicy, Message},
+    client::{Publisher, Subscriber},
+    model::Message,
     subscriber::handler::Handler,
 };
 use tokio::sync::{Notify, OnceCell};
 
 use self::holding::{Entry, Holding};
+pub use self::setup::PubSubSettings;
 
 use crate::{
     clock::Clock,
     ports::queue::{Delivery, NewJob, Queue, QueueDepth, QueueError, QueueResult},
 };
 
+/// A client builder pointed at the emulator (anonymous credentials) when one is configured.
+macro_rules! with_target {
+    ($builder:expr, $settings:expr) => {{
+        let b = $builder;
+        match &$settings.endpoint {
+            Some(url) => b.with_endpoint(url.clone()).with_credentials(
+                google_cloud_auth::credentials::anonymous::Builder::new().build(),
+            ),
+            None => b,
+        }
+    }};
+}
+
 mod holding;
+mod setup;
 
 const ATTR_NOT_BEFORE: &str = "not_before";
 const ATTR_DELIVERIES: &str = "deliveries";
 const ATTR_KEY: &str = "ordering_key";
-
-/// Where and how to reach Pub/Sub.
-#[derive(Debug, Clone)]
-pub struct PubSubSettings {
-    pub project: String,
-    pub topic: String,
-    pub subscription: String,
-    pub dead_letter_topic: String,
-    /// The emulator's URL; anonymous credentials are used with it.
-    pub endpoint: Option<String>,
-    /// Create the topics and the subscription when missing (emulator, development).
-    pub create: bool,
-    pub max_deliveries: u32,
-    /// The subscription's ack deadline: how soon a crashed worker's job is redelivered.
-    pub ack_deadline_secs: u32,
-    /// Publish with Pub/Sub ordering keys (production). Off, the key travels as an attribute
-    /// and is still served one job at a time per process; the emulator needs this, as it never
-    /// redelivers ordered messages that a crashed subscriber held.
-    pub ordering: bool,
-}
-
-impl PubSubSettings {
-    fn topic_path(&self, topic: &str) -> String {
-        format!("projects/{}/topics/{topic}", self.project)
-    }
-    fn subscription_path(&self) -> String {
-        format!(
-            "projects/{}/subscriptions/{}",
-            self.project, self.subscription
-        )
-    }
-}
 
 /// A received message, held until it is acked or re-published.
 struct Held {
@@ -97,27 +83,10 @@ fn unavailable(e: impl std::fmt::Display) -> QueueError {
     QueueError::Unavailable(anyhow::anyhow!("Pub/Sub: {e}"))
 }
 
-fn already_exists(e: &google_cloud_pubsub::Error) -> bool {
-    e.status()
-        .is_some_and(|s| s.code == google_cloud_gax::error::rpc::Code::AlreadyExists)
-}
-
-macro_rules! with_target {
-    ($builder:expr, $settings:expr) => {{
-        let b = $builder;
-        match &$settings.endpoint {
-            Some(url) => b.with_endpoint(url.clone()).with_credentials(
-                google_cloud_auth::credentials::anonymous::Builder::new().build(),
-            ),
-            None => b,
-        }
-    }};
-}
-
 impl PubSubQueue {
     pub async fn connect(settings: PubSubSettings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         if settings.create {
-            Self::create_resources(&settings).await?;
+            setup::create_resources(&settings).await?;
         }
         let publisher = with_target!(
             Publisher::builder(settings.topic_path(&settings.topic)),
@@ -144,50 +113,6 @@ impl PubSubQueue {
             notify: Arc::new(Notify::new()),
             consumer: OnceCell::new(),
         })
-    }
-
-    /// Creates the job topic, the dead-letter topic and the ordered subscription if missing.
-    async fn create_resources(s: &PubSubSettings) -> anyhow::Result<()> {
-        let topics = with_target!(TopicAdmin::builder(), s).build().await?;
-        for topic in [&s.topic, &s.dead_letter_topic] {
-            match topics
-                .create_topic()
-                .set_name(s.topic_path(topic))
-                .send()
-                .await
-            {
-                Ok(_) => tracing::info!(topic, "created Pub/Sub topic"),
-                Err(e) if already_exists(&e) => {}
-                Err(e) => return Err(anyhow::anyhow!("creating topic {topic}: {e}")),
-            }
-        }
-        let subscriptions = with_target!(SubscriptionAdmin::builder(), s)
-            .build()
-            .await?;
-        let created = subscriptions
-            .create_subscription()
-            .set_name(s.subscription_path())
-            .set_topic(s.topic_path(&s.topic))
-            .set_enable_message_ordering(s.ordering)
-            .set_ack_deadline_seconds(s.ack_deadline_secs.clamp(10, 600) as i32)
-            .set_dead_letter_policy(
-                DeadLetterPolicy::new()
-                    .set_dead_letter_topic(s.topic_path(&s.dead_letter_topic))
-                    .set_max_delivery_attempts(s.max_deliveries.clamp(5, 100) as i32),
-            )
-            .send()
-            .await;
-        match created {
-            Ok(_) => tracing::info!(subscription = %s.subscription, "created Pub/Sub subscription"),
-            Err(e) if already_exists(&e) => {}
-            Err(e) => {
-                return Err(anyhow::anyhow!(
-                    "creating subscription {}: {e}",
-                    s.subscription
-                ));
-            }
-        }
-        Ok(())
     }
 
     /// Starts streaming from the subscription (once, on first receive: API-only replicas never

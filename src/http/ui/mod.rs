@@ -13,6 +13,7 @@ mod forms;
 mod repositories;
 mod repository_cost;
 mod rollout;
+mod status_actions;
 mod status_page;
 mod subscriptions;
 mod tokens;
@@ -49,7 +50,7 @@ pub fn router() -> Router<Context> {
         )
         .route("/environments/new", get(environments::new_form))
         .route("/environments/{id}", get(status_page::show))
-        .route("/environments/{id}/{action}", post(status_page::act))
+        .route("/environments/{id}/{action}", post(status_actions::act))
         .route("/deletions/confirm", post(confirm_deletions))
         .route(
             "/repositories",
