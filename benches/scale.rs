@@ -6,6 +6,9 @@
 //!
 //! `cargo bench --bench scale`; BENCH_ENVIRONMENTS (10000), BENCH_CONNECTIONS (8),
 //! BENCH_SUBSCRIBERS (1000), BENCH_WORKERS (8).
+//!
+//! Long on purpose: one benchmark run from start to the printed table; each phase is a short
+//! section.
 
 use std::{
     process::{Child, Command, Stdio},

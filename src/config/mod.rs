@@ -57,6 +57,10 @@
 //! | `--archive-bucket` | `BLUEBERRY_ARCHIVE_BUCKET` | none: archives under `{data-dir}/archive/` |
 //! | `--gcs-endpoint` | `BLUEBERRY_GCS_ENDPOINT` | none (Google's) |
 //! | `--log-format` | `BLUEBERRY_LOG_FORMAT` | `text` on a terminal, `json` otherwise |
+//!
+//! Long on purpose: one clap field per flag (about sixty), each with its doc, under the table of
+//! every flag; parsing helpers are in `parse.rs`, checks across flags in `validate.rs`, tests in
+//! `tests.rs`.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 

@@ -1,4 +1,7 @@
 //! The environment record and the pure rules that change it.
+//!
+//! Long on purpose: the record's fields and the rules that change them belong together; its tests
+//! are in `environment_tests.rs`.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

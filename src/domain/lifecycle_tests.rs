@@ -1,3 +1,8 @@
+//! Tests of the lifecycle decision (`decide`), one per rule.
+//!
+//! Long on purpose: one test per rule of `decide`, each standing alone; a table to scan, not a
+//! story to hold.
+
 use chrono::TimeZone;
 
 use super::*;

@@ -2,6 +2,9 @@
 //!
 //! Nothing here formats YAML: user input only ever lands in string fields or inside
 //! `valuesObject`, and serialization escapes it, so it cannot add or change a field.
+//!
+//! Long on purpose: the whole Application document is built here field by field, so everything that
+//! reaches Argo CD is seen in one place; its tests are in `manifest_tests.rs`.
 
 use std::collections::BTreeMap;
 

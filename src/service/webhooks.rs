@@ -1,6 +1,9 @@
 //! Receiving a GitLab webhook delivery: authenticate it, parse it once, decide from the payload
 //! alone whether it matters, and record it in one transaction (delivery id, the merge request's
 //! newest event, the job). Nothing here calls GitLab or Kubernetes.
+//!
+//! Long on purpose: the whole ingest path (authenticate, parse once, decide, record in one
+//! transaction) reads top to bottom in one place.
 
 use std::sync::Arc;
 

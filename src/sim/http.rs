@@ -1,6 +1,9 @@
 //! The simulated API server's HTTP face: the Kubernetes routes for `applications.argoproj.io`
 //! (list, watch, get, create, server-side apply, merge patch, put, delete), discovery, and the
 //! server-level faults (latency, a rate of 503s).
+//!
+//! Long on purpose: one handler per Kubernetes verb on one resource (list, watch, get, create,
+//! apply, patch, put, delete) and the faults wrapping them, each short.
 
 use std::{convert::Infallible, time::Duration};
 

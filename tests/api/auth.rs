@@ -1,4 +1,7 @@
 //! Authentication and authorization: every route × every kind of caller.
+//!
+//! Long on purpose: the route table (every API route) and the caller kinds crossed with it;
+//! splitting would split the table.
 
 use std::collections::BTreeSet;
 

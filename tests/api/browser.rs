@@ -3,6 +3,8 @@
 //! from the form, watch it turn ready on the list without a reload, open its status page,
 //! extend it, destroy it, see it terminated. Screenshots land in
 //! `target/tmp/screenshots/` (`CARGO_TARGET_TMPDIR`).
+//!
+//! Long on purpose: one journey in a real browser, step by step, and the WebDriver set-up it needs.
 
 use std::{path::PathBuf, process::Command, time::Duration};
 

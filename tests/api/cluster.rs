@@ -1,4 +1,7 @@
 //! The kube adapter over real HTTP against the simulated cluster.
+//!
+//! Long on purpose: eight short checks of the kube adapter against the simulated API server,
+//! sharing its set-up.
 
 use std::time::Duration;
 

@@ -3,6 +3,9 @@
 //! charts' `values.yaml` validate against their `values.schema.json`; and the Helm values the
 //! manifest builder puts into an Application validate against the environment chart's schema,
 //! so the platform and the chart cannot drift apart.
+//!
+//! Long on purpose: one check per deployment artifact, sharing the YAML and schema loading at the
+//! top.
 
 use std::path::{Path, PathBuf};
 

@@ -1,5 +1,7 @@
 //! Nothing lost, nothing twice: one test per hole found in review (issue 15), each failing on
 //! the engine before the fix.
+//!
+//! Long on purpose: one test per hole found in review, numbered like the issue; each reads alone.
 
 use std::{
     sync::{

@@ -1,5 +1,7 @@
 //! `TestApp`: the real application on port 0 with a fresh data dir, its in-process simulated
 //! cluster, and one method per endpoint.
+//!
+//! Long on purpose: `TestApp` has one method per endpoint the tests call; one short method each.
 
 use std::{sync::Arc, time::Duration};
 

@@ -1,6 +1,8 @@
 //! Notifications beyond the merge request: subscriptions (global or per repository) receive an
 //! environment's moments as signed Standard Webhooks or Slack messages, retried with back-off
 //! and logged per subscription; a receiver that is down never holds the lifecycle back.
+//!
+//! Long on purpose: five scenarios sharing the signed-webhook and Slack receivers set up here.
 
 use std::time::Duration;
 

@@ -8,6 +8,9 @@
 //!
 //! Sized for CI by default; `BLUEBERRY_SCALE_OUT_ENVS=300 BLUEBERRY_SCALE_OUT_EVENTS=1000` is the
 //! benchmark run. It prints the figures either way.
+//!
+//! Long on purpose: one scenario, the whole production topology under load and kill -9, with the
+//! checks it ends on.
 
 use std::{
     collections::HashMap,

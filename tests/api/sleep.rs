@@ -1,6 +1,9 @@
 //! Sleep and wake on visit: asleep, an environment's Application carries `sleeping: true` (the
 //! chart scales to 0 and sends the host to Blueberry); a person visiting its host wakes it, a
 //! bot or a `HEAD` does not; a host naming no live environment says so.
+//!
+//! Long on purpose: five scenarios of sleep and wake sharing one app setup and the host-visiting
+//! helpers.
 
 use std::time::Duration;
 

@@ -6,6 +6,9 @@
 //! sticky note each, every command answered once, and a commit status on every newest commit.
 //!
 //! `BLUEBERRY_STORM_EVENTS` (default 2000) and `BLUEBERRY_STORM_MRS` (default 100) size it.
+//!
+//! Long on purpose: one scenario (the storm and its five kills) and the model-based checks it ends
+//! on.
 
 use std::{
     collections::{BTreeMap, BTreeSet},

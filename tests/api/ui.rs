@@ -1,5 +1,8 @@
 //! The web UI over HTTP, as a browser without JavaScript sees it: pages, forms with inline
 //! errors, CSRF on every form, confirmation before actions, escaping, assets, access.
+//!
+//! Long on purpose: the UI's pages, each test short, sharing the cookie-session and CSRF helpers
+//! here.
 
 use blueberry::{domain::MergeRequest, service::environments::CreateEnvironment};
 use reqwest::{StatusCode, header};

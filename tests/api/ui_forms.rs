@@ -1,5 +1,7 @@
 //! The web UI's forms over HTTP, as a browser without JavaScript posts them: inline errors,
 //! confirmation before actions, and managing repositories, config sets and tokens.
+//!
+//! Long on purpose: three form journeys end to end, sharing the form-posting helpers here.
 
 use reqwest::StatusCode;
 

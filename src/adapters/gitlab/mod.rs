@@ -5,6 +5,9 @@
 //! 429 (honouring `Retry-After`), 5xx and unreachable are retried with backon (exponential,
 //! jittered, bounded); anything else is a rejection. A 404 is an answer: the thing is not there.
 //! The token travels only in the `PRIVATE-TOKEN` header and never appears in errors or logs.
+//!
+//! Long on purpose: one method per GitHost call, each with what GitLab's answers to it mean; the
+//! client is `transport.rs`.
 
 mod endpoints;
 mod transport;

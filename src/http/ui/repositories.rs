@@ -1,5 +1,8 @@
 //! Repository pages: the list, connecting one (the webhook secret is shown once, with the
 //! GitLab setup steps), editing and disconnecting.
+//!
+//! Long on purpose: the list, connect, edit and disconnect pages share one form, its parsing and
+//! its inline errors.
 
 use askama::Template;
 use askama_web::WebTemplate;

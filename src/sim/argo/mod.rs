@@ -6,6 +6,9 @@
 //! `phase`, `startedAt`, `finishedAt` and `syncResult`, `reconciledAt`, `conditions`,
 //! `resources`), and runs the cascade finalizer on delete. Nothing here runs inside an API
 //! request.
+//!
+//! Long on purpose: the stand-in's watch loop, refresh delay and operation scheduling are one state
+//! machine; one sync operation's run is `sync.rs`.
 
 mod faults;
 mod resources;
