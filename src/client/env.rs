@@ -1,4 +1,7 @@
 //! The `blueberry env` subcommands.
+//!
+//! Long on purpose: one function per `blueberry env` subcommand, each short, sharing the output
+//! formatting.
 
 use std::time::Duration;
 

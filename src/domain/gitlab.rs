@@ -1,5 +1,8 @@
 //! GitLab webhook payloads (the fields Blueberry reads) and the pure rules that turn a merge
 //! request event into a lifecycle decision.
+//!
+//! Long on purpose: the payload types GitLab sends and the one decision made from them belong
+//! together; tests in `gitlab_tests.rs`.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};

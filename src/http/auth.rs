@@ -5,6 +5,9 @@
 //! header). The policy table (`policy.rs`) says what each route needs: missing or bad
 //! credentials answer 401 with `WWW-Authenticate`, a role too low answers 403. Problem bodies
 //! never say more than that.
+//!
+//! Long on purpose: every credential kind (token, session, Firebase) resolves to one caller in one
+//! place, so every route is checked the same way.
 
 use axum::{
     extract::{FromRequestParts, MatchedPath, Request, State},

@@ -1,6 +1,9 @@
 //! Environment use cases: read, list, redeploy, retry, extend here; create (`create.rs`), tear
 //! down (`teardown.rs`), keep, sleep and a fork's approval beside them. Each is one versioned
 //! write whose reconcile (and GitLab feedback) commits with it; the controller does the rest.
+//!
+//! Long on purpose: the shared write helpers (`update_once`, `ensure_live`) sit with the use cases
+//! that use them most.
 
 pub mod cost;
 mod create;

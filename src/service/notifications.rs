@@ -4,6 +4,9 @@
 //! ordered by its subscription alone, so a slow or dead receiver delays only its own messages,
 //! never the lifecycle, GitLab's feedback or another subscriber. Every try is logged on the
 //! subscription; failures are tried again with back-off up to `MAX_ATTEMPTS`.
+//!
+//! Long on purpose: subscriptions and their delivery (announce, deliver, retry, log) are one flow;
+//! the payloads are in `domain::notification`.
 
 use std::{sync::Arc, time::Duration};
 

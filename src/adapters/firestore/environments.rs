@@ -1,6 +1,9 @@
 //! Environments and their events on Firestore. An environment write is a transaction over that
 //! environment's document, its new events and its outbox jobs: nothing every write shares (the
 //! change log is the Redis stream, `adapters::redis_bus`).
+//!
+//! Long on purpose: the write transaction and the queries (by id, by filter, expired, events) share
+//! one document shape.
 
 use chrono::{DateTime, Utc};
 use firestore::{

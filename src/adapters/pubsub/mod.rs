@@ -13,6 +13,9 @@
 //!
 //! The settings and creating the topics and subscription are in `setup.rs`; the local hold in
 //! `holding.rs`.
+//!
+//! Long on purpose: the consumer loop and the Queue methods share the hold and its wake-ups; the
+//! hold itself is `holding.rs`.
 
 use std::{
     collections::HashMap,

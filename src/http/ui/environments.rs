@@ -1,4 +1,7 @@
 //! Environment pages: the list and the create form (the status page is `status_page.rs`).
+//!
+//! Long on purpose: the list (filters, pages, live rows) and the create form share the environment
+//! row and its links.
 
 use std::collections::HashMap;
 

@@ -1,5 +1,8 @@
 //! The status page every MR note links to (`GET /environments/{id}`); the actions it offers are
 //! in `status_actions.rs`.
+//!
+//! Long on purpose: the page's view model (rollout, causes, events, queue) is built in one pass
+//! over the record.
 
 use askama::Template;
 use askama_web::WebTemplate;

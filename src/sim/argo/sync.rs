@@ -1,4 +1,7 @@
 //! One simulated sync operation, wave by wave, and the cascade finalizer.
+//!
+//! Long on purpose: one operation's waves, hooks and result are one sequence, read in the order
+//! Argo CD runs it.
 
 use std::{
     sync::{
