@@ -108,7 +108,7 @@ fn object(code: StatusCode, obj: &Object) -> Response {
     (
         code,
         [(header::CONTENT_TYPE, "application/json")],
-        obj.json.clone(),
+        obj.json(),
     )
         .into_response()
 }
@@ -204,7 +204,7 @@ fn list_or_watch(
         if i > 0 {
             body.push(b',');
         }
-        body.extend_from_slice(&item.json);
+        body.extend_from_slice(&item.json());
     }
     body.extend_from_slice(b"]}");
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
@@ -212,11 +212,12 @@ fn list_or_watch(
 
 /// A watch event's line, with the stored object's JSON as it is.
 fn object_line(kind: &str, object: &Object) -> Bytes {
-    let mut line = Vec::with_capacity(object.json.len() + 32);
+    let json = object.json();
+    let mut line = Vec::with_capacity(json.len() + 32);
     line.extend_from_slice(b"{\"type\":\"");
     line.extend_from_slice(kind.as_bytes());
     line.extend_from_slice(b"\",\"object\":");
-    line.extend_from_slice(&object.json);
+    line.extend_from_slice(&json);
     line.extend_from_slice(b"}\n");
     Bytes::from(line)
 }
