@@ -5,7 +5,24 @@ use crate::domain::names::RepositoryName;
 use chrono::TimeZone;
 
 pub(crate) fn sample(now: DateTime<Utc>) -> Environment {
-    let name = EnvironmentName::for_merge_request(7);
+    environment(
+        EnvironmentName::for_merge_request(7),
+        "feature/x",
+        None,
+        TtlHours::new(2).unwrap(),
+        now,
+    )
+}
+
+/// An environment of repository `shop` (id `r1`), created at `now`: the other domain tests'
+/// fixture too.
+pub(crate) fn environment(
+    name: EnvironmentName,
+    branch: &str,
+    sha: Option<&str>,
+    ttl_hours: TtlHours,
+    now: DateTime<Utc>,
+) -> Environment {
     let id = EnvironmentId::derive(&name, &RepositoryName::parse("shop").unwrap());
     Environment::create(
         id,
@@ -13,10 +30,10 @@ pub(crate) fn sample(now: DateTime<Utc>) -> Environment {
             name,
             repository_id: "r1".into(),
             config_set_id: None,
-            branch: BranchName::parse("feature/x").unwrap(),
-            sha: None,
+            branch: BranchName::parse(branch).unwrap(),
+            sha: sha.map(|s| CommitSha::parse(s).unwrap()),
             merge_request: None,
-            ttl_hours: TtlHours::new(2).unwrap(),
+            ttl_hours,
             helm_values_override: None,
         },
         now,

@@ -10,19 +10,11 @@ use crate::domain::*;
 use chrono::TimeZone;
 
 fn env(now: DateTime<Utc>) -> Environment {
-    let name = EnvironmentName::for_merge_request(42);
-    Environment::create(
-        EnvironmentId::derive(&name, &RepositoryName::parse("shop").unwrap()),
-        NewEnvironment {
-            name,
-            repository_id: "r".into(),
-            config_set_id: None,
-            branch: BranchName::parse("feature/x").unwrap(),
-            sha: Some(CommitSha::parse("da1560886d4f094c3e6c9ef40349f7d38b5d27d7").unwrap()),
-            merge_request: None,
-            ttl_hours: TtlHours::default(),
-            helm_values_override: None,
-        },
+    crate::domain::environment::tests::environment(
+        EnvironmentName::for_merge_request(42),
+        "feature/x",
+        Some("da1560886d4f094c3e6c9ef40349f7d38b5d27d7"),
+        TtlHours::default(),
         now,
     )
 }

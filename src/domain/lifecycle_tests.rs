@@ -7,8 +7,7 @@ use chrono::TimeZone;
 
 use super::*;
 use crate::domain::{
-    BranchName, CommitSha, EnvironmentId, EnvironmentName, NewEnvironment, RepositoryName,
-    TtlHours,
+    EnvironmentName, TtlHours,
     argo::{ObservedOperation, ObservedResource},
 };
 
@@ -23,19 +22,11 @@ fn secs(n: i64) -> DateTime<Utc> {
 }
 
 fn env() -> Environment {
-    let name = EnvironmentName::parse("demo").unwrap();
-    Environment::create(
-        EnvironmentId::derive(&name, &RepositoryName::parse("shop").unwrap()),
-        NewEnvironment {
-            name,
-            repository_id: "r".into(),
-            config_set_id: None,
-            branch: BranchName::parse("main").unwrap(),
-            sha: Some(CommitSha::parse(SHA).unwrap()),
-            merge_request: None,
-            ttl_hours: TtlHours::new(2).unwrap(),
-            helm_values_override: None,
-        },
+    crate::domain::environment::tests::environment(
+        EnvironmentName::parse("demo").unwrap(),
+        "main",
+        Some(SHA),
+        TtlHours::new(2).unwrap(),
         t0(),
     )
 }
