@@ -19,76 +19,45 @@ fn defaults_match_the_documentation() {
     assert!(c.kubeconfig.is_none());
 }
 
+/// `"--a b --c d"` as arguments.
+fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
 #[test]
 fn incomplete_adapter_choices_are_refused_with_the_missing_setting() {
     let parse = |args: &[&str]| {
-        let mut all = vec!["x"];
+        let mut all = words("x");
         all.extend_from_slice(args);
         Cli::try_parse_from(all).unwrap().config
     };
     for (args, named) in [
-        (vec!["--store", "firestore"], "--gcp-project"),
-        (vec!["--queue", "pubsub"], "--gcp-project"),
-        (vec!["--bus", "redis"], "--redis-url"),
-        (vec!["--cache", "redis"], "--redis-url"),
+        (words("--store firestore"), "--gcp-project"),
+        (words("--queue pubsub"), "--gcp-project"),
+        (words("--bus redis"), "--redis-url"),
+        (words("--cache redis"), "--redis-url"),
+        (words("--role api"), "--store firestore and --queue pubsub"),
         (
-            vec!["--role", "api"],
-            "--store firestore and --queue pubsub",
-        ),
-        (
-            vec![
-                "--role",
-                "worker",
-                "--store",
-                "firestore",
-                "--queue",
-                "pubsub",
-                "--gcp-project",
-                "p",
-            ],
+            words("--role worker --store firestore --queue pubsub --gcp-project p"),
             "--bus redis",
         ),
         (
-            vec![
-                "--role",
-                "api",
-                "--store",
-                "firestore",
-                "--queue",
-                "pubsub",
-                "--gcp-project",
-                "p",
-                "--bus",
-                "redis",
-                "--redis-url",
-                "redis://h",
-            ],
+            words(
+                "--role api --store firestore --queue pubsub --gcp-project p --bus redis --redis-url redis://h",
+            ),
             "--session-key",
         ),
         (
-            vec![
-                "--role",
-                "api",
-                "--store",
-                "firestore",
-                "--queue",
-                "pubsub",
-                "--gcp-project",
-                "p",
-                "--bus",
-                "redis",
-                "--redis-url",
-                "redis://h",
-                "--session-key",
-                "session-key-session-key-session-key-0123",
-            ],
+            words(
+                "--role api --store firestore --queue pubsub --gcp-project p --bus redis --redis-url redis://h --session-key session-key-session-key-session-key-0123",
+            ),
             "--kubeconfig",
         ),
         (
-            vec!["--store", "firestore", "--gcp-project", "p"],
+            words("--store firestore --gcp-project p"),
             "--store firestore needs --bus redis",
         ),
-        (vec!["--namespace-prefix", "Kube-"], "--namespace-prefix"),
+        (words("--namespace-prefix Kube-"), "--namespace-prefix"),
         (vec!["--namespace-prefix", ""], "--namespace-prefix"),
     ] {
         let err = parse(&args).validate().unwrap_err().to_string();
@@ -96,18 +65,9 @@ fn incomplete_adapter_choices_are_refused_with_the_missing_setting() {
     }
     assert!(parse(&[]).validate().is_ok());
     assert!(
-        parse(&[
-            "--store",
-            "firestore",
-            "--queue",
-            "pubsub",
-            "--gcp-project",
-            "p",
-            "--bus",
-            "redis",
-            "--redis-url",
-            "redis://h"
-        ])
+        parse(&words(
+            "--store firestore --queue pubsub --gcp-project p --bus redis --redis-url redis://h"
+        ))
         .validate()
         .is_ok()
     );
