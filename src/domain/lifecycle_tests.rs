@@ -31,6 +31,11 @@ fn env() -> Environment {
     )
 }
 
+/// What `decide` says for `e` at `secs(at)`, GitLab reachable, with the test policy.
+fn step(e: &Environment, observed: Observation<'_>, at: i64) -> Step {
+    decide(e, observed, secs(at), true, &policy())
+}
+
 /// `env` after its current attempt was applied at `applied_s` with a 60 s deadline.
 fn applied(mut env: Environment, applied_s: i64) -> Environment {
     env.rollout.applied = Some(env.deployment_id());
@@ -71,14 +76,11 @@ fn policy() -> Policy {
 #[test]
 fn a_new_environment_is_applied_then_waits_for_argo_cd_until_its_deadline() {
     let e = env();
-    assert_eq!(
-        decide(&e, Observation::Absent, secs(0), true, &policy()),
-        Step::Apply
-    );
+    assert_eq!(step(&e, Observation::Absent, 0), Step::Apply);
     let e = applied(e, 0);
     let running = app("1.1", "Running", "Progressing");
     assert!(matches!(
-        decide(&e, Observation::Present(&running), secs(5), true, &policy()),
+        step(&e, Observation::Present(&running), 5),
         Step::Observe { health, .. } if health == "Progressing"
     ));
     let mut seen = e.clone();
@@ -86,18 +88,12 @@ fn a_new_environment_is_applied_then_waits_for_argo_cd_until_its_deadline() {
     seen.observed.sync = Some("OutOfSync".into());
     seen.observed.message = Some(running.progress());
     assert_eq!(
-        decide(
-            &seen,
-            Observation::Present(&running),
-            secs(5),
-            true,
-            &policy()
-        ),
+        step(&seen, Observation::Present(&running), 5),
         Step::Wait(Duration::from_secs(55)),
         "nothing new: look again at the deadline (the watch triggers sooner)"
     );
     assert!(matches!(
-        decide(&seen, Observation::Present(&running), secs(60), true, &policy()),
+        step(&seen, Observation::Present(&running), 60),
         Step::AttemptFailed { reason } if reason.contains("within 60 s")
     ));
 }
@@ -151,13 +147,7 @@ fn ready_and_failed_come_only_from_argo_cds_verdict_on_this_attempt() {
     old.deployment = Some("1.2".into());
     old.requested = Some("1.2".into());
     assert!(matches!(
-        decide(
-            &second,
-            Observation::Present(&old),
-            secs(30),
-            true,
-            &policy()
-        ),
+        step(&second, Observation::Present(&old), 30),
         Step::Observe { .. }
     ));
 }
@@ -166,22 +156,10 @@ fn ready_and_failed_come_only_from_argo_cds_verdict_on_this_attempt() {
 fn an_apply_the_watch_has_not_shown_yet_is_awaited_then_repeated() {
     let e = applied(env(), 0);
     let older = app("0.9", "Succeeded", "Healthy");
-    assert_eq!(
-        decide(&e, Observation::Present(&older), secs(1), true, &policy()),
-        Step::Wait(SHORT)
-    );
-    assert_eq!(
-        decide(&e, Observation::Absent, secs(1), true, &policy()),
-        Step::Wait(SHORT)
-    );
-    assert_eq!(
-        decide(&e, Observation::Present(&older), secs(31), true, &policy()),
-        Step::Apply
-    );
-    assert_eq!(
-        decide(&e, Observation::Absent, secs(31), true, &policy()),
-        Step::Apply
-    );
+    assert_eq!(step(&e, Observation::Present(&older), 1), Step::Wait(SHORT));
+    assert_eq!(step(&e, Observation::Absent, 1), Step::Wait(SHORT));
+    assert_eq!(step(&e, Observation::Present(&older), 31), Step::Apply);
+    assert_eq!(step(&e, Observation::Absent, 31), Step::Apply);
 }
 
 #[test]
@@ -192,17 +170,14 @@ fn a_sync_request_argo_cd_dropped_is_made_again() {
     pending.operation.as_mut().unwrap().deployment = Some("0.9".into());
     pending.requested = Some("1.1".into());
     assert!(matches!(
-        decide(&e, Observation::Present(&pending), secs(2), true, &policy()),
+        step(&e, Observation::Present(&pending), 2),
         Step::Observe { .. }
     ));
     // An older operation's completion cleared the request; Argo CD ran an automated sync.
     let mut lost = pending.clone();
     lost.requested = None;
     lost.operation.as_mut().unwrap().deployment = None;
-    assert_eq!(
-        decide(&e, Observation::Present(&lost), secs(2), true, &policy()),
-        Step::Apply
-    );
+    assert_eq!(step(&e, Observation::Present(&lost), 2), Step::Apply);
 }
 
 #[test]
@@ -211,13 +186,10 @@ fn the_next_attempt_waits_for_its_back_off() {
     e.attempt = 2;
     e.rollout.not_before = Some(secs(10));
     assert_eq!(
-        decide(&e, Observation::Absent, secs(4), true, &policy()),
+        step(&e, Observation::Absent, 4),
         Step::Wait(Duration::from_secs(6))
     );
-    assert_eq!(
-        decide(&e, Observation::Absent, secs(10), true, &policy()),
-        Step::Apply
-    );
+    assert_eq!(step(&e, Observation::Absent, 10), Step::Apply);
     assert_eq!(next_attempt_delay(&policy(), 1), Duration::from_secs(5));
     assert_eq!(next_attempt_delay(&policy(), 3), Duration::from_secs(20));
 }
@@ -245,7 +217,7 @@ fn ready_environments_are_repaired_and_watched_for_drift() {
     let mut e = applied(env(), 0);
     e.status = Status::Ready;
     assert!(matches!(
-        decide(&e, Observation::Absent, secs(30), true, &policy()),
+        step(&e, Observation::Absent, 30),
         Step::Redeploy { .. }
     ));
     let mut degraded = app("1.1", "Succeeded", "Degraded");
@@ -256,7 +228,7 @@ fn ready_environments_are_repaired_and_watched_for_drift() {
         ..Default::default()
     }];
     assert!(matches!(
-        decide(&e, Observation::Present(&degraded), secs(30), true, &policy()),
+        step(&e, Observation::Present(&degraded), 30),
         Step::Observe { health, .. } if health == "Degraded"
     ));
     let healthy = app("1.1", "Succeeded", "Healthy");
@@ -264,25 +236,13 @@ fn ready_environments_are_repaired_and_watched_for_drift() {
     e.observed.sync = Some("Synced".into());
     e.observed.message = Some(healthy.progress());
     assert_eq!(
-        decide(
-            &e,
-            Observation::Present(&healthy),
-            secs(30),
-            true,
-            &policy()
-        ),
+        step(&e, Observation::Present(&healthy), 30),
         Step::Wait(policy().resync),
         "settled: look again at the resync period"
     );
     e.expires_at = secs(90);
     assert_eq!(
-        decide(
-            &e,
-            Observation::Present(&healthy),
-            secs(30),
-            true,
-            &policy()
-        ),
+        step(&e, Observation::Present(&healthy), 30),
         Step::Wait(Duration::from_secs(60)),
         "or at expiry, whichever comes first"
     );
@@ -293,20 +253,14 @@ fn teardown_deletes_once_and_finishes_when_the_application_is_gone() {
     let mut e = env();
     e.status = Status::Deleting;
     let live = app("1.1", "Succeeded", "Healthy");
-    assert_eq!(
-        decide(&e, Observation::Present(&live), secs(1), true, &policy()),
-        Step::Delete
-    );
+    assert_eq!(step(&e, Observation::Present(&live), 1), Step::Delete);
     let mut going = live.clone();
     going.deleting = true;
     assert_eq!(
-        decide(&e, Observation::Present(&going), secs(1), true, &policy()),
+        step(&e, Observation::Present(&going), 1),
         Step::Wait(DELETE_POLL)
     );
-    assert_eq!(
-        decide(&e, Observation::Absent, secs(1), true, &policy()),
-        Step::Terminate
-    );
+    assert_eq!(step(&e, Observation::Absent, 1), Step::Terminate);
 }
 
 #[test]
@@ -314,17 +268,11 @@ fn only_a_terminated_record_removes_a_leftover_application() {
     let mut e = env();
     e.status = Status::Terminated;
     let live = app("1.1", "Succeeded", "Healthy");
-    assert_eq!(
-        decide(&e, Observation::Present(&live), secs(1), true, &policy()),
-        Step::Delete
-    );
-    assert_eq!(
-        decide(&e, Observation::Absent, secs(1), true, &policy()),
-        Step::Idle
-    );
+    assert_eq!(step(&e, Observation::Present(&live), 1), Step::Delete);
+    assert_eq!(step(&e, Observation::Absent, 1), Step::Idle);
     e.status = Status::Failed;
     assert!(matches!(
-        decide(&e, Observation::Present(&live), secs(1), true, &policy()),
+        step(&e, Observation::Present(&live), 1),
         Step::Wait(_)
     ));
 }
@@ -333,16 +281,10 @@ fn only_a_terminated_record_removes_a_leftover_application() {
 fn an_environment_in_line_is_admitted_before_anything_is_applied() {
     let mut e = env();
     e.waiting = Some(crate::domain::quota::Waiting::new(t0()));
-    assert_eq!(
-        decide(&e, Observation::Absent, secs(0), true, &policy()),
-        Step::Admit
-    );
+    assert_eq!(step(&e, Observation::Absent, 0), Step::Admit);
     // Still in line after a new commit: the new deployment waits too.
     e.generation += 1;
-    assert_eq!(
-        decide(&e, Observation::Absent, secs(5), true, &policy()),
-        Step::Admit
-    );
+    assert_eq!(step(&e, Observation::Absent, 5), Step::Admit);
     // Its lifetime runs while it waits; one torn down in line needs no slot.
     assert_eq!(
         decide(&e, Observation::Absent, e.expires_at, true, &policy()),
@@ -350,23 +292,17 @@ fn an_environment_in_line_is_admitted_before_anything_is_applied() {
     );
     let mut leaving = e.clone();
     leaving.status = Status::Deleting;
-    assert_eq!(
-        decide(&leaving, Observation::Absent, secs(5), true, &policy()),
-        Step::Terminate
-    );
+    assert_eq!(step(&leaving, Observation::Absent, 5), Step::Terminate);
     // Admitted: applied as any new environment.
     e.waiting = None;
-    assert_eq!(
-        decide(&e, Observation::Absent, secs(5), true, &policy()),
-        Step::Apply
-    );
+    assert_eq!(step(&e, Observation::Absent, 5), Step::Apply);
 }
 
 #[test]
 fn every_environment_is_warned_before_expiry_but_only_at_thresholds_it_outlives() {
     // 2 hours to live: no "a day left" warning, the hour's warning at T-1 h.
     let short = applied(env(), 0);
-    let wait = decide(&short, Observation::Absent, secs(1), true, &policy());
+    let wait = step(&short, Observation::Absent, 1);
     assert!(!matches!(wait, Step::WarnExpiry { .. }), "{wait:?}");
     let hour_left = short.expires_at - chrono::Duration::minutes(59);
     assert_eq!(

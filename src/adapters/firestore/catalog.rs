@@ -77,11 +77,22 @@ pub async fn find_repository_by_project(
     db: &FirestoreDb,
     project_id: u64,
 ) -> StoreResult<Option<Repository>> {
+    find_by(db, REPOSITORIES, "gitlab_project_id", project_id as i64).await
+}
+
+/// The first record of `collection` whose `field` equals `value`.
+pub async fn find_by<T: DeserializeOwned>(
+    db: &FirestoreDb,
+    collection: &str,
+    field: &str,
+    value: impl Into<FirestoreValue>,
+) -> StoreResult<Option<T>> {
+    let value: FirestoreValue = value.into();
     let docs: Vec<JsonDoc> = db
         .fluent()
         .select()
-        .from(REPOSITORIES)
-        .filter(|q| q.for_all([q.field("gitlab_project_id").eq(project_id as i64)]))
+        .from(collection)
+        .filter(|q| q.for_all([q.field(field).eq(value.clone())]))
         .limit(1)
         .obj()
         .query()

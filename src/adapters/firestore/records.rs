@@ -5,9 +5,7 @@ use chrono::{DateTime, Utc};
 use firestore::FirestoreDb;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    AUDIT, FirestoreStore, SUBSCRIPTIONS, TOKENS, catalog::JsonDoc, corrupt, fs_err, read, ts,
-};
+use super::{AUDIT, FirestoreStore, SUBSCRIPTIONS, TOKENS, corrupt, fs_err, read, ts};
 use crate::{
     domain::{auth::ApiToken, notification::Subscription},
     ports::store::{AuditEntry, AuditLog, StoreError, StoreResult, SubscriptionStore, TokenStore},
@@ -141,19 +139,7 @@ where
 }
 
 pub async fn find_token_by_hash(db: &FirestoreDb, hash: &str) -> StoreResult<Option<ApiToken>> {
-    let docs: Vec<JsonDoc> = db
-        .fluent()
-        .select()
-        .from(TOKENS)
-        .filter(|q| q.for_all([q.field("hash").eq(hash.to_owned())]))
-        .limit(1)
-        .obj()
-        .query()
-        .await
-        .map_err(fs_err)?;
-    docs.first()
-        .map(|d| serde_json::from_str(&d.doc).map_err(corrupt))
-        .transpose()
+    super::catalog::find_by(db, TOKENS, "hash", hash.to_owned()).await
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

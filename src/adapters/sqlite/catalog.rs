@@ -176,17 +176,12 @@ pub fn list_audit(c: &Connection, limit: u32) -> StoreResult<Vec<AuditEntry>> {
         .map_err(db_err)?;
     let rows = stmt
         .query_map([limit], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-            ))
+            let at: String = r.get(0)?;
+            Ok((at, [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?]))
         })
         .map_err(db_err)?;
     rows.map(|r| {
-        let (at, actor, action, target, detail) = r.map_err(db_err)?;
+        let (at, [actor, action, target, detail]) = r.map_err(db_err)?;
         Ok(AuditEntry {
             at: parse_ts(&at)?,
             actor,
