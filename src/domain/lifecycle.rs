@@ -273,3 +273,7 @@ pub fn next_attempt_delay(policy: &Policy, failed_attempt: u32) -> Duration {
 #[cfg(test)]
 #[path = "lifecycle_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "lifecycle_time_tests.rs"]
+mod time_tests;

@@ -6,39 +6,39 @@ use super::{Stores, config_set, contract, env, repo};
 
 async fn the_catalog_keeps_names_unique_and_references_intact(stores: Stores) {
     stores
-        .catalog
+        .metadata
         .create_config_set(&config_set("cs", "web"))
         .await
         .unwrap();
     assert!(matches!(
         stores
-            .catalog
+            .metadata
             .create_config_set(&config_set("cs2", "web"))
             .await,
         Err(StoreError::Conflict(_))
     ));
     stores
-        .catalog
+        .metadata
         .create_repository(&repo("r1", "shop", 10, Some("cs")))
         .await
         .unwrap();
     assert!(matches!(
         stores
-            .catalog
+            .metadata
             .create_repository(&repo("r2", "shop", 11, None))
             .await,
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
         stores
-            .catalog
+            .metadata
             .create_repository(&repo("r3", "other", 10, None))
             .await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(
         stores
-            .catalog
+            .metadata
             .find_repository_by_project(10)
             .await
             .unwrap()
@@ -48,7 +48,7 @@ async fn the_catalog_keeps_names_unique_and_references_intact(stores: Stores) {
     );
     assert!(
         stores
-            .catalog
+            .metadata
             .find_repository_by_project(99)
             .await
             .unwrap()
@@ -56,10 +56,10 @@ async fn the_catalog_keeps_names_unique_and_references_intact(stores: Stores) {
     );
     let mut updated = repo("r1", "shop", 12, Some("cs"));
     updated.path_with_namespace = "acme/renamed".into();
-    stores.catalog.update_repository(&updated).await.unwrap();
+    stores.metadata.update_repository(&updated).await.unwrap();
     assert_eq!(
         stores
-            .catalog
+            .metadata
             .get_repository("r1")
             .await
             .unwrap()
@@ -69,12 +69,12 @@ async fn the_catalog_keeps_names_unique_and_references_intact(stores: Stores) {
     );
     assert!(matches!(
         stores
-            .catalog
+            .metadata
             .update_repository(&repo("nope", "nope", 13, None))
             .await,
         Err(StoreError::NotFound(_))
     ));
-    let in_use = stores.catalog.delete_config_set("cs").await;
+    let in_use = stores.metadata.delete_config_set("cs").await;
     assert!(
         matches!(in_use, Err(StoreError::Conflict(_))),
         "in use by r1: {in_use:?}"
@@ -88,7 +88,7 @@ async fn the_catalog_keeps_names_unique_and_references_intact(stores: Stores) {
         .await
         .unwrap();
     assert!(matches!(
-        stores.catalog.delete_repository("r1").await,
+        stores.metadata.delete_repository("r1").await,
         Err(StoreError::Conflict(_))
     ));
     let mut done = stores
@@ -103,14 +103,21 @@ async fn the_catalog_keeps_names_unique_and_references_intact(stores: Stores) {
         .save_environment(&done, &[], &[])
         .await
         .unwrap();
-    stores.catalog.delete_repository("r1").await.unwrap();
-    assert!(stores.catalog.get_repository("r1").await.unwrap().is_none());
+    stores.metadata.delete_repository("r1").await.unwrap();
+    assert!(
+        stores
+            .metadata
+            .get_repository("r1")
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(matches!(
-        stores.catalog.delete_repository("r1").await,
+        stores.metadata.delete_repository("r1").await,
         Err(StoreError::NotFound(_))
     ));
-    stores.catalog.delete_config_set("cs").await.unwrap();
-    assert!(stores.catalog.list_config_sets().await.unwrap().is_empty());
+    stores.metadata.delete_config_set("cs").await.unwrap();
+    assert!(stores.metadata.list_config_sets().await.unwrap().is_empty());
 }
 
 contract!(

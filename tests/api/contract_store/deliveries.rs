@@ -25,7 +25,7 @@ async fn deliveries_are_recorded_once_and_older_events_are_stale(stores: Stores)
         job: job(n),
     };
     let (outcome, outbox) = stores
-        .deliveries
+        .metadata
         .ingest_webhook(&ingest("uuid-1", "b", 1))
         .await
         .unwrap();
@@ -33,13 +33,13 @@ async fn deliveries_are_recorded_once_and_older_events_are_stale(stores: Stores)
     // The job went to the queue in the same transaction, or waits in the outbox.
     assert!(outbox.is_empty() || outbox[0].job == job(1), "{outbox:?}");
     stores
-        .outbox
+        .metadata
         .outbox_delete(&outbox.iter().map(|o| o.id.clone()).collect::<Vec<_>>())
         .await
         .unwrap();
     assert_eq!(
         stores
-            .deliveries
+            .metadata
             .ingest_webhook(&ingest("uuid-1", "b", 1))
             .await
             .unwrap()
@@ -49,7 +49,7 @@ async fn deliveries_are_recorded_once_and_older_events_are_stale(stores: Stores)
     );
     assert_eq!(
         stores
-            .deliveries
+            .metadata
             .ingest_webhook(&ingest("uuid-2", "a", 2))
             .await
             .unwrap()
@@ -58,12 +58,12 @@ async fn deliveries_are_recorded_once_and_older_events_are_stale(stores: Stores)
         "an older event of the same merge request changes nothing"
     );
     assert_eq!(
-        stores.deliveries.merge_request_event("r1:1").await.unwrap(),
+        stores.metadata.merge_request_event("r1:1").await.unwrap(),
         Some(serde_json::json!({"n": 1}).to_string())
     );
     assert_eq!(
         stores
-            .deliveries
+            .metadata
             .ingest_webhook(&ingest("uuid-2", "a", 2))
             .await
             .unwrap()
@@ -73,7 +73,7 @@ async fn deliveries_are_recorded_once_and_older_events_are_stale(stores: Stores)
     );
     assert_eq!(
         stores
-            .deliveries
+            .metadata
             .ingest_webhook(&ingest("uuid-3", "b", 3))
             .await
             .unwrap()
@@ -82,27 +82,27 @@ async fn deliveries_are_recorded_once_and_older_events_are_stale(stores: Stores)
         "the same order again is not older"
     );
     let (newer, outbox) = stores
-        .deliveries
+        .metadata
         .ingest_webhook(&ingest("uuid-4", "c", 4))
         .await
         .unwrap();
     assert_eq!(newer, IngestOutcome::Queued);
     assert_eq!(
-        stores.deliveries.merge_request_event("r1:1").await.unwrap(),
+        stores.metadata.merge_request_event("r1:1").await.unwrap(),
         Some(serde_json::json!({"n": 4}).to_string())
     );
     assert_eq!(
-        stores.deliveries.merge_request_event("r1:2").await.unwrap(),
+        stores.metadata.merge_request_event("r1:2").await.unwrap(),
         None
     );
     assert_eq!(
-        stores.deliveries.merge_request_keys("", 10).await.unwrap(),
+        stores.metadata.merge_request_keys("", 10).await.unwrap(),
         ["r1:1"],
         "merge requests with an event are listed for the resync"
     );
     assert!(
         stores
-            .deliveries
+            .metadata
             .merge_request_keys("r1:1", 10)
             .await
             .unwrap()
@@ -111,13 +111,13 @@ async fn deliveries_are_recorded_once_and_older_events_are_stale(stores: Stores)
     // Left in the outbox (a lost publish): found again by the relay's query.
     if !outbox.is_empty() {
         let later = Utc::now() + Duration::minutes(1);
-        let pending = stores.outbox.outbox_pending(later, 100).await.unwrap();
+        let pending = stores.metadata.outbox_pending(later, 100).await.unwrap();
         assert!(pending.iter().any(|p| p.job == job(4)), "{pending:?}");
         let ids: Vec<String> = pending.iter().map(|p| p.id.clone()).collect();
-        stores.outbox.outbox_delete(&ids).await.unwrap();
+        stores.metadata.outbox_delete(&ids).await.unwrap();
         assert!(
             stores
-                .outbox
+                .metadata
                 .outbox_pending(later, 100)
                 .await
                 .unwrap()

@@ -118,27 +118,13 @@ async fn kept_environments_are_listed_apart(stores: Stores) {
         .await
         .unwrap();
     let names = |kept| {
-        let stores = stores.clone();
-        async move {
-            stores
-                .environments
-                .list_environments(
-                    &EnvironmentFilter {
-                        kept,
-                        ..Default::default()
-                    },
-                    &PageRequest {
-                        limit: 10,
-                        cursor: None,
-                    },
-                )
-                .await
-                .unwrap()
-                .items
-                .into_iter()
-                .map(|e| e.name.to_string())
-                .collect::<Vec<_>>()
-        }
+        listed(
+            &stores,
+            EnvironmentFilter {
+                kept,
+                ..Default::default()
+            },
+        )
     };
     assert_eq!(names(Some(true)).await, ["pinned"]);
     assert_eq!(names(Some(false)).await, ["loose"]);
@@ -175,29 +161,14 @@ async fn running_and_waiting_environments_are_listed_apart(stores: Stores) {
         .await
         .unwrap();
     let names = |occupancy, repository_id: Option<&str>| {
-        let stores = stores.clone();
-        let repository_id = repository_id.map(str::to_owned);
-        async move {
-            stores
-                .environments
-                .list_environments(
-                    &EnvironmentFilter {
-                        occupancy,
-                        repository_id,
-                        ..Default::default()
-                    },
-                    &PageRequest {
-                        limit: 10,
-                        cursor: None,
-                    },
-                )
-                .await
-                .unwrap()
-                .items
-                .into_iter()
-                .map(|e| e.name.to_string())
-                .collect::<Vec<_>>()
-        }
+        listed(
+            &stores,
+            EnvironmentFilter {
+                occupancy,
+                repository_id: repository_id.map(str::to_owned),
+                ..Default::default()
+            },
+        )
     };
     assert_eq!(
         names(Some(Occupancy::Running), Some("shop")).await,
@@ -233,23 +204,27 @@ async fn sleeping_environments_are_listed_apart(stores: Stores) {
         .await
         .unwrap();
     for (sleeping, want) in [(Some(true), "dozing"), (Some(false), "awake")] {
-        let page = stores
-            .environments
-            .list_environments(
-                &EnvironmentFilter {
-                    sleeping,
-                    ..Default::default()
-                },
-                &PageRequest {
-                    limit: 10,
-                    cursor: None,
-                },
-            )
-            .await
-            .unwrap();
-        let names: Vec<String> = page.items.iter().map(|e| e.name.to_string()).collect();
+        let names = listed(
+            &stores,
+            EnvironmentFilter {
+                sleeping,
+                ..Default::default()
+            },
+        )
+        .await;
         assert_eq!(names, [want]);
     }
 }
 
 contract!(sleeping, sleeping_environments_are_listed_apart);
+
+/// The names of the first ten environments `filter` lists, newest first.
+async fn listed(stores: &Stores, filter: EnvironmentFilter) -> Vec<String> {
+    let page = PageRequest {
+        limit: 10,
+        cursor: None,
+    };
+    let listed = stores.environments.list_environments(&filter, &page).await;
+    let items = listed.unwrap().items;
+    items.iter().map(|e| e.name.to_string()).collect()
+}

@@ -17,47 +17,26 @@ use blueberry::{
         sqlite::{Db, SqliteStore},
     },
     domain::*,
-    ports::{
-        AuditLog, CatalogStore, DeliveryLog, EnvironmentStore, Outbox, SubscriptionStore,
-        TokenStore,
-    },
+    ports::{EnvironmentStore, MetadataStore},
 };
 use chrono::{Duration, TimeZone, Utc};
 
 use crate::emulators;
 
-/// One adapter's ports, as `app::Stores` hands them out.
+/// One adapter's ports, as `app::Stores` hands them out: the adapter, and its environments
+/// (behind the cache in `cached`).
 #[derive(Clone)]
 pub struct Stores {
+    pub metadata: Arc<dyn MetadataStore>,
     pub environments: Arc<dyn EnvironmentStore>,
-    pub catalog: Arc<dyn CatalogStore>,
-    pub tokens: Arc<dyn TokenStore>,
-    pub subscriptions: Arc<dyn SubscriptionStore>,
-    pub audit: Arc<dyn AuditLog>,
-    pub deliveries: Arc<dyn DeliveryLog>,
-    pub outbox: Arc<dyn Outbox>,
 }
 
 impl Stores {
-    fn of<S>(store: S) -> Self
-    where
-        S: EnvironmentStore
-            + CatalogStore
-            + TokenStore
-            + SubscriptionStore
-            + AuditLog
-            + DeliveryLog
-            + Outbox,
-    {
+    fn of(store: impl MetadataStore) -> Self {
         let store = Arc::new(store);
         Self {
-            environments: store.clone(),
-            catalog: store.clone(),
-            tokens: store.clone(),
-            subscriptions: store.clone(),
-            audit: store.clone(),
-            deliveries: store.clone(),
-            outbox: store,
+            metadata: store.clone(),
+            environments: store,
         }
     }
 }

@@ -25,13 +25,9 @@ async fn subscriptions_round_trip_with_their_delivery_log(stores: Stores) {
         created_at: Utc::now(),
         deliveries: vec![],
     };
-    stores
-        .subscriptions
-        .create_subscription(&sub)
-        .await
-        .unwrap();
+    stores.metadata.create_subscription(&sub).await.unwrap();
     assert!(matches!(
-        stores.subscriptions.create_subscription(&sub).await,
+        stores.metadata.create_subscription(&sub).await,
         Err(StoreError::Conflict(_))
     ));
     sub.record(DeliveryAttempt {
@@ -45,13 +41,9 @@ async fn subscriptions_round_trip_with_their_delivery_log(stores: Stores) {
         delivered: true,
         last: true,
     });
-    stores
-        .subscriptions
-        .update_subscription(&sub)
-        .await
-        .unwrap();
+    stores.metadata.update_subscription(&sub).await.unwrap();
     let read = stores
-        .subscriptions
+        .metadata
         .get_subscription(&id)
         .await
         .unwrap()
@@ -60,28 +52,28 @@ async fn subscriptions_round_trip_with_their_delivery_log(stores: Stores) {
     assert_eq!(read.secret, sub.secret);
     assert!(
         stores
-            .subscriptions
+            .metadata
             .list_subscriptions()
             .await
             .unwrap()
             .iter()
             .any(|s| s.id == id)
     );
-    stores.subscriptions.delete_subscription(&id).await.unwrap();
+    stores.metadata.delete_subscription(&id).await.unwrap();
     assert!(
         stores
-            .subscriptions
+            .metadata
             .get_subscription(&id)
             .await
             .unwrap()
             .is_none()
     );
     assert!(matches!(
-        stores.subscriptions.delete_subscription(&id).await,
+        stores.metadata.delete_subscription(&id).await,
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
-        stores.subscriptions.update_subscription(&sub).await,
+        stores.metadata.update_subscription(&sub).await,
         Err(StoreError::NotFound(_))
     ));
 }
@@ -99,15 +91,18 @@ async fn the_audit_log_lists_newest_first(stores: Stores) {
         target: "r1".into(),
         detail: String::new(),
     };
-    stores.audit.append_audit(&entry).await.unwrap();
-    assert_eq!(stores.audit.list_audit(10).await.unwrap()[0].actor, "alice");
+    stores.metadata.append_audit(&entry).await.unwrap();
+    assert_eq!(
+        stores.metadata.list_audit(10).await.unwrap()[0].actor,
+        "alice"
+    );
 }
 
 contract!(audit, the_audit_log_lists_newest_first);
 
 /// Tokens: created once, found by their hash, replaced (revoked) but never conjured.
 async fn tokens_are_found_by_hash_and_replaced_in_place(stores: Stores) {
-    let tokens = &stores.tokens;
+    let tokens = &stores.metadata;
     let id = emulators::unique("tok");
     let token = ApiToken {
         id: id.clone(),
