@@ -309,10 +309,21 @@ async fn main() -> anyhow::Result<()> {
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
+    // Tokens are not accepted in links: the login form posts it.
     let login = browser
-        .get(format!("{url}/login?token={TOKEN}"))
+        .post(format!("{url}/login"))
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(format!("token={TOKEN}&next=%2Fenvironments"))
         .send()
         .await?;
+    anyhow::ensure!(
+        login.headers().contains_key(reqwest::header::SET_COOKIE),
+        "login gave no session cookie: {}",
+        login.status()
+    );
     let cookie = login
         .headers()
         .get(reqwest::header::SET_COOKIE)
@@ -324,7 +335,11 @@ async fn main() -> anyhow::Result<()> {
         .to_owned();
     let mut h = reqwest::header::HeaderMap::new();
     h.insert(reqwest::header::COOKIE, cookie.parse()?);
-    let pages = reqwest::Client::builder().default_headers(h).build()?;
+    // Not following redirects: a redirect to the login page would be measured instead.
+    let pages = reqwest::Client::builder()
+        .default_headers(h)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
     for (what, path) in [
         ("UI list", "/environments"),
         ("status page", "/environments/e-1-shop"),

@@ -120,8 +120,22 @@ static ALLOC: dhat::Alloc = dhat::Alloc;
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Turns transparent huge pages off for this process. mimalloc asks the kernel for huge pages
+/// on its arena, where one live allocation then keeps a whole 2 MB page resident: at 10,000
+/// environments that was 86 MB of the 216 MB resident (README, Performance). This is what
+/// `MIMALLOC_ALLOW_THP=0` does, set in code because mimalloc reads its options before `main`.
+fn no_transparent_huge_pages() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: PR_SET_THP_DISABLE only sets a flag on this process's memory map; it takes no
+    // pointers.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    no_transparent_huge_pages();
     // Heap profile of the whole run, written to dhat-heap.json when main returns.
     #[cfg(feature = "dhat-heap")]
     let _profiler = dhat::Profiler::new_heap();

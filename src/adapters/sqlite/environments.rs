@@ -153,6 +153,19 @@ pub fn get(c: &Connection, id: &str) -> StoreResult<Option<Environment>> {
     .transpose()
 }
 
+/// One statement for every filter: a filter left out is bound as NULL.
+pub(super) const LIST: &str = "SELECT doc, version FROM environments
+     WHERE (?1 IS NULL OR status = ?1)
+       AND (?2 IS NULL OR repository_id = ?2)
+       AND (?3 IS NULL OR substr(name, 1, length(?3)) = ?3)
+       AND (?4 IS NULL OR created_at < ?4 OR (created_at = ?4 AND id < ?5))
+       AND (?7 IS NULL OR (json_extract(doc, '$.kept') IS NOT NULL) = ?7)
+       AND (?9 IS NULL OR (json_extract(doc, '$.asleep') IS NOT NULL) = ?9)
+       AND (?8 IS NULL OR (status != 'terminated'
+            AND (json_extract(doc, '$.waiting') IS NOT NULL) = (?8 = 'waiting')))
+     ORDER BY created_at DESC, id DESC
+     LIMIT ?6";
+
 pub fn list(
     c: &Connection,
     filter: &EnvironmentFilter,
@@ -165,21 +178,7 @@ pub fn list(
         }
         None => (None, None),
     };
-    let mut stmt = c
-        .prepare_cached(
-            "SELECT doc, version FROM environments
-             WHERE (?1 IS NULL OR status = ?1)
-               AND (?2 IS NULL OR repository_id = ?2)
-               AND (?3 IS NULL OR substr(name, 1, length(?3)) = ?3)
-               AND (?4 IS NULL OR created_at < ?4 OR (created_at = ?4 AND id < ?5))
-               AND (?7 IS NULL OR (json_extract(doc, '$.kept') IS NOT NULL) = ?7)
-               AND (?9 IS NULL OR (json_extract(doc, '$.asleep') IS NOT NULL) = ?9)
-               AND (?8 IS NULL OR (status != 'terminated'
-                    AND (json_extract(doc, '$.waiting') IS NOT NULL) = (?8 = 'waiting')))
-             ORDER BY created_at DESC, id DESC
-             LIMIT ?6",
-        )
-        .map_err(db_err)?;
+    let mut stmt = c.prepare_cached(LIST).map_err(db_err)?;
     let rows = stmt
         .query_map(
             params![

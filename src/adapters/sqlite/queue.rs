@@ -31,6 +31,13 @@ pub struct SqliteQueue {
     max_deliveries: u32,
 }
 
+/// Merges a job into the one with its coalescing key that waits last in its order.
+pub(super) const COALESCE: &str = "UPDATE jobs SET not_before = MIN(not_before, ?2)
+     WHERE coalesce_key = ?1 AND state = 'queued'
+       AND NOT EXISTS (SELECT 1 FROM jobs k
+                       WHERE k.ordering_key = jobs.ordering_key AND k.id > jobs.id
+                         AND k.state IN ('queued', 'leased'))";
+
 /// Adds `job` to the queue inside the caller's transaction. A job with a coalescing key that
 /// already waits (queued, not leased) as the last job of its ordering key is not added again;
 /// the waiting one becomes due at the earlier of the two times. (Merging into a job with
@@ -39,13 +46,7 @@ pub(crate) fn insert_job(c: &Connection, job: &NewJob, now: DateTime<Utc>) -> St
     let not_before = ts(job.not_before.unwrap_or(now).max(now));
     if let Some(key) = &job.coalesce_key {
         let merged = c
-            .prepare_cached(
-                "UPDATE jobs SET not_before = MIN(not_before, ?2)
-                 WHERE coalesce_key = ?1 AND state = 'queued'
-                   AND NOT EXISTS (SELECT 1 FROM jobs k
-                                   WHERE k.ordering_key = jobs.ordering_key AND k.id > jobs.id
-                                     AND k.state IN ('queued', 'leased'))",
-            )
+            .prepare_cached(COALESCE)
             .and_then(|mut s| s.execute(params![key, not_before]))
             .map_err(db_err)?;
         if merged > 0 {
