@@ -6,7 +6,8 @@
 //! ratio.
 //!
 //! `cargo bench --bench ingest` (needs `apt-get install wrk webhook`; without `webhook` only
-//! Blueberry is measured). BENCH_CONNECTIONS (64), BENCH_THREADS (2), BENCH_SECONDS (10).
+//! Blueberry is measured). BENCH_CONNECTIONS (64), BENCH_THREADS (2), BENCH_SECONDS (10);
+//! BENCH_BINARY runs another build of `blueberry` (before and after a change, side by side).
 
 use std::{
     path::Path,
@@ -165,24 +166,27 @@ async fn main() -> anyhow::Result<()> {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     let _server = Killed(
-        Command::new(env!("CARGO_BIN_EXE_blueberry"))
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--log-format",
-                "json",
-                // One repository at line rate: the per-repository limit would be what is measured.
-                "--webhook-rate",
-                "0",
-            ])
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .env("BLUEBERRY_BOOTSTRAP_TOKEN", TOKEN)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?,
+        Command::new(
+            std::env::var("BENCH_BINARY")
+                .unwrap_or_else(|_| env!("CARGO_BIN_EXE_blueberry").to_owned()),
+        )
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--log-format",
+            "json",
+            // One repository at line rate: the per-repository limit would be what is measured.
+            "--webhook-rate",
+            "0",
+        ])
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env("BLUEBERRY_BOOTSTRAP_TOKEN", TOKEN)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?,
     );
     wait_up(&format!("{url}/healthz")).await?;
     let http = reqwest::Client::new();
