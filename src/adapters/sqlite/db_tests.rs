@@ -29,15 +29,22 @@ async fn the_checkpointer_copies_commits_into_the_database_file() {
     panic!("the database file is still {} bytes", file_len());
 }
 
-/// A statement prepared once runs as prepared, whatever values are bound (see
-/// `configure`).
-#[test]
-fn statements_are_not_prepared_again_when_their_values_change() {
+/// A connection configured as the store's are, on a migrated database (kept while the
+/// directory lives).
+fn migrated_connection() -> (tempfile::TempDir, Connection) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("blueberry.db");
     drop(Db::open(&path).unwrap());
     let conn = Connection::open(&path).unwrap();
     configure(&conn).unwrap();
+    (dir, conn)
+}
+
+/// A statement prepared once runs as prepared, whatever values are bound (see
+/// `configure`).
+#[test]
+fn statements_are_not_prepared_again_when_their_values_change() {
+    let (_dir, conn) = migrated_connection();
     let mut list = conn.prepare(super::super::environments::LIST).unwrap();
     for (status, repository, name) in [
         (None, None, None),
@@ -71,11 +78,7 @@ fn statements_are_not_prepared_again_when_their_values_change() {
 /// coalescing key (`coalesce_key = ?` implies it is not NULL, whatever is bound).
 #[test]
 fn coalescing_still_finds_its_job_by_index() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("blueberry.db");
-    drop(Db::open(&path).unwrap());
-    let conn = Connection::open(&path).unwrap();
-    configure(&conn).unwrap();
+    let (_dir, conn) = migrated_connection();
     let plan: Vec<String> = conn
         .prepare(&format!(
             "EXPLAIN QUERY PLAN {}",
