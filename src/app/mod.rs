@@ -4,6 +4,7 @@
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
+use axum::serve::ListenerExt as _;
 use tokio::{net::TcpListener, sync::watch, task::JoinSet};
 
 use secrecy::ExposeSecret;
@@ -273,11 +274,17 @@ impl Application {
         let mut http_stop = stop_rx.clone();
         // A shared router per connection: serving a `Router` directly rebuilds every route for
         // each connection, which long-lived SSE connections keep alive.
-        let server = axum::serve(self.listener, router.into_make_service()).with_graceful_shutdown(
-            async move {
+        // Each response and SSE frame is sent when written: with Nagle's algorithm a frame
+        // written while the last one is unacknowledged waits for the client's delayed ACK.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
+            }
+        });
+        let server =
+            axum::serve(listener, router.into_make_service()).with_graceful_shutdown(async move {
                 let _ = http_stop.changed().await;
-            },
-        );
+            });
         let server = tokio::spawn(async move { server.await });
         shutdown.await;
         let _ = stop_tx.send(true);

@@ -29,6 +29,58 @@ async fn the_checkpointer_copies_commits_into_the_database_file() {
     panic!("the database file is still {} bytes", file_len());
 }
 
+/// Writes that never pause (a webhook storm) used to keep the checkpointer from ever reaching
+/// the WAL's end, so SQLite never started it over: it grew by every write, 750 MB in 20 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wal_stays_bounded_while_writes_never_pause() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("blueberry.db");
+    // Started over past 1,024 frames (4 MB).
+    let db = Db::open_with(&path, 1024).unwrap();
+    db.write(|c| {
+        c.execute_batch("CREATE TABLE filler (x BLOB)")
+            .map_err(|e| StoreError::Unavailable(e.into()))
+    })
+    .await
+    .unwrap();
+    let wal = path.with_extension("db-wal");
+    const TOTAL: u64 = 64 << 20;
+    let written = Arc::new(AtomicU64::new(0));
+    // Four writers, 16 KB every 2 ms each (about 30 MB/s): there is always a write waiting.
+    let writers = (0..4).map(|_| {
+        let (db, written) = (db.clone(), written.clone());
+        tokio::spawn(async move {
+            while written.fetch_add(16384, Ordering::Relaxed) < TOTAL {
+                db.write(|c| {
+                    c.execute("INSERT INTO filler VALUES (zeroblob(16384))", [])
+                        .map_err(|e| StoreError::Unavailable(e.into()))
+                })
+                .await
+                .unwrap();
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+    });
+    let writing = futures::future::join_all(writers);
+    tokio::pin!(writing);
+    let mut largest = 0;
+    loop {
+        largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+        tokio::select! {
+            done = &mut writing => {
+                done.into_iter().for_each(Result::unwrap);
+                break;
+            }
+            () = tokio::time::sleep(Duration::from_millis(5)) => {}
+        }
+    }
+    // 4 MB, what the writes of a checkpointer's interval add, and room for a slow machine.
+    assert!(
+        largest < 24 << 20,
+        "the WAL grew to {largest} bytes while {TOTAL} bytes were written"
+    );
+}
+
 /// A connection configured as the store's are, on a migrated database (kept while the
 /// directory lives).
 fn migrated_connection() -> (tempfile::TempDir, Connection) {

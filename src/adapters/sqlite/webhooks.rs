@@ -62,13 +62,20 @@ pub fn merge_request_keys(c: &Connection, after: &str, limit: u32) -> StoreResul
         .map_err(db_err)
 }
 
-/// Expired delivery ids, removed now and then (not on every delivery).
+/// Most expired delivery ids one purge removes: after a quiet spell the backlog is spread over
+/// several purges instead of holding up one transaction of deliveries.
+const PURGE_LIMIT: i64 = 4096;
+
+/// Removes expired delivery ids, oldest first, at most [`PURGE_LIMIT`] (run now and then, not
+/// on every delivery). Reads only the expired ones (`webhook_deliveries_by_expiry`).
+pub(super) const FORGET_EXPIRED: &str = "DELETE FROM webhook_deliveries WHERE rowid IN
+     (SELECT rowid FROM webhook_deliveries WHERE expires_at <= ?1
+      ORDER BY expires_at LIMIT ?2)";
+
 pub fn forget_expired(c: &Connection, now: DateTime<Utc>) -> StoreResult<usize> {
-    c.execute(
-        "DELETE FROM webhook_deliveries WHERE expires_at <= ?1",
-        [ts(now)],
-    )
-    .map_err(db_err)
+    c.prepare_cached(FORGET_EXPIRED)
+        .and_then(|mut s| s.execute(params![ts(now), PURGE_LIMIT]))
+        .map_err(db_err)
 }
 
 #[async_trait]
@@ -123,5 +130,64 @@ impl Outbox for SqliteStore {
 
     async fn outbox_delete(&self, _ids: &[String]) -> StoreResult<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn deliveries(c: &Connection) -> i64 {
+        c.query_row("SELECT count(*) FROM webhook_deliveries", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn forgetting_expired_deliveries_reads_only_the_expired_ones() {
+        let mut c = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut c).unwrap();
+        let plan: Vec<String> = c
+            .prepare(&format!("EXPLAIN QUERY PLAN {FORGET_EXPIRED}"))
+            .unwrap()
+            .query_map(params!["2026-12-04T00:00:00Z", PURGE_LIMIT], |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("USING") && step.contains("webhook_deliveries_by_expiry")),
+            "the purge scans every delivery id: {plan:?}"
+        );
+    }
+
+    #[test]
+    fn a_purge_removes_the_oldest_expired_ids_up_to_its_limit_and_keeps_the_rest() {
+        let mut c = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut c).unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 12, 4, 12, 0, 0).unwrap();
+        let expired = PURGE_LIMIT + 10;
+        for i in 0..expired + 5 {
+            // The first `expired` ran out before `now` (a second apart); five run out later.
+            let at = now + chrono::Duration::seconds(i + 1 - expired);
+            c.execute(
+                "INSERT INTO webhook_deliveries (key, expires_at) VALUES (?1, ?2)",
+                params![format!("r:{i}"), ts(at)],
+            )
+            .unwrap();
+        }
+        assert_eq!(forget_expired(&c, now).unwrap() as i64, PURGE_LIMIT);
+        // The newest expired ones are left for the next purge.
+        let oldest: String = c
+            .query_row("SELECT min(expires_at) FROM webhook_deliveries", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(oldest, ts(now - chrono::Duration::seconds(9)));
+        assert_eq!(deliveries(&c), 15);
+        assert_eq!(forget_expired(&c, now).unwrap(), 10);
+        assert_eq!(deliveries(&c), 5);
+        assert_eq!(forget_expired(&c, now).unwrap(), 0);
     }
 }
