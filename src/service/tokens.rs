@@ -1,9 +1,19 @@
 //! API tokens: minted with a secret shown once, stored as SHA-256 hashes, scoped by role,
 //! revocable, with their last use recorded.
+//!
+//! Every authenticated request names a token, and reading it from the store was a second
+//! store round trip on every API call. Each process keeps the tokens it read for
+//! [`RECHECK`]: a token revoked is refused at once by the process that revoked it and by every
+//! replica within that time (as ended sessions are). Expiry is checked on every request;
+//! secrets that name no token are never kept.
 
 use chrono::Duration;
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Instant,
+};
 
 use super::{ServiceError, catalog::new_secret};
 use crate::domain::auth::{ApiToken, Role, TOKEN_PREFIX, token_hash};
@@ -22,15 +32,66 @@ pub struct Principal {
 /// Only refresh `last_used_at` this often, so reads do not turn into writes.
 const TOUCH_EVERY: Duration = Duration::seconds(60);
 
+/// How long a process trusts a token it read.
+pub const RECHECK: std::time::Duration = super::sessions::RECHECK;
+/// Tokens kept per process; past this the cache starts over.
+const CACHED_TOKENS: usize = 10_000;
+
+/// Tokens read, by `hash:{hash}` and `id:{id}`, with when they were read.
+type TokenCache = Mutex<HashMap<String, (ApiToken, Instant)>>;
+
 #[derive(Clone)]
 pub struct TokenService {
     store: Arc<dyn TokenStore>,
     clock: Arc<dyn Clock>,
+    cache: Arc<TokenCache>,
 }
 
 impl TokenService {
     pub fn new(store: Arc<dyn TokenStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            cache: Arc::default(),
+        }
+    }
+
+    fn cached(&self, key: &str) -> Option<ApiToken> {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .get(key)
+            .filter(|(_, read)| read.elapsed() < RECHECK)
+            .map(|(token, _)| token.clone())
+    }
+
+    fn keep(&self, key: String, token: &ApiToken) {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= CACHED_TOKENS {
+            cache.clear();
+        }
+        cache.insert(key, (token.clone(), Instant::now()));
+    }
+
+    /// Forgets token `id` under every key, so its next use reads the store.
+    fn forget(&self, id: &str) {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.retain(|_, (token, _)| token.id != id);
+    }
+
+    /// Token `key` from the cache, else from the store (kept when found).
+    async fn lookup(
+        &self,
+        key: String,
+        read: impl Future<Output = Result<Option<ApiToken>, crate::ports::StoreError>>,
+    ) -> Result<Option<ApiToken>, ServiceError> {
+        if let Some(token) = self.cached(&key) {
+            return Ok(Some(token));
+        }
+        let found = read.await?;
+        if let Some(token) = &found {
+            self.keep(key, token);
+        }
+        Ok(found)
     }
 
     /// Mints a token; its role may not exceed the caller's. Returns the record and the secret.
@@ -112,6 +173,7 @@ impl TokenService {
             token.revoked_at = Some(self.clock.now());
             self.store.update_token(&token).await?;
         }
+        self.forget(id);
         Ok(())
     }
 
@@ -120,7 +182,9 @@ impl TokenService {
         if !secret.starts_with(TOKEN_PREFIX) {
             return Ok(None);
         }
-        let Some(token) = self.store.find_token_by_hash(&token_hash(secret)).await? else {
+        let hash = token_hash(secret);
+        let read = self.store.find_token_by_hash(&hash);
+        let Some(token) = self.lookup(format!("hash:{hash}"), read).await? else {
             return Ok(None);
         };
         self.principal_for(token).await
@@ -128,7 +192,10 @@ impl TokenService {
 
     /// The principal for a token id (browser sessions), if the token is still active.
     pub async fn by_id(&self, id: &str) -> Result<Option<Principal>, ServiceError> {
-        match self.store.get_token(id).await? {
+        match self
+            .lookup(format!("id:{id}"), self.store.get_token(id))
+            .await?
+        {
             Some(token) => self.principal_for(token).await,
             None => Ok(None),
         }
@@ -143,6 +210,11 @@ impl TokenService {
             token.last_used_at = Some(now);
             if let Err(e) = self.store.update_token(&token).await {
                 tracing::warn!(error = %e, "could not record a token's use");
+            }
+            // The cached copies carry the use, so the next request does not record it again.
+            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            for (cached, _) in cache.values_mut().filter(|(t, _)| t.id == token.id) {
+                cached.last_used_at = token.last_used_at;
             }
         }
         Ok(Some(Principal {
@@ -212,3 +284,7 @@ impl TokenService {
         self.create(&operator, name, role, expires_in_hours).await
     }
 }
+
+#[cfg(test)]
+#[path = "tokens_tests.rs"]
+mod tests;
