@@ -32,8 +32,9 @@ pub struct Principal {
 /// Only refresh `last_used_at` this often, so reads do not turn into writes.
 const TOUCH_EVERY: Duration = Duration::seconds(60);
 
-/// How long a process trusts a token it read.
-pub const RECHECK: std::time::Duration = super::sessions::RECHECK;
+/// How long a process trusts a token it read (as long as it trusts what it read about ended
+/// sessions, `sessions::RECHECK`).
+pub const RECHECK: std::time::Duration = std::time::Duration::from_secs(30);
 /// Tokens kept per process; past this the cache starts over.
 const CACHED_TOKENS: usize = 10_000;
 
