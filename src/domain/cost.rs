@@ -98,6 +98,7 @@ pub struct Meter {
     pub requests: Requests,
     pub awake_secs: i64,
     pub asleep_secs: i64,
+    #[serde(with = "super::timestamp")]
     pub since: DateTime<Utc>,
     /// The part of the closed stretches that fell in the week starting `week.start`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -107,6 +108,7 @@ pub struct Meter {
 /// Seconds awake and asleep within one week (from Monday 00:00 UTC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WeekTally {
+    #[serde(with = "super::timestamp")]
     pub start: DateTime<Utc>,
     pub awake_secs: i64,
     pub asleep_secs: i64,

@@ -10,6 +10,7 @@ use super::{
     git::{BranchName, CommitSha},
     names::{EnvironmentId, EnvironmentName},
     overrides::HelmValuesOverride,
+    resources::ObservedResources,
     status::{Status, TransitionError},
     ttl::TtlHours,
 };
@@ -32,8 +33,8 @@ pub struct ClusterObservation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// The managed resources with their sync waves, as Argo CD last reported them.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub resources: Vec<super::argo::ObservedResource>,
+    #[serde(default, skip_serializing_if = "ObservedResources::is_empty")]
+    pub resources: ObservedResources,
 }
 
 /// Where the current deployment attempt is, as the reconciler records it. A worker never
@@ -42,10 +43,13 @@ pub struct ClusterObservation {
 pub struct Rollout {
     /// The deployment (`{generation}.{attempt}`) whose Application was last applied.
     pub applied: Option<String>,
+    #[serde(default, with = "super::timestamp::option")]
     pub applied_at: Option<DateTime<Utc>>,
     /// The attempt fails if Argo CD has not made it ready by then.
+    #[serde(default, with = "super::timestamp::option")]
     pub deadline: Option<DateTime<Utc>>,
     /// The attempt is not applied before then (the back-off after a failed attempt).
+    #[serde(default, with = "super::timestamp::option")]
     pub not_before: Option<DateTime<Utc>>,
 }
 
@@ -65,6 +69,7 @@ pub struct GitLabFeedback {
 /// `expires_at`. An expiry moved since (extend, a push) makes it stale.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExpiryWarning {
+    #[serde(with = "super::timestamp")]
     pub expires_at: DateTime<Utc>,
     pub hours: u32,
 }
@@ -73,6 +78,7 @@ pub struct ExpiryWarning {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Kept {
     pub by: String,
+    #[serde(with = "super::timestamp")]
     pub at: DateTime<Utc>,
     /// Pinned by the merge request's keep label (removing the label lets it expire again).
     #[serde(default)]
@@ -84,6 +90,7 @@ pub struct Kept {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ForkApproval {
     pub by: String,
+    #[serde(with = "super::timestamp")]
     pub at: DateTime<Utc>,
     /// The commit approved (and deployed).
     pub sha: CommitSha,
@@ -96,6 +103,7 @@ pub struct ForkApproval {
 /// Application's values (`blueberry.sleeping`); a visit or `/blueberry wake` wakes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Asleep {
+    #[serde(with = "super::timestamp")]
     pub since: DateTime<Utc>,
     pub by: String,
 }
@@ -120,13 +128,19 @@ pub struct Environment {
     pub attempt: u32,
     pub ttl_hours: TtlHours,
     pub helm_values_override: Option<HelmValuesOverride>,
+    #[serde(with = "super::timestamp")]
     pub created_at: DateTime<Utc>,
+    #[serde(with = "super::timestamp")]
     pub updated_at: DateTime<Utc>,
+    #[serde(with = "super::timestamp")]
     pub expires_at: DateTime<Utc>,
+    #[serde(default, with = "super::timestamp::option")]
     pub terminated_at: Option<DateTime<Utc>>,
     /// When the current deployment was requested (create, redeploy, retry).
+    #[serde(with = "super::timestamp")]
     pub deployment_started_at: DateTime<Utc>,
     /// When the current deployment became ready.
+    #[serde(default, with = "super::timestamp::option")]
     pub ready_at: Option<DateTime<Utc>>,
     pub observed: ClusterObservation,
     /// The reconciler's bookkeeping for the current attempt.
@@ -159,7 +173,11 @@ pub struct Environment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meter: Option<super::cost::Meter>,
     /// The last sign of use besides a deployment: an extend, a keep, a status-page visit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "super::timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub active_at: Option<DateTime<Utc>>,
     /// Bumped by the store on every write; a write with a stale version is refused.
     pub version: u64,

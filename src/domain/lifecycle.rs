@@ -109,7 +109,7 @@ fn already_observed(env: &Environment, app: &ObservedApplication, message: &str)
     env.observed.health.as_deref() == Some(app.health.as_str())
         && env.observed.sync.as_deref() == Some(app.sync.as_str())
         && env.observed.message.as_deref() == Some(message)
-        && env.observed.resources == app.resources
+        && *env.observed.resources == *app.resources
 }
 
 /// Decides the next step for `env`. `watch_live` is false while the cluster watch is

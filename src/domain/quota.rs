@@ -23,6 +23,7 @@ pub enum QuotaScope {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Waiting {
     /// When it got in line (its create); the line is in this order.
+    #[serde(with = "super::timestamp")]
     pub since: DateTime<Utc>,
     /// 1 for next in line; 0 until the controller has placed it.
     pub position: u32,

@@ -23,7 +23,7 @@ pub(super) async fn apply(c: &Scope<'_>, env: &Environment) -> Result<Action, Re
             env,
             "its repository was disconnected",
             Failure::Permanent,
-            env.observed.resources.clone(),
+            env.observed.resources.to_vec(),
         )
         .await;
     };
@@ -37,7 +37,7 @@ pub(super) async fn apply(c: &Scope<'_>, env: &Environment) -> Result<Action, Re
         .await
         .map_err(ServiceError::from)?
     else {
-        let kept = env.observed.resources.clone();
+        let kept = env.observed.resources.to_vec();
         return attempt_failed(
             c,
             env,
@@ -63,7 +63,7 @@ pub(super) async fn apply(c: &Scope<'_>, env: &Environment) -> Result<Action, Re
         Err(e) if e.is_retriable() => return Err(e.into()),
         Err(e) => {
             let reason = format!("the cluster refused the Application: {e}");
-            let kept = env.observed.resources.clone();
+            let kept = env.observed.resources.to_vec();
             return attempt_failed(c, env, &reason, Failure::Retriable, kept).await;
         }
     };
@@ -135,7 +135,7 @@ pub(super) async fn mark_ready(
             e.observed.health = Some("Healthy".into());
             e.observed.sync = Some("Synced".into());
             e.observed.message = None;
-            e.observed.resources.clone_from(&resources);
+            e.observed.resources = resources.clone().into();
             let message = format!("Healthy and Synced at {revision}");
             e.transition(Status::Ready, Some(message.clone()), now)
                 .map_err(|err| ServiceError::Conflict(err.to_string()))?;
@@ -183,7 +183,7 @@ pub(super) async fn attempt_failed(
                 format!("attempt {attempt} failed: {reason}"),
             )];
             e.observed.message = Some(reason.to_owned());
-            e.observed.resources.clone_from(&resources);
+            e.observed.resources = resources.clone().into();
             if attempt < max && failure == Failure::Retriable {
                 e.attempt = attempt + 1;
                 e.rollout = Rollout {
@@ -246,7 +246,7 @@ pub(super) async fn observe(
             e.observed.health = Some(health.to_owned());
             e.observed.sync = Some(sync.to_owned());
             e.observed.message = Some(message.to_owned());
-            e.observed.resources.clone_from(&resources);
+            e.observed.resources = resources.clone().into();
             if e.status == Status::Pending {
                 e.status_message = Some(format!("Argo CD: {message}"));
             }
