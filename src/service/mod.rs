@@ -11,6 +11,7 @@ pub mod environments;
 mod error;
 pub mod notifications;
 pub mod quotas;
+pub mod recent;
 pub mod sessions;
 pub mod tokens;
 pub mod webhooks;

@@ -4,29 +4,25 @@
 //! A login link carries a random code, kept as its SHA-256, that starts one session for the API
 //! token it names within [`LOGIN_CODE_MINUTES`] and is gone after. API tokens themselves never
 //! travel in URLs. Every session is checked against the moment an admin last ended its user's
-//! sessions; each process keeps that answer for [`RECHECK`], so an ended session is refused by
-//! every replica within that time (and at once by the one that ended it).
+//! sessions; each process keeps that answer for [`RECHECK`](super::recent::RECHECK), so an
+//! ended session is refused by every replica within that time (and at once by the one that
+//! ended it).
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{ServiceError, catalog::new_secret, tokens::Principal, tokens::TokenService};
+use super::{
+    ServiceError, catalog::new_secret, recent::Recent, tokens::Principal, tokens::TokenService,
+};
 use crate::{
     clock::Clock,
     domain::auth::{LOGIN_CODE_MINUTES, LOGIN_CODE_PREFIX, LoginCode, token_hash},
     ports::{AuditEntry, AuditLog, Sessions},
 };
 
-/// How long a process trusts what it read about ended sessions.
-pub const RECHECK: Duration = Duration::from_secs(30);
-
-/// Per user: when their sessions were last ended (if ever), and when that was read.
-type EndedCache = Mutex<HashMap<String, (Option<DateTime<Utc>>, Instant)>>;
+/// Users whose ended sessions a process keeps.
+const CACHED_USERS: usize = 10_000;
 
 #[derive(Clone)]
 pub struct SessionService {
@@ -34,7 +30,8 @@ pub struct SessionService {
     audit: Arc<dyn AuditLog>,
     tokens: TokenService,
     clock: Arc<dyn Clock>,
-    ended: Arc<EndedCache>,
+    /// Per user: when their sessions were last ended (if ever).
+    ended: Arc<Recent<Option<DateTime<Utc>>>>,
 }
 
 impl SessionService {
@@ -49,7 +46,7 @@ impl SessionService {
             audit,
             tokens,
             clock,
-            ended: Arc::default(),
+            ended: Arc::new(Recent::new(CACHED_USERS)),
         }
     }
 
@@ -103,29 +100,17 @@ impl SessionService {
                 detail: "ended every session of the user".into(),
             })
             .await?;
-        self.ended
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(user.to_owned(), (Some(at), Instant::now()));
+        self.ended.put(user.to_owned(), Some(at));
         Ok(at)
     }
 
     /// Whether a session of `user` that started at `started` was ended since.
     pub async fn is_ended(&self, user: &str, started: DateTime<Utc>) -> Result<bool, ServiceError> {
-        let known = {
-            let ended = self.ended.lock().unwrap_or_else(|p| p.into_inner());
-            ended
-                .get(user)
-                .filter(|(_, read)| read.elapsed() < RECHECK)
-                .map(|(at, _)| *at)
-        };
-        let at = match known {
+        let at = match self.ended.get(user) {
             Some(at) => at,
             None => {
                 let at = self.sessions.sessions_ended(user).await?;
-                let mut ended = self.ended.lock().unwrap_or_else(|p| p.into_inner());
-                ended.retain(|_, (_, read)| read.elapsed() < RECHECK);
-                ended.insert(user.to_owned(), (at, Instant::now()));
+                self.ended.put(user.to_owned(), at);
                 at
             }
         };

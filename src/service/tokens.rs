@@ -3,19 +3,15 @@
 //!
 //! Every authenticated request names a token, and reading it from the store was a second
 //! store round trip on every API call. Each process keeps the tokens it read for
-//! [`RECHECK`]: a token revoked is refused at once by the process that revoked it and by every
-//! replica within that time (as ended sessions are). Expiry is checked on every request;
-//! secrets that name no token are never kept.
+//! [`RECHECK`](super::recent::RECHECK) (`Recent`, as ended sessions): a token revoked is
+//! refused at once by the process that revoked it and by every replica within that time.
+//! Expiry is checked on every request; secrets that name no token are never kept.
 
 use chrono::Duration;
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::Instant,
-};
+use std::sync::Arc;
 
-use super::{ServiceError, catalog::new_secret};
+use super::{ServiceError, catalog::new_secret, recent::Recent};
 use crate::domain::auth::{ApiToken, Role, TOKEN_PREFIX, token_hash};
 use crate::{clock::Clock, ports::TokenStore};
 
@@ -32,20 +28,15 @@ pub struct Principal {
 /// Only refresh `last_used_at` this often, so reads do not turn into writes.
 const TOUCH_EVERY: Duration = Duration::seconds(60);
 
-/// How long a process trusts a token it read (as long as it trusts what it read about ended
-/// sessions, `sessions::RECHECK`).
-pub const RECHECK: std::time::Duration = std::time::Duration::from_secs(30);
-/// Tokens kept per process; past this the cache starts over.
+/// Tokens kept per process.
 const CACHED_TOKENS: usize = 10_000;
-
-/// Tokens read, by `hash:{hash}` and `id:{id}`, with when they were read.
-type TokenCache = Mutex<HashMap<String, (ApiToken, Instant)>>;
 
 #[derive(Clone)]
 pub struct TokenService {
     store: Arc<dyn TokenStore>,
     clock: Arc<dyn Clock>,
-    cache: Arc<TokenCache>,
+    /// Tokens read, by `hash:{hash}` and `id:{id}`.
+    cache: Arc<Recent<ApiToken>>,
 }
 
 impl TokenService {
@@ -53,30 +44,8 @@ impl TokenService {
         Self {
             store,
             clock,
-            cache: Arc::default(),
+            cache: Arc::new(Recent::new(CACHED_TOKENS)),
         }
-    }
-
-    fn cached(&self, key: &str) -> Option<ApiToken> {
-        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        cache
-            .get(key)
-            .filter(|(_, read)| read.elapsed() < RECHECK)
-            .map(|(token, _)| token.clone())
-    }
-
-    fn keep(&self, key: String, token: &ApiToken) {
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= CACHED_TOKENS {
-            cache.clear();
-        }
-        cache.insert(key, (token.clone(), Instant::now()));
-    }
-
-    /// Forgets token `id` under every key, so its next use reads the store.
-    fn forget(&self, id: &str) {
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        cache.retain(|_, (token, _)| token.id != id);
     }
 
     /// Token `key` from the cache, else from the store (kept when found).
@@ -85,12 +54,12 @@ impl TokenService {
         key: String,
         read: impl Future<Output = Result<Option<ApiToken>, crate::ports::StoreError>>,
     ) -> Result<Option<ApiToken>, ServiceError> {
-        if let Some(token) = self.cached(&key) {
+        if let Some(token) = self.cache.get(&key) {
             return Ok(Some(token));
         }
         let found = read.await?;
         if let Some(token) = &found {
-            self.keep(key, token);
+            self.cache.put(key, token.clone());
         }
         Ok(found)
     }
@@ -174,7 +143,7 @@ impl TokenService {
             token.revoked_at = Some(self.clock.now());
             self.store.update_token(&token).await?;
         }
-        self.forget(id);
+        self.cache.forget(|token| token.id == id);
         Ok(())
     }
 
@@ -213,10 +182,11 @@ impl TokenService {
                 tracing::warn!(error = %e, "could not record a token's use");
             }
             // The cached copies carry the use, so the next request does not record it again.
-            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            for (cached, _) in cache.values_mut().filter(|(t, _)| t.id == token.id) {
-                cached.last_used_at = token.last_used_at;
-            }
+            self.cache.change(|cached| {
+                if cached.id == token.id {
+                    cached.last_used_at = token.last_used_at;
+                }
+            });
         }
         Ok(Some(Principal {
             name: format!("token:{}", token.name),

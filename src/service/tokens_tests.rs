@@ -1,7 +1,10 @@
 //! The tokens a process keeps: read once per recheck, forgotten when revoked, never kept when
 //! unknown, expiry checked on every use.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{
+    Mutex,
+    atomic::{AtomicUsize, Ordering},
+};
 
 use async_trait::async_trait;
 
