@@ -113,6 +113,14 @@ async fn run(ctx: Context, tx: broadcast::Sender<Arc<FeedItem>>) {
     }
 }
 
+/// Sends `change` to the clients. With none subscribed it is not even serialized: a client
+/// that subscribes later reads the log position after subscribing, and starts past it.
+fn send(tx: &broadcast::Sender<Arc<FeedItem>>, change: &EnvironmentChange, ctx: &Context) {
+    if tx.receiver_count() > 0 {
+        let _ = tx.send(Arc::new(FeedItem::new(change, ctx)));
+    }
+}
+
 /// Changes arrive in log order: forward them; after a lag, read the log.
 async fn follow_log(
     ctx: Context,
@@ -126,14 +134,14 @@ async fn follow_log(
             BusMessage::Change(c) if c.seq <= last => {}
             BusMessage::Change(c) => {
                 last = c.seq;
-                let _ = tx.send(Arc::new(FeedItem::new(&c, &ctx)));
+                send(&tx, &c, &ctx);
             }
             BusMessage::Lagged => loop {
                 match ctx.changes.since(last, PAGE).await {
                     Ok(Since::Changes(changes)) => {
                         for c in &changes {
                             last = c.seq;
-                            let _ = tx.send(Arc::new(FeedItem::new(c, &ctx)));
+                            send(&tx, c, &ctx);
                         }
                         if changes.len() < PAGE as usize {
                             break;
@@ -204,7 +212,7 @@ async fn reorder(
             }
             let change = entry.remove();
             last = change.seq;
-            let _ = tx.send(Arc::new(FeedItem::new(&change, &ctx)));
+            send(&tx, &change, &ctx);
         }
         early.retain(|s, _| *s > last);
         gap_since = if early.is_empty() {
