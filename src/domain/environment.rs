@@ -33,7 +33,7 @@ pub struct ClusterObservation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// The managed resources with their sync waves, as Argo CD last reported them.
-    #[serde(default, skip_serializing_if = "ObservedResources::is_empty")]
+    #[serde(default, skip_serializing_if = "ObservedResources::nothing_to_store")]
     pub resources: ObservedResources,
 }
 

@@ -28,9 +28,11 @@ pub struct ObservedResources {
 }
 
 impl ObservedResources {
-    /// Whether there are none, by the stored text when there is one (so stored text that does
-    /// not parse is still written back), without parsing it. Records leave an empty list out.
-    pub fn is_empty(&self) -> bool {
+    /// Whether there is nothing to write: no stored text, or an empty list (records leave it
+    /// out). Decided by the stored text when there is one, without parsing it, so text that
+    /// does not parse (read as no resources) is still written back. Not the slice's `is_empty`,
+    /// which says whether there are resources to show.
+    pub fn nothing_to_store(&self) -> bool {
         match &self.raw {
             Some(raw) => raw
                 .get()
@@ -117,7 +119,7 @@ mod tests {
 
     #[derive(Debug, PartialEq, Serialize, Deserialize)]
     struct Record {
-        #[serde(default, skip_serializing_if = "ObservedResources::is_empty")]
+        #[serde(default, skip_serializing_if = "ObservedResources::nothing_to_store")]
         resources: ObservedResources,
         after: u32,
     }
@@ -152,10 +154,10 @@ mod tests {
         };
         assert_eq!(serde_json::to_string(&empty).unwrap(), r#"{"after":1}"#);
         let read: Record = serde_json::from_str(r#"{"after":1}"#).unwrap();
-        assert!(read.resources.is_empty());
+        assert!(read.resources.nothing_to_store());
         assert_eq!(read.resources.to_vec(), vec![]);
         let listed: Record = serde_json::from_str(r#"{"resources": [ ],"after":1}"#).unwrap();
-        assert!(listed.resources.is_empty());
+        assert!(listed.resources.nothing_to_store() && listed.resources.is_empty());
         assert_eq!(serde_json::to_string(&listed).unwrap(), r#"{"after":1}"#);
     }
 
@@ -165,7 +167,7 @@ mod tests {
         let read: Record = serde_json::from_str(text).unwrap();
         assert_eq!(read.resources.len(), 0);
         assert!(
-            !read.resources.is_empty(),
+            !read.resources.nothing_to_store(),
             "the stored text would be dropped"
         );
         assert_eq!(serde_json::to_string(&read).unwrap(), text);
