@@ -67,17 +67,6 @@ fn key_of(obj: &Object) -> Key {
     (obj.namespace.clone(), obj.name.clone())
 }
 
-/// A hash of a JSON value (0 for none).
-fn hash_of(v: Option<&Value>) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let Some(v) = v.filter(|v| !v.is_null()) else {
-        return 0;
-    };
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    v.to_string().hash(&mut h);
-    h.finish().max(1)
-}
-
 /// The commit a target revision resolves to: a sha stays itself; a branch, tag or chart version
 /// resolves to a stable made-up commit of the repository.
 pub fn resolve_revision(source: &Value) -> String {
@@ -216,17 +205,13 @@ impl ArgoSim {
     /// Reacts to an Application as the watch delivered it.
     fn observe(self: &Arc<Self>, stored: &Object) {
         let key = key_of(stored);
-        let obj = stored.value();
-        if obj.pointer("/metadata/deletionTimestamp").is_some() {
+        let seen = &stored.seen;
+        if seen.deleting {
             self.start_finalizer(key);
             return;
         }
-        let spec = hash_of(obj.get("spec"));
-        let operation = hash_of(obj.get("operation"));
-        let refresh_requested = obj
-            .pointer("/metadata/annotations")
-            .and_then(|a| a.get(ANNOTATION_REFRESH))
-            .is_some();
+        let (spec, operation) = (seen.spec, seen.operation);
+        let refresh_requested = seen.annotations.iter().any(|a| a == ANNOTATION_REFRESH);
         let schedule = {
             let mut apps = self.apps();
             let app = apps.entry(key.clone()).or_default();
@@ -255,16 +240,16 @@ impl ArgoSim {
         if let Some(app) = self.apps().get_mut(key) {
             app.refresh_pending = false;
         }
-        let Ok(obj) = self.store.get(&key.0, &key.1).map(|o| o.value()) else {
-            return;
-        };
-        if obj.pointer("/metadata/deletionTimestamp").is_some() {
-            return;
-        }
-        let source = obj.pointer("/spec/source").cloned().unwrap_or(Value::Null);
-        let compared = json!({"source": source, "destination": obj.pointer("/spec/destination")});
-        let revision = resolve_revision(&source);
-        let Ok(obj) = self.store.modify(&key.0, &key.1, |o| {
+        // What the refresh saw, read in the same pass that writes it (one parse of the object):
+        // the operation requested, and whether an automated sync is due and of which revision.
+        let mut seen = None;
+        let written = self.store.modify(&key.0, &key.1, |o| {
+            if o.pointer("/metadata/deletionTimestamp").is_some() {
+                return Ok(());
+            }
+            let source = o.pointer("/spec/source").cloned().unwrap_or(Value::Null);
+            let compared = json!({"source": source, "destination": o.pointer("/spec/destination")});
+            let revision = resolve_revision(&source);
             let status = &mut o["status"];
             if status.get("sync").and_then(|s| s.get("comparedTo")) != Some(&compared)
                 || status.pointer("/sync/revision").and_then(Value::as_str)
@@ -283,12 +268,16 @@ impl ArgoSim {
             {
                 a.remove(ANNOTATION_REFRESH);
             }
+            let requested = o.get("operation").filter(|o| !o.is_null()).cloned();
+            let sync_due = automated(o)
+                && o.pointer("/status/sync/status").and_then(Value::as_str) == Some("OutOfSync")
+                && !already_attempted(o, &revision);
+            seen = Some((requested, sync_due.then_some(revision)));
             Ok(())
-        }) else {
+        });
+        let (Ok(_), Some((requested, sync_due))) = (written, seen) else {
             return;
         };
-        let obj = obj.value();
-        let requested = obj.get("operation").filter(|o| !o.is_null()).cloned();
         let (running, running_same) = {
             let apps = self.apps();
             let running = apps.get(key).and_then(|a| a.running.as_ref());
@@ -297,20 +286,15 @@ impl ArgoSim {
                 running.is_some_and(|(op, _)| Some(op) == requested.as_ref()),
             )
         };
-        match requested {
-            Some(op) if !running_same => self.start_operation(key, op),
-            Some(_) => {}
-            None if !running
-                && automated(&obj)
-                && obj.pointer("/status/sync/status").and_then(Value::as_str)
-                    == Some("OutOfSync")
-                && !already_attempted(&obj, &revision) =>
-            {
+        match (requested, sync_due) {
+            (Some(op), _) if !running_same => self.start_operation(key, op),
+            (Some(_), _) => {}
+            (None, Some(revision)) if !running => {
                 let op =
                     json!({"sync": {"revision": revision}, "initiatedBy": {"automated": true}});
                 self.start_operation(key, op);
             }
-            None => {}
+            (None, _) => {}
         }
     }
 
@@ -330,6 +314,7 @@ impl ArgoSim {
             id,
             current: app.current_op.clone(),
             op: op.clone(),
+            known: Mutex::new(None),
         };
         let task = tokio::spawn(run.run());
         app.running = Some((op, task.abort_handle()));

@@ -5,7 +5,7 @@
 
 use std::{
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
     time::Duration,
@@ -19,7 +19,10 @@ use super::{
     resolve_revision,
     resources::{Resource, aggregate_health, aggregate_sync, render, waves},
 };
-use crate::{domain::manifest::CASCADE_FINALIZER, sim::store::now_ts};
+use crate::{
+    domain::manifest::CASCADE_FINALIZER,
+    sim::store::{Object, now_ts},
+};
 
 /// A sync operation in flight.
 pub(super) struct Operation {
@@ -30,6 +33,9 @@ pub(super) struct Operation {
     pub current: Arc<AtomicU64>,
     /// The operation as requested (`operation` of the Application, or an automated sync).
     pub op: Value,
+    /// The Application as this operation last read or wrote it, parsed: its next write starts
+    /// from it while nobody else wrote meanwhile. One tree per operation in flight.
+    pub known: Mutex<Option<(Object, Value)>>,
 }
 
 fn resources_json(resources: &[Resource]) -> Value {
@@ -48,9 +54,10 @@ impl Operation {
         }
         let current = self.current.clone();
         let id = self.id;
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
         self.argo
             .store
-            .modify(&self.key.0, &self.key.1, |o| {
+            .modify_known(&self.key.0, &self.key.1, &mut known, |o| {
                 if current.load(Ordering::SeqCst) == id
                     && o.pointer("/metadata/deletionTimestamp").is_none()
                 {
@@ -76,14 +83,10 @@ impl Operation {
     }
 
     pub(super) async fn run(self) {
-        let Ok(obj) = self
-            .argo
-            .store
-            .get(&self.key.0, &self.key.1)
-            .map(|o| o.value())
-        else {
+        let Ok(stored) = self.argo.store.get(&self.key.0, &self.key.1) else {
             return;
         };
+        let obj = stored.value();
         let spec = obj.get("spec").cloned().unwrap_or(Value::Null);
         let source = spec.get("source").cloned().unwrap_or(Value::Null);
         let revision = resolve_revision(&source);
@@ -111,6 +114,7 @@ impl Operation {
                     .collect()
             })
             .unwrap_or_default();
+        *self.known.lock().unwrap_or_else(|p| p.into_inner()) = Some((stored, obj));
         // Resources that already run keep their health until their wave is synced again.
         for r in &mut resources {
             if let Some((_, h)) = keep_previous.iter().find(|(n, _)| *n == r.name)

@@ -79,10 +79,12 @@ impl SimStore {
         inner.compacted_through = inner.rv;
     }
 
-    fn record(&self, inner: &mut Inner, kind: &'static str, mut object: Value) -> Object {
+    /// Numbers a new version of `object` (setting its `resourceVersion`), keeps it in the watch
+    /// history and sends it to watchers.
+    fn record(&self, inner: &mut Inner, kind: &'static str, object: &mut Value) -> Object {
         inner.rv += 1;
         object["metadata"]["resourceVersion"] = json!(inner.rv.to_string());
-        let object = Arc::new(Stored::new(&object));
+        let object = Arc::new(Stored::new(object));
         let event = WatchEvent {
             rv: inner.rv,
             kind,

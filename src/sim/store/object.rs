@@ -22,6 +22,56 @@ pub struct Stored {
     pub namespace: String,
     pub name: String,
     pub labels: BTreeMap<String, String>,
+    /// What the simulated Argo CD looks at on every event, taken here from the tree being
+    /// stored rather than by parsing each version again.
+    pub seen: Seen,
+}
+
+/// An object version at a glance: whether it is being deleted, fingerprints of its `spec` and
+/// `operation` (0 when absent or null), and its annotations' names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Seen {
+    pub deleting: bool,
+    pub spec: u64,
+    pub operation: u64,
+    pub annotations: Vec<String>,
+}
+
+impl Seen {
+    fn of(object: &Value) -> Self {
+        Self {
+            deleting: object.pointer("/metadata/deletionTimestamp").is_some(),
+            spec: fingerprint(object.get("spec")),
+            operation: fingerprint(object.get("operation")),
+            annotations: object
+                .pointer("/metadata/annotations")
+                .and_then(Value::as_object)
+                .map(|a| a.keys().cloned().collect())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// A hash of a value's JSON text, 0 for none or null (never 0 otherwise).
+pub fn fingerprint(v: Option<&Value>) -> u64 {
+    use std::hash::Hasher;
+    /// Hashes what is written to it, so the text is never held.
+    struct Hashing(std::collections::hash_map::DefaultHasher);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.write(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let Some(v) = v.filter(|v| !v.is_null()) else {
+        return 0;
+    };
+    let mut h = Hashing(std::collections::hash_map::DefaultHasher::new());
+    serde_json::to_writer(&mut h, v).expect("JSON values serialize");
+    h.0.finish().max(1)
 }
 
 impl Stored {
@@ -44,6 +94,7 @@ impl Stored {
                 .pointer("/metadata/labels")
                 .and_then(|l| serde_json::from_value(l.clone()).ok())
                 .unwrap_or_default(),
+            seen: Seen::of(object),
         }
     }
 
@@ -166,6 +217,36 @@ mod tests {
             stored.packed.len(),
             stored.json().len()
         );
+    }
+
+    #[test]
+    fn a_stored_version_is_seen_at_a_glance() {
+        let app = json!({
+            "metadata": {"name": "pr-1-shop", "annotations": {"argocd.argoproj.io/refresh": "normal"}},
+            "spec": {"source": {"repoURL": "r", "targetRevision": "main"}},
+            "status": {"sync": {"status": "Synced"}},
+        });
+        let seen = Stored::new(&app).seen;
+        assert!(!seen.deleting);
+        assert_ne!(seen.spec, 0);
+        assert_eq!(seen.operation, 0);
+        assert_eq!(seen.annotations, ["argocd.argoproj.io/refresh"]);
+
+        let mut status_only = app.clone();
+        status_only["status"]["sync"]["status"] = json!("OutOfSync");
+        assert_eq!(Stored::new(&status_only).seen.spec, seen.spec);
+        let mut new_spec = app.clone();
+        new_spec["spec"]["source"]["targetRevision"] = json!("dev");
+        assert_ne!(Stored::new(&new_spec).seen.spec, seen.spec);
+
+        let mut deleting = app.clone();
+        deleting["metadata"]["deletionTimestamp"] = json!("2026-12-04T21:00:00Z");
+        deleting["operation"] = json!({"sync": {"revision": "main"}});
+        let d = Stored::new(&deleting).seen;
+        assert!(d.deleting);
+        assert_ne!(d.operation, 0);
+        deleting["operation"] = Value::Null;
+        assert_eq!(Stored::new(&deleting).seen.operation, 0);
     }
 
     #[test]

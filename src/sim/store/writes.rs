@@ -1,6 +1,8 @@
 //! Writes to the simulated store: create, server-side apply, merge patch, replace, modify and
 //! delete, each checked like the API server checks it.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value, json};
 
 use crate::sim::discovery::GROUP_VERSION;
@@ -62,7 +64,7 @@ impl SimStore {
         meta.insert("generation".into(), json!(1));
         meta.remove("deletionTimestamp");
         meta.remove("resourceVersion");
-        let obj = self.record(inner, "ADDED", obj);
+        let obj = self.record(inner, "ADDED", &mut obj);
         inner
             .objects
             .insert((ns.to_owned(), name.to_owned()), obj.clone());
@@ -115,7 +117,7 @@ impl SimStore {
         if next == existing {
             return Ok((stored, false));
         }
-        let obj = self.record(&mut inner, "MODIFIED", next);
+        let obj = self.record(&mut inner, "MODIFIED", &mut next);
         inner.objects.insert(key, obj.clone());
         Ok((obj, false))
     }
@@ -185,18 +187,34 @@ impl SimStore {
         name: &str,
         f: impl FnOnce(&mut Value) -> ApiResult<()>,
     ) -> ApiResult<Object> {
+        self.modify_known(ns, name, &mut None, f)
+    }
+
+    /// [`SimStore::modify`] for a writer that keeps the version it last read or wrote, parsed
+    /// (`known`): while that is still the stored version it is not parsed again. `known` is
+    /// left holding the version this call ends with (none once the object is gone).
+    pub fn modify_known(
+        &self,
+        ns: &str,
+        name: &str,
+        known: &mut Option<(Object, Value)>,
+        f: impl FnOnce(&mut Value) -> ApiResult<()>,
+    ) -> ApiResult<Object> {
         let mut inner = self.lock();
         let key = (ns.to_owned(), name.to_owned());
-        let before = inner
-            .objects
-            .get(&key)
-            .cloned()
-            .ok_or_else(|| ApiFailure::not_found(name))?;
-        let original = before.value();
+        let Some(before) = inner.objects.get(&key).cloned() else {
+            *known = None;
+            return Err(ApiFailure::not_found(name));
+        };
+        let original = match known.take() {
+            Some((seen, value)) if Arc::ptr_eq(&seen, &before) => value,
+            _ => before.value(),
+        };
         let mut obj = original.clone();
-        f(&mut obj)?;
-        if obj == original {
-            return Ok(before);
+        let outcome = f(&mut obj);
+        if outcome.is_err() || obj == original {
+            *known = Some((before.clone(), original));
+            return outcome.map(|()| before);
         }
         let finalizers_empty = obj
             .pointer("/metadata/finalizers")
@@ -204,11 +222,12 @@ impl SimStore {
             .is_none_or(Vec::is_empty);
         if obj.pointer("/metadata/deletionTimestamp").is_some() && finalizers_empty {
             inner.objects.remove(&key);
-            return Ok(self.record(&mut inner, "DELETED", obj));
+            return Ok(self.record(&mut inner, "DELETED", &mut obj));
         }
-        let obj = self.record(&mut inner, "MODIFIED", obj);
-        inner.objects.insert(key, obj.clone());
-        Ok(obj)
+        let stored = self.record(&mut inner, "MODIFIED", &mut obj);
+        inner.objects.insert(key, stored.clone());
+        *known = Some((stored.clone(), obj));
+        Ok(stored)
     }
 
     /// DELETE: with finalizers, marks the object (its finalizers' owners finish the job);
@@ -220,5 +239,75 @@ impl SimStore {
             }
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app() -> Value {
+        json!({
+            "apiVersion": GROUP_VERSION, "kind": "Application",
+            "metadata": {"name": "pr-1-shop"},
+            "spec": {"source": {"targetRevision": "main"}},
+        })
+    }
+
+    #[test]
+    fn a_writer_that_keeps_its_last_write_never_loses_anothers() {
+        let store = SimStore::new();
+        store.create("argocd", &app()).unwrap();
+        let mut known = None;
+        let first = store
+            .modify_known("argocd", "pr-1-shop", &mut known, |o| {
+                o["status"]["phase"] = json!("Running");
+                Ok(())
+            })
+            .unwrap();
+        let (kept, value) = known.as_ref().expect("the write is kept");
+        assert!(Arc::ptr_eq(kept, &first));
+        assert_eq!(
+            value,
+            &first.value(),
+            "kept as stored, resourceVersion included"
+        );
+
+        // Someone else writes: the kept version is stale and the stored one is read.
+        store
+            .patch(
+                "argocd",
+                "pr-1-shop",
+                &json!({"metadata": {"labels": {"a": "b"}}}),
+            )
+            .unwrap();
+        let last = store
+            .modify_known("argocd", "pr-1-shop", &mut known, |o| {
+                o["status"]["phase"] = json!("Succeeded");
+                Ok(())
+            })
+            .unwrap()
+            .value();
+        assert_eq!(last["metadata"]["labels"]["a"], "b");
+        assert_eq!(last["status"]["phase"], "Succeeded");
+
+        // Unchanged, refused and gone all leave `known` true to the store.
+        store
+            .modify_known("argocd", "pr-1-shop", &mut known, |_| Ok(()))
+            .unwrap();
+        assert_eq!(known.as_ref().map(|(_, v)| v), Some(&last));
+        let refused = store.modify_known("argocd", "pr-1-shop", &mut known, |o| {
+            o["status"]["phase"] = json!("Lost");
+            Err(ApiFailure::bad("no"))
+        });
+        assert!(refused.is_err());
+        assert_eq!(known.as_ref().map(|(_, v)| v), Some(&last));
+        store.delete("argocd", "pr-1-shop").unwrap();
+        assert!(
+            store
+                .modify_known("argocd", "pr-1-shop", &mut known, |_| Ok(()))
+                .is_err()
+        );
+        assert!(known.is_none());
     }
 }
