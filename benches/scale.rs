@@ -114,6 +114,27 @@ impl Server {
     fn rss_mb(&self) -> f64 {
         self.memory_mb("VmRSS")
     }
+
+    /// CPU seconds the server process has used (all threads).
+    fn cpu_secs(&self) -> f64 {
+        cpu_secs(&self.child.id().to_string())
+    }
+}
+
+/// CPU seconds (user + system, all threads) of `/proc/{pid}`: the machine is shared and noisy,
+/// and the CPU a phase costs says more than its wall time alone.
+fn cpu_secs(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command's closing parenthesis; utime and stime are the 12th and
+    // 13th, in clock ticks (USER_HZ, 100 on Linux).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: f64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse::<f64>().ok())
+        .sum();
+    ticks / 100.0
 }
 
 async fn wait_ready(http: &reqwest::Client, url: &str) -> Duration {
@@ -288,6 +309,7 @@ async fn main() -> anyhow::Result<()> {
 
     // Creates over `conns` connections.
     let next = Arc::new(AtomicUsize::new(0));
+    let (server_cpu, client_cpu) = (server.cpu_secs(), cpu_secs("self"));
     let started = Instant::now();
     let creators = (0..conns).map(|_| {
         let (http, url, next, repo_id) = (http.clone(), url.clone(), next.clone(), repo_id.clone());
@@ -310,6 +332,10 @@ async fn main() -> anyhow::Result<()> {
         r?;
     }
     let created = started.elapsed();
+    let creates_cpu = (
+        server.cpu_secs() - server_cpu,
+        cpu_secs("self") - client_cpu,
+    );
     let after_creates = Instant::now();
     while count(&http, &url, "ready").await? < n {
         anyhow::ensure!(
@@ -319,6 +345,7 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let all_ready = after_creates.elapsed();
+    let provisioned_cpu = server.cpu_secs() - server_cpu;
     let rss_ready = server.rss_mb();
 
     // Half of them terminated.
@@ -363,8 +390,17 @@ async fn main() -> anyhow::Result<()> {
         n as f64 / created.as_secs_f64()
     );
     println!(
+        "| CPU during the creates | server {:.2} cores, this bench's client {:.2} cores |",
+        creates_cpu.0 / created.as_secs_f64(),
+        creates_cpu.1 / created.as_secs_f64()
+    );
+    println!(
         "| all {n} ready | {:.1} s after the last create |",
         all_ready.as_secs_f64()
+    );
+    println!(
+        "| server CPU per environment, from its create until ready | {:.2} ms |",
+        provisioned_cpu * 1000.0 / n as f64
     );
     match settled {
         Some(d) => println!(
@@ -444,32 +480,37 @@ async fn main() -> anyhow::Result<()> {
     let arrived = Arc::new(std::sync::Mutex::new(vec![Vec::<Instant>::new(); rounds]));
     let mut streams = Vec::new();
     let addr = url.trim_start_matches("http://").to_owned();
+    // A subscriber that has all its changes keeps its stream open until every subscriber has
+    // them: 1,000 connections closing at once while the last change is still fanning out made
+    // that change's tail the bench's own teardown (it was always the last change's p99).
+    let (all_arrived, release) = tokio::sync::watch::channel(false);
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     for _ in 0..subscribers {
         let mut socket = subscribe(&addr).await?;
         let arrived = arrived.clone();
+        let (mut release, done) = (release.clone(), done_tx.clone());
         streams.push(tokio::spawn(async move {
             let mut buf = vec![0u8; 16 * 1024];
             let mut round = 0;
-            while let Ok(n) = socket.read(&mut buf).await {
-                if n == 0 {
-                    return;
-                }
+            while round < rounds {
+                let n = match socket.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
                 let frames = buf[..n].windows(5).filter(|w| *w == b"data:").count();
                 let now = Instant::now();
                 let mut arrived = arrived.lock().unwrap();
-                for _ in 0..frames {
-                    if round == rounds {
-                        return;
-                    }
+                for _ in 0..frames.min(rounds - round) {
                     arrived[round].push(now);
                     round += 1;
                 }
-                if round == rounds {
-                    return;
-                }
             }
+            let _ = done.send(());
+            let _ = release.wait_for(|r| *r).await;
+            drop(socket);
         }));
     }
+    drop(done_tx);
     let mut sent = Vec::new();
     for _ in 0..rounds {
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -479,6 +520,13 @@ async fn main() -> anyhow::Result<()> {
             .send()
             .await?;
     }
+    let _ = tokio::time::timeout(Duration::from_secs(30), async {
+        for _ in 0..subscribers {
+            done_rx.recv().await;
+        }
+    })
+    .await;
+    let _ = all_arrived.send(true);
     for s in streams {
         let _ = tokio::time::timeout(Duration::from_secs(30), s).await;
     }
