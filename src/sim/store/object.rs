@@ -29,7 +29,7 @@ pub struct Stored {
 
 /// An object version at a glance: whether it is being deleted, fingerprints of its `spec` and
 /// `operation` (0 when absent or null), and its annotations' names.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Seen {
     pub deleting: bool,
     pub spec: u64,
@@ -53,7 +53,7 @@ impl Seen {
 }
 
 /// A hash of a value's JSON text, 0 for none or null (never 0 otherwise).
-pub fn fingerprint(v: Option<&Value>) -> u64 {
+fn fingerprint(v: Option<&Value>) -> u64 {
     use std::hash::Hasher;
     /// Hashes what is written to it, so the text is never held.
     struct Hashing(std::collections::hash_map::DefaultHasher);
